@@ -1,0 +1,99 @@
+// The plugin contract (DESIGN.md): the only module both the host (lib/server) and plugins
+// (lib/plugin) import. Types only, plus the closed list of hook names.
+import type { JID } from '@xmpp/jid'
+import type { Registry } from 'prom-client'
+
+export type { JID }
+export type { Registry }
+
+/** A stanza as the host hands it over: an ltx element (structural type, so plugins need no ltx). */
+export interface Element {
+  name: string
+  attrs: Record<string, string | undefined>
+  children: Array<Element | string>
+  parent?: Element | null
+  is(name: string, xmlns?: string): boolean
+  getChild(name: string, xmlns?: string): Element | undefined
+  getChildren(name: string, xmlns?: string): Element[]
+  getChildText(name: string, xmlns?: string): string | null
+  getText(): string
+  toString(): string
+}
+
+export const HOOKS = ['user_send_packet', 'user_available', 'user_unavailable'] as const
+export type Hook = (typeof HOOKS)[number]
+
+/**
+ * user_send_packet: every stanza an authenticated user sends, after the server has set `from`,
+ * before routing. Synchronous; cannot veto or change routing; a throwing handler is logged and
+ * skipped. `to` defaults to the sender's vhost when the stanza has no `to`.
+ */
+export type SendPacketHandler = (packet: Element, from: JID, to: JID) => void
+/** A resource came online (user_available) or went offline (user_unavailable). */
+export type PresenceHandler = (jid: JID) => void
+
+export interface HookHandlers {
+  user_send_packet: SendPacketHandler
+  user_available: PresenceHandler
+  user_unavailable: PresenceHandler
+}
+
+export interface Hooks {
+  /** Registers a handler on this vhost; returns its unsubscribe. */
+  on<H extends Hook>(hook: H, handler: HookHandlers[H]): () => void
+}
+
+/** One `[http_connections.<name>]` section, resolved (defaults applied, paths absolute). */
+export interface HttpPoolSettings {
+  name: string
+  server: string
+  pool_size: number
+  path_prefix: string
+  request_timeout: number
+  tls: { verify: boolean; cacertfile?: string }
+}
+
+export interface Sessions {
+  /** Bare JID: true when any resource of the account is online. */
+  isOnline(jid: JID): boolean
+}
+
+export type AdminCommand = (args: Record<string, string>) => Promise<unknown>
+
+export interface Admin {
+  /** Registers an admin command for this plugin instance (dropped when the instance stops). */
+  command(name: string, run: AdminCommand): void
+}
+
+/** Structured logger (pino-compatible subset); secrets are redacted by the host. */
+export interface Logger {
+  debug(obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+  child(bindings: Record<string, unknown>): Logger
+}
+
+export interface PluginContext {
+  /** The vhost this instance serves. */
+  host: string
+  /** Its validated section of the config (defaults applied, per-vhost overrides merged). */
+  options: unknown
+  hooks: Hooks
+  httpPools: ReadonlyMap<string, HttpPoolSettings>
+  sessions: Sessions
+  /** The server's one registry. */
+  metrics: Registry
+  admin: Admin
+  log: Logger
+  /** Relative paths in options resolve against it. */
+  configDir: string
+}
+
+export interface Plugin {
+  start(ctx: PluginContext): Promise<void> | void
+  stop(): Promise<void>
+}
+
+/** A plugin entry module's default export: one call per (vhost, start). */
+export type PluginFactory = () => Plugin

@@ -1,0 +1,60 @@
+// Every coded error of the project, one entry per code (docs/errors.md explains each and its fix).
+// A coded error has a stable `code`, a `name` equal to it, and chains its cause.
+
+export interface CodedError extends Error {
+  readonly code: string
+}
+
+type ErrorClass<A extends unknown[]> = new (...args: [...A, ErrorOptions?]) => CodedError
+
+/** Makes an Error subclass whose message is `format(...args)`. */
+export function defineError<A extends unknown[]>(code: string, format: (...args: A) => string): ErrorClass<A> {
+  const Coded = class extends Error {
+    readonly code = code
+    constructor(...args: [...A, ErrorOptions?]) {
+      const last = args[args.length - 1]
+      const hasOpts = args.length > format.length && typeof last === 'object' && last !== null
+      super(format(...((hasOpts ? args.slice(0, -1) : args) as A)), hasOpts ? (last as ErrorOptions) : undefined)
+      this.name = code
+    }
+  }
+  Object.defineProperty(Coded, 'name', { value: code })
+  return Coded as unknown as ErrorClass<A>
+}
+
+/**
+ * An invalid configuration value. `path` is dotted from the config file's root
+ * (`plugins.mod_event_pusher_http.pool_name`); plugins throw it with a path relative to their own
+ * section and the loader prefixes it.
+ */
+export class ConfigError extends Error {
+  readonly code = 'XMPPD_ERR_CONFIG'
+  constructor(readonly path: string, readonly reason: string, opts?: ErrorOptions) {
+    super(path ? `${path}: ${reason}` : reason, opts)
+    this.name = 'ConfigError'
+  }
+  /** The same error, located under `prefix` (a plugin's section). */
+  under(prefix: string): ConfigError {
+    return new ConfigError(this.path ? `${prefix}.${this.path}` : prefix, this.reason, { cause: this.cause })
+  }
+}
+
+/** Several config errors reported at once (every problem in one run). */
+export class ConfigErrors extends Error {
+  readonly code = 'XMPPD_ERR_CONFIG'
+  constructor(readonly errors: ConfigError[]) {
+    super(errors.map((e) => e.message).join('\n'))
+    this.name = 'ConfigErrors'
+  }
+}
+
+export const XMPPD_ERR_HOOK_UNKNOWN = defineError('XMPPD_ERR_HOOK_UNKNOWN', (hook: string) => `unknown hook '${hook}'`)
+export const XMPPD_ERR_PLUGIN_UNKNOWN = defineError('XMPPD_ERR_PLUGIN_UNKNOWN', (id: string) => `no plugin named '${id}'`)
+export const XMPPD_ERR_VHOST_UNKNOWN = defineError('XMPPD_ERR_VHOST_UNKNOWN', (host: string) => `no virtual host '${host}'`)
+export const XMPPD_ERR_PLUGIN_STATE = defineError(
+  'XMPPD_ERR_PLUGIN_STATE',
+  (id: string, host: string, state: string) => `plugin '${id}' is already ${state} on '${host}'`,
+)
+
+/** An endpoint answered with a status that is not a success. */
+export const PUSH_ERR_UPSTREAM = defineError('PUSH_ERR_UPSTREAM', (status: number) => `endpoint answered ${status}`)
