@@ -1,0 +1,195 @@
+// mod_event_pusher_http: one instance per vhost, hooked on user_send_packet. For each packet and
+// handler: filter → payload → the handler's bounded queue; the pools do the I/O later, so the
+// hook returns at once whatever the endpoints do.
+import { readFileSync } from 'node:fs'
+import type { Element, JID, Plugin, PluginContext } from '../contract.js'
+import { ConfigError } from '../errors.js'
+import { loadCallbackModule, type CallbackModule } from './callback-module.js'
+import { Dispatcher } from './dispatcher.js'
+import { createFilter } from './filter.js'
+import { Handler } from './handler.js'
+import { LatencyReservoir } from './latency.js'
+import { HostMetrics } from './metrics.js'
+import { handlerSpecs, type EventPusherHttpOptions, type HandlerSpec } from './options.js'
+import { displayUrl, joinUrl, notificationOf } from './payload.js'
+import { Pool } from './pool.js'
+
+export type { Notification } from './payload.js'
+export type { CallbackModule } from './callback-module.js'
+export type { EventPusherHttpConfig, EventPusherHttpOptions } from './options.js'
+
+/** What start() checks and loads before creating anything that would need cleaning up. */
+interface Prepared {
+  spec: HandlerSpec
+  url: string
+  callback: CallbackModule | undefined
+}
+
+export default function createEventPusherHttp(): Plugin {
+  let handlers: Handler[] = []
+  let pools = new Map<string, Pool>()
+  let metrics: HostMetrics | undefined
+  let unhook: (() => void) | undefined
+  let accepting = false
+  let drainTimeout = 0
+  let host = ''
+  let log: PluginContext['log'] | undefined
+
+  function onSendPacket(packet: Element, from: JID, to: JID): void {
+    if (!accepting) return
+    let n
+    for (let i = 0; i < handlers.length; i++) {
+      const handler = handlers[i]
+      if (!handler.accepts(packet, from, to)) continue
+      n ??= notificationOf(host, packet, from, to)
+      handler.enqueue(n)
+    }
+  }
+
+  async function prepare(ctx: PluginContext, options: EventPusherHttpOptions): Promise<{ prepared: Prepared[]; cas: Map<string, Buffer | undefined> }> {
+    const specs = handlerSpecs(options)
+    const cas = new Map<string, Buffer | undefined>()
+    const loaded = new Map<string, Promise<CallbackModule>>()
+    const prepared: Prepared[] = []
+    for (const spec of specs) {
+      const pool = ctx.httpPools.get(spec.pool_name)
+      if (!pool) throw new ConfigError(spec.origins.pool_name, `no http_connections pool named "${spec.pool_name}"`)
+      if (!cas.has(spec.pool_name)) cas.set(spec.pool_name, readCa(pool.tls.cacertfile, spec.pool_name, spec.origins.pool_name))
+      const url = joinUrl(pool.server, pool.path_prefix, spec.path)
+      if (!URL.canParse(url)) throw new ConfigError(spec.origins.path, `"${displayUrl(url)}" is not a valid URL`)
+      let callback: CallbackModule | undefined
+      if (spec.callback_module) {
+        const key = `${spec.origins.callback_module}\0${spec.callback_module}`
+        if (!loaded.has(key)) loaded.set(key, loadCallbackModule(spec.callback_module, ctx.configDir, spec.origins.callback_module))
+        callback = await loaded.get(key)
+      }
+      prepared.push({ spec, url, callback })
+    }
+    return { prepared, cas }
+  }
+
+  function statusOf(reservoir: LatencyReservoir) {
+    return async () => {
+      const counts = await metrics!.counts()
+      return {
+        host,
+        accepting,
+        handlers: handlers.map((h) => ({
+          name: h.name,
+          pool: h.pool.name,
+          url: displayUrl(h.url),
+          queue_depth: h.queueDepth,
+          max_queue: h.maxQueue,
+          in_flight: h.inFlight,
+        })),
+        pools: [...pools.values()].map((p) => ({ name: p.name, breaker: p.state, in_flight: p.inFlight, pool_size: p.size })),
+        accepted: counts.accepted,
+        sent: counts.sent,
+        failed: counts.failed,
+        response_time: { ...counts.response_time, ...percentiles(reservoir) },
+      }
+    }
+  }
+
+  return {
+    async start(ctx) {
+      if (unhook) throw new Error(`mod_event_pusher_http already started on ${host}`)
+      const options = ctx.options as EventPusherHttpOptions
+      const { prepared, cas } = await prepare(ctx, options)
+      // Nothing below throws on valid input; should it anyway, undo what exists so far.
+      try {
+        host = ctx.host
+        log = ctx.log
+        drainTimeout = options.drain_timeout
+        metrics = new HostMetrics(ctx.metrics, ctx.host)
+        const reservoir = new LatencyReservoir()
+        const dispatcher = new Dispatcher(metrics, reservoir, ctx.log)
+        for (const { spec } of prepared) {
+          const name = spec.pool_name
+          if (pools.has(name)) continue
+          const settings = { ...ctx.httpPools.get(name)!, name }
+          if (!settings.tls.verify) ctx.log.warn({ pool: name }, 'tls.verify is off: endpoint certificates are not checked')
+          const onState = metrics.breakerState(name)
+          pools.set(name, new Pool(settings, { breaker: options.breaker, ca: cas.get(name), log: ctx.log, onState }))
+        }
+        handlers = prepared.map(
+          ({ spec, url, callback }) =>
+            new Handler({
+              name: spec.name,
+              url,
+              maxQueue: spec.max_queue,
+              filter: createFilter(callback),
+              callback,
+              pool: pools.get(spec.pool_name)!,
+              dispatcher,
+              setDepth: metrics!.queueDepth(spec.name),
+            }),
+        )
+        ctx.admin.command('status', statusOf(reservoir))
+        accepting = true
+        unhook = ctx.hooks.on('user_send_packet', onSendPacket)
+        ctx.log.info({ handlers: handlers.map((h) => ({ name: h.name, pool: h.pool.name, url: displayUrl(h.url) })) }, 'mod_event_pusher_http started')
+      } catch (err) {
+        teardown()
+        throw err
+      }
+    },
+
+    async stop() {
+      if (!unhook) return
+      accepting = false
+      unhook()
+      const drained = await within(Promise.all(handlers.map((h) => h.idle())), drainTimeout)
+      if (!drained) {
+        // Queued first, so an aborted request's freed slot cannot start another.
+        for (const h of handlers) h.dropQueued()
+        for (const p of pools.values()) p.abort()
+        const settled = await within(Promise.all(handlers.map((h) => h.idle())), 1000)
+        if (!settled) log?.error({ host }, 'requests still in flight after abort')
+        log?.warn({ host, drain_timeout: drainTimeout }, 'drain timed out: leftovers counted as failed (shutdown)')
+      }
+      teardown()
+    },
+  }
+
+  function teardown(): void {
+    accepting = false
+    unhook?.()
+    unhook = undefined
+    for (const p of pools.values()) p.close()
+    metrics?.release(
+      handlers.map((h) => h.name),
+      [...pools.keys()],
+    )
+    handlers = []
+    pools = new Map()
+    metrics = undefined
+  }
+}
+
+function readCa(file: string | undefined, pool: string, at: string): Buffer | undefined {
+  if (!file) return undefined
+  try {
+    return readFileSync(file)
+  } catch (err) {
+    throw new ConfigError(at, `pool "${pool}": cannot read tls.cacertfile ${file}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+function percentiles(reservoir: LatencyReservoir): { p50: number | null; p95: number | null; p99: number | null } {
+  const q = reservoir.quantiles([0.5, 0.95, 0.99])
+  return { p50: q[0.5], p95: q[0.95], p99: q[0.99] }
+}
+
+/** True when `work` settles within `ms`. */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(resolve, ms, false)
+  })
+  try {
+    return await Promise.race([work.then(() => true as const), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}

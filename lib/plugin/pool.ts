@@ -1,0 +1,159 @@
+// One endpoint pool per (vhost, pool): a got instance with its options normalised once, keep-alive
+// agents sized by pool_size, a limiter keeping at most pool_size requests in flight (shared
+// round-robin between the handlers using the pool), and an opossum breaker.
+import http from 'node:http'
+import https from 'node:https'
+import CircuitBreaker from 'opossum'
+import { got, type Got } from 'got'
+import type { HttpPoolSettings, Logger } from '../contract.js'
+import { PUSH_ERR_UPSTREAM } from '../errors.js'
+import type { BreakerState } from './metrics.js'
+import type { BreakerOptions } from './options.js'
+import { FORM_CONTENT_TYPE, type NotificationRequest } from './payload.js'
+
+/** Something with queued work: next() starts one job and returns its promise, or undefined. */
+export interface Feeder {
+  next(): Promise<void> | undefined
+}
+
+/** The endpoint is up but the request went wrong: not the breaker's business (DESIGN.md). */
+export const countsTowardBreaker = (status: number) => status >= 500 || status === 408 || status === 429
+
+export interface PoolDeps {
+  breaker: BreakerOptions
+  /** Contents of settings.tls.cacertfile, read once at start. */
+  ca: Buffer | undefined
+  log: Logger
+  onState(state: BreakerState): void
+}
+
+const USER_AGENT = 'xmppd mod_event_pusher_http'
+
+export class Pool {
+  readonly name: string
+  readonly size: number
+  private readonly httpAgent: http.Agent
+  private readonly httpsAgent: https.Agent
+  private readonly client: Got
+  private readonly breaker: CircuitBreaker<[NotificationRequest], number>
+  private readonly aborter = new AbortController()
+  private readonly ready = new Set<Feeder>()
+  private running = 0
+  private pumpScheduled = false
+  private closed = false
+
+  constructor(settings: HttpPoolSettings, { breaker, ca, log, onState }: PoolDeps) {
+    this.name = settings.name
+    this.size = settings.pool_size
+    const agentOptions = { keepAlive: true, maxSockets: settings.pool_size, maxFreeSockets: settings.pool_size }
+    this.httpAgent = new http.Agent(agentOptions)
+    this.httpsAgent = new https.Agent(agentOptions)
+    // Everything got would otherwise decide per request is fixed here: no retries (the
+    // dispatcher owns that decision), no redirects, statuses are results, not exceptions.
+    this.client = got.extend({
+      retry: { limit: 0 },
+      followRedirect: false,
+      throwHttpErrors: false,
+      responseType: 'buffer',
+      timeout: { request: settings.request_timeout },
+      agent: { http: this.httpAgent, https: this.httpsAgent },
+      https: { rejectUnauthorized: settings.tls.verify, certificateAuthority: ca },
+      headers: { 'content-type': FORM_CONTENT_TYPE, 'user-agent': USER_AGENT },
+      signal: this.aborter.signal,
+    })
+    this.breaker = new CircuitBreaker((req: NotificationRequest) => this.post(req), {
+      name: `${settings.name}`,
+      timeout: false, // got's request_timeout bounds each request
+      errorThresholdPercentage: breaker.error_threshold_percentage,
+      volumeThreshold: breaker.volume_threshold,
+      resetTimeout: breaker.reset_timeout,
+      enableSnapshots: false,
+    })
+    this.breaker.on('open', () => {
+      log.warn({ pool: this.name, reset_timeout: breaker.reset_timeout }, 'breaker open: failing fast')
+      onState('open')
+    })
+    this.breaker.on('halfOpen', () => {
+      log.info({ pool: this.name }, 'breaker half-open: trying one request')
+      onState('half-open')
+    })
+    this.breaker.on('close', () => {
+      log.info({ pool: this.name }, 'breaker closed')
+      onState('closed')
+    })
+  }
+
+  get state(): BreakerState {
+    return this.breaker.opened ? 'open' : this.breaker.halfOpen ? 'half-open' : 'closed'
+  }
+
+  get inFlight(): number {
+    return this.running
+  }
+
+  /** True once abort() ran: every error from now on is the shutdown's doing. */
+  get aborted(): boolean {
+    return this.aborter.signal.aborted
+  }
+
+  /**
+   * Resolves with the status of answers the breaker counts as healthy (2xx, 3xx, 4xx but 408/429);
+   * rejects with got's error, PUSH_ERR_UPSTREAM (5xx, 408, 429) or opossum's EOPENBREAKER.
+   */
+  send(req: NotificationRequest): Promise<number> {
+    return this.breaker.fire(req)
+  }
+
+  /** A feeder has work: serve it when a slot is free. Deferred, so a hook never starts I/O. */
+  wake(feeder: Feeder): void {
+    this.ready.add(feeder)
+    if (this.pumpScheduled || this.running >= this.size) return
+    this.pumpScheduled = true
+    setImmediate(this.scheduledPump)
+  }
+
+  /** Aborts every request in flight (their outcome is the dispatcher's to count). */
+  abort(): void {
+    this.ready.clear()
+    this.aborter.abort()
+  }
+
+  close(): void {
+    this.closed = true
+    this.ready.clear()
+    this.aborter.abort()
+    this.breaker.shutdown()
+    this.httpAgent.destroy()
+    this.httpsAgent.destroy()
+  }
+
+  private async post(req: NotificationRequest): Promise<number> {
+    const res = await (req.headers ? this.client.post(req.url, { body: req.body, headers: req.headers }) : this.client.post(req.url, { body: req.body }))
+    if (countsTowardBreaker(res.statusCode)) throw new PUSH_ERR_UPSTREAM(res.statusCode)
+    return res.statusCode
+  }
+
+  private readonly scheduledPump = () => {
+    this.pumpScheduled = false
+    this.pump()
+  }
+
+  private readonly release = () => {
+    this.running--
+    this.pump()
+  }
+
+  // Round-robin: a feeder that got a slot goes to the back, so a handler with a long queue (a
+  // slow endpoint path) cannot take every slot from the others on the same pool.
+  private pump(): void {
+    while (!this.closed && this.running < this.size && this.ready.size > 0) {
+      const feeder = this.ready.values().next().value as Feeder
+      this.ready.delete(feeder)
+      const job = feeder.next()
+      if (job === undefined) continue
+      this.ready.add(feeder)
+      this.running++
+      job.then(this.release, this.release)
+    }
+  }
+}
