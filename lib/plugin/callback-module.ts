@@ -41,8 +41,10 @@ function resolveSpecifier(spec: string, configDir: string): string {
 }
 
 function checkShape(mod: Record<string, unknown>, spec: string, at: string): CallbackModule {
-  // A CommonJS module's exports arrive as `default`; take its functions when it has no named ones.
-  const source = typeof mod.shouldMakeReq === 'function' ? mod : asRecord(mod.default) ?? mod
+  // A CommonJS module's exports arrive as `default` (named ones only where Node's lexer spots
+  // them): prefer that object, so its functions keep their `this`.
+  const fromDefault = asRecord(mod.default)
+  const source = typeof fromDefault?.shouldMakeReq === 'function' ? fromDefault : mod
   if (typeof source.shouldMakeReq !== 'function') {
     throw new ConfigError(at, `callback module "${spec}" does not export a shouldMakeReq function`)
   }

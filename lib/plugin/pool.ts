@@ -1,6 +1,7 @@
 // One endpoint pool per (vhost, pool): a got instance with its options normalised once, keep-alive
 // agents sized by pool_size, a limiter keeping at most pool_size requests in flight (shared
 // round-robin between the handlers using the pool), and an opossum breaker.
+import { setMaxListeners } from 'node:events'
 import http from 'node:http'
 import https from 'node:https'
 import CircuitBreaker from 'opossum'
@@ -46,6 +47,8 @@ export class Pool {
     this.name = settings.name
     this.size = settings.pool_size
     const agentOptions = { keepAlive: true, maxSockets: settings.pool_size, maxFreeSockets: settings.pool_size }
+    // got listens on the signal once per request in flight: up to pool_size at a time.
+    setMaxListeners(settings.pool_size + 10, this.aborter.signal)
     this.httpAgent = new http.Agent(agentOptions)
     this.httpsAgent = new https.Agent(agentOptions)
     // Everything got would otherwise decide per request is fixed here: no retries (the
@@ -69,15 +72,19 @@ export class Pool {
       resetTimeout: breaker.reset_timeout,
       enableSnapshots: false,
     })
+    // Aborted requests at shutdown also count as failures: their transitions mean nothing.
     this.breaker.on('open', () => {
+      if (this.aborted) return
       log.warn({ pool: this.name, reset_timeout: breaker.reset_timeout }, 'breaker open: failing fast')
       onState('open')
     })
     this.breaker.on('halfOpen', () => {
+      if (this.aborted) return
       log.info({ pool: this.name }, 'breaker half-open: trying one request')
       onState('half-open')
     })
     this.breaker.on('close', () => {
+      if (this.aborted) return
       log.info({ pool: this.name }, 'breaker closed')
       onState('closed')
     })

@@ -1,0 +1,61 @@
+// Reads the plugin's series for one vhost out of a registry, and asserts the invariant
+// accepted = sent + failed (at a quiet moment).
+import assert from 'node:assert/strict'
+import type { Registry } from 'prom-client'
+
+export interface HostCounts {
+  accepted: number
+  sent: number
+  failed: Record<string, number>
+  failedTotal: number
+  responseCount: number
+}
+
+async function values(registry: Registry, name: string) {
+  const metric = registry.getSingleMetric(name)
+  return metric ? (await metric.get()).values : []
+}
+
+export async function hostCounts(registry: Registry, host: string): Promise<HostCounts> {
+  const one = async (name: string) => (await values(registry, name)).find((v) => v.labels.host === host)?.value ?? 0
+  const failed: Record<string, number> = {}
+  for (const v of await values(registry, 'mod_http_notifications_failed_total')) {
+    if (v.labels.host === host) failed[String(v.labels.reason)] = v.value
+  }
+  const hist = await values(registry, 'mod_http_notifications_response_time_seconds')
+  return {
+    accepted: await one('mod_http_notifications_accepted_total'),
+    sent: await one('mod_http_notifications_sent_total'),
+    failed,
+    failedTotal: Object.values(failed).reduce((a, b) => a + b, 0),
+    responseCount: hist.find((v) => v.labels.host === host && v.metricName?.endsWith('_count'))?.value ?? 0,
+  }
+}
+
+/** Waits (up to timeoutMs) for a quiet moment, then asserts accepted = sent + failed. */
+export async function assertBalanced(registry: Registry, host: string, timeoutMs = 2000): Promise<HostCounts> {
+  const deadline = Date.now() + timeoutMs
+  let c = await hostCounts(registry, host)
+  while (c.accepted !== c.sent + c.failedTotal && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10))
+    c = await hostCounts(registry, host)
+  }
+  assert.equal(c.accepted, c.sent + c.failedTotal, `${host}: accepted ${c.accepted} != sent ${c.sent} + failed ${c.failedTotal} ${JSON.stringify(c.failed)}`)
+  assert.equal(c.responseCount, c.sent, `${host}: response_time observes sent requests only`)
+  return c
+}
+
+/** Polls `read` until `check` holds (or throws the last assertion after timeoutMs). */
+export async function eventually<T>(read: () => Promise<T> | T, check: (v: T) => void, timeoutMs = 2000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await read()
+    try {
+      check(v)
+      return v
+    } catch (err) {
+      if (Date.now() >= deadline) throw err
+      await new Promise((r) => setTimeout(r, 10))
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { jid } from '@xmpp/jid'
+import { displayUrl, formBody, joinUrl, notificationOf, requestParts } from '../../lib/plugin/payload.js'
+import { chat, element, presence, sent } from '../helpers/stanza.js'
+
+const notify = (s: ReturnType<typeof chat>) => notificationOf('a.test', s.packet, s.from, s.to)
+
+describe('notification', () => {
+  it('holds the seed four plus context', () => {
+    const s = chat('alice@a.test/phone', 'bob@a.test/laptop', 'hi')
+    const n = notify(s)
+    assert.deepEqual({ ...n, packet: undefined, from: undefined, to: undefined }, {
+      host: 'a.test', sender: 'alice', receiver: 'bob', message: 'hi', packet: undefined, from: undefined, to: undefined,
+    })
+    assert.equal(n.packet, s.packet)
+    assert.equal(n.from, s.from)
+    assert.equal(n.to, s.to)
+  })
+
+  it('gives an empty receiver for a bare-domain `to` and an empty message without body', () => {
+    const s = sent(element('message', { to: 'a.test', type: 'chat' }), 'alice@a.test')
+    const n = notify(s)
+    assert.equal(n.receiver, '')
+    assert.equal(n.message, '')
+    const p = presence('alice@a.test/phone')
+    assert.equal(notify(p).receiver, '')
+  })
+})
+
+describe('form body', () => {
+  const tricky = ['a&b=c', '1+1 = 2 %20 %', 'héllo ✓ 😀 中文', 'line1\nline2\r\nline3', '', '?#;/\\\'"<>']
+
+  it('has the fields author, server, receiver, message in that order', () => {
+    const body = formBody(notify(chat('alice@a.test/phone', 'bob@a.test', 'hi there')))
+    assert.equal(body, 'author=alice&server=a.test&receiver=bob&message=hi+there')
+    assert.deepEqual([...new URLSearchParams(body).keys()], ['author', 'server', 'receiver', 'message'])
+  })
+
+  for (const text of tricky) {
+    it(`round-trips ${JSON.stringify(text)} through form parsers`, () => {
+      const body = formBody(notify(chat('alice@a.test', 'bob@a.test', text)))
+      assert.doesNotMatch(body, /[\s\u0080-\uffff]/, 'encoded as ASCII without whitespace')
+      assert.equal(new URLSearchParams(body).get('message'), text)
+      // A second, independent parser: split on & and =, '+' is space, then percent-decoding.
+      const fields = Object.fromEntries(body.split('&').map((kv) => kv.split('=').map((x) => decodeURIComponent(x.replaceAll('+', ' ')))))
+      assert.deepEqual(fields, { author: 'alice', server: 'a.test', receiver: 'bob', message: text })
+    })
+  }
+
+  it('keeps special characters in the localparts too', () => {
+    const from = jid('o+k', 'a.test', 'r')
+    const to = jid('x=y', 'a.test')
+    const m = element('message', { type: 'chat' })
+    m.c('body').t('b')
+    const fields = new URLSearchParams(formBody(notificationOf('a.test', m, from, to)))
+    assert.equal(fields.get('author'), 'o+k')
+    assert.equal(fields.get('receiver'), 'x=y')
+  })
+})
+
+describe('requestParts', () => {
+  const n = notify(chat('alice@a.test', 'bob@a.test', 'hi'))
+
+  it('defaults to the form body and no extra headers', () => {
+    assert.deepEqual(requestParts(n, undefined), { body: formBody(n), headers: undefined })
+  })
+
+  it('uses prepareBody and prepareHeaders, lower-casing names and dropping framing headers', () => {
+    const parts = requestParts(n, {
+      shouldMakeReq: () => true,
+      prepareBody: (x) => `{"m":"${x.message}"}`,
+      prepareHeaders: () => ({ 'Content-Type': 'application/json', 'X-A': 'b', 'Content-Length': '3', Host: 'evil' }),
+    })
+    assert.deepEqual(parts, { body: '{"m":"hi"}', headers: { 'content-type': 'application/json', 'x-a': 'b' } })
+  })
+
+  it('accepts a Buffer or Uint8Array body', () => {
+    const buf = requestParts(n, { shouldMakeReq: () => true, prepareBody: () => new Uint8Array([1, 2]) as Buffer }).body
+    assert.ok(Buffer.isBuffer(buf))
+    assert.deepEqual([...buf], [1, 2])
+  })
+
+  it('throws on a body or headers of the wrong type', () => {
+    assert.throws(() => requestParts(n, { shouldMakeReq: () => true, prepareBody: () => 42 as never }), /string or a Buffer/)
+    assert.throws(() => requestParts(n, { shouldMakeReq: () => true, prepareHeaders: () => null as never }), /object of strings/)
+    assert.throws(() => requestParts(n, { shouldMakeReq: () => true, prepareHeaders: () => ({ a: 1 }) as never }), /header "a"/)
+  })
+})
+
+describe('joinUrl', () => {
+  const cases: Array<[string[], string]> = [
+    [['http://localhost:8000', '/webservice', '/notifications'], 'http://localhost:8000/webservice/notifications'],
+    [['http://localhost:8000/', '/webservice/', '/notifications'], 'http://localhost:8000/webservice/notifications'],
+    [['http://localhost:8000', 'webservice', 'notifications'], 'http://localhost:8000/webservice/notifications'],
+    [['http://localhost:8000//', '//webservice//', '//notifications'], 'http://localhost:8000/webservice/notifications'],
+    [['http://localhost:8000', '', '/notifications'], 'http://localhost:8000/notifications'],
+    [['http://localhost:8000', '/', ''], 'http://localhost:8000'],
+    [['http://localhost:8000/', '', ''], 'http://localhost:8000/'],
+    [['http://h/api/v1', '/prefix', '/n'], 'http://h/api/v1/prefix/n'],
+    [['https://h:8443/base/', '', 'hook/'], 'https://h:8443/base/hook/'],
+    [['http://h', '/a/b', '/c/d'], 'http://h/a/b/c/d'],
+  ]
+  for (const [parts, url] of cases) {
+    it(`${JSON.stringify(parts)} → ${url}`, () => assert.equal(joinUrl(...parts), url))
+  }
+})
+
+describe('displayUrl', () => {
+  it('strips credentials and leaves other URLs alone', () => {
+    assert.equal(displayUrl('https://user:secret@h/x'), 'https://h/x')
+    assert.equal(displayUrl('http://h:1/x'), 'http://h:1/x')
+  })
+})
