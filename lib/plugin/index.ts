@@ -11,7 +11,7 @@ import { Handler } from './handler.js'
 import { LatencyReservoir } from './latency.js'
 import { HostMetrics } from './metrics.js'
 import { handlerSpecs, type EventPusherHttpOptions, type HandlerSpec } from './options.js'
-import { displayUrl, joinUrl, notificationOf } from './payload.js'
+import { displayUrl, joinUrl, notificationOf, type Notification } from './payload.js'
 import { Pool } from './pool.js'
 
 export type { Notification } from './payload.js'
@@ -37,7 +37,7 @@ export default function createEventPusherHttp(): Plugin {
 
   function onSendPacket(packet: Element, from: JID, to: JID): void {
     if (!accepting) return
-    let n
+    let n: Notification | undefined
     for (let i = 0; i < handlers.length; i++) {
       const handler = handlers[i]
       if (!handler.accepts(packet, from, to)) continue

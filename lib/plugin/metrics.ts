@@ -64,6 +64,19 @@ function reuse<M>(registry: Registry, name: string, kind: abstract new (...args:
   throw new TypeError(`metric ${name} is already registered with another type`)
 }
 
+// Histogram.zero() resets a series that exists, so a restarted vhost would lose its history:
+// zero each host once per histogram. The set hangs on the metric itself (under a global symbol)
+// so an adopted metric carries it along.
+const ZEROED = Symbol.for('mod_event_pusher_http.zeroed')
+
+function zeroOnce(histogram: Histogram<'host'>, host: string): void {
+  const holder = histogram as unknown as { [ZEROED]?: Set<string> }
+  const zeroed = (holder[ZEROED] ??= new Set())
+  if (zeroed.has(host)) return
+  histogram.zero({ host })
+  zeroed.add(host)
+}
+
 export interface Counts {
   accepted: number
   sent: number
@@ -88,7 +101,7 @@ export class HostMetrics {
     // Every series exists from start, at 0.
     this.acceptedChild.inc(0)
     this.sentChild.inc(0)
-    this.m.responseTime.zero({ host })
+    zeroOnce(this.m.responseTime, host)
     for (const reason of REASONS) this.failedChildren[reason].inc(0)
   }
 
