@@ -4,8 +4,8 @@
 // - reconnect(createConnection)(opts) returns opts.emitter (the Connection itself), which gains
 //   connect/listen/disconnect/end;
 // - connect(...)/listen(...) call createConnection(...) and emit 'reconnect' first, then
-//   'connection' and 'connect' for each new socket (immediately when opts.immediate is set, which the
-//   Connection flips while it runs, else on the socket's own 'connect');
+//   'connection' and 'connect' for each new socket: at once when it is already open (or
+//   opts.immediate is set), else on the socket's own 'connect';
 // - end() is disconnect(): stop reconnecting, end the socket; 'disconnect' fires when it goes down;
 // - called without `this` (Connection keeps a bare reference to end).
 // Reconnection, only used by outgoing clients, backs off exponentially from opts.initialDelay to
@@ -53,7 +53,8 @@ module.exports = function reconnect (createConnection) {
         emitter.emit('connection', con)
         emitter.emit('connect', con)
       }
-      if (opts.immediate) up()
+      // A socket handed over already open (accepted by a server, or wrapped for TLS) is up now.
+      if (opts.immediate || (con.readyState === 'open' && !con.connecting)) up()
       else con.once('connect', up)
     }
 

@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+// xmppd: runs the server from --config FILE, or the embedded default (demo accounts and the
+// built-in notification receiver). `xmppd hash-password` prints an scrypt hash for [auth.users].
+import { parseArgs } from 'node:util'
+import { readFileSync } from 'node:fs'
+import { hashPassword } from '../server/accounts.js'
+import { parseConfig, readConfigFile, type ConfigOverrides, type LoadedConfig } from '../server/config.js'
+import { DEMO_USERS, defaultConfigToml } from '../server/default-config.js'
+import { startServer, type XmppServer } from '../server/main.js'
+import { startReceiver, type Receiver } from '../server/receiver.js'
+
+const USAGE = `usage: xmppd [--config FILE] [--c2s-port N] [--http-port N] [--receiver-port N] [--log-level LEVEL]
+       xmppd hash-password        (reads a password on stdin, prints an scrypt hash for [auth.users])
+
+Without --config, xmppd runs its embedded default: vhost "localhost", demo accounts, the
+mod_event_pusher_http plugin enabled, and a notification receiver on http://localhost:8000
+that prints what it gets. Port 0 means any free port (the chosen one is logged).`
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`xmppd: ${message}\n`)
+  process.exit(code)
+}
+
+function port(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`${flag}: "${value}" is not a port (0-65535)`, 2)
+  return n
+}
+
+async function main(): Promise<void> {
+  let args
+  try {
+    args = parseArgs({
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        'c2s-port': { type: 'string' },
+        'http-port': { type: 'string' },
+        'receiver-port': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+    })
+  } catch (err) {
+    fail(`${(err as Error).message}\n${USAGE}`, 2)
+  }
+  const { values, positionals } = args
+  if (values.help) return void process.stdout.write(`${USAGE}\n`)
+  if (values.version) {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    return void process.stdout.write(`${pkg.version}\n`)
+  }
+  if (positionals[0] === 'hash-password') {
+    const password = readFileSync(0, 'utf8').replace(/\r?\n$/, '')
+    if (!password) fail('no password on stdin', 2)
+    return void process.stdout.write(`${await hashPassword(password)}\n`)
+  }
+  if (positionals.length) fail(`unknown command "${positionals[0]}"\n${USAGE}`, 2)
+
+  const overrides: ConfigOverrides = { c2sPort: port(values['c2s-port'], '--c2s-port'), httpPort: port(values['http-port'], '--http-port') }
+  let receiver: Receiver | undefined
+  let loaded: LoadedConfig
+  try {
+    if (values.config) {
+      if (values['receiver-port'] !== undefined) fail('--receiver-port applies to the embedded default only', 2)
+      loaded = readConfigFile(values.config, overrides)
+    } else {
+      receiver = await startReceiver({ ip: '127.0.0.1', port: port(values['receiver-port'], '--receiver-port') ?? 8000 })
+      loaded = parseConfig(defaultConfigToml(receiver.url), process.cwd(), overrides)
+    }
+  } catch (err) {
+    await receiver?.close()
+    return reportStartError(err)
+  }
+
+  let server: XmppServer
+  try {
+    server = await startServer(loaded, { logLevel: values['log-level'] })
+  } catch (err) {
+    await receiver?.close()
+    return reportStartError(err)
+  }
+  if (receiver) {
+    const accounts = Object.entries(DEMO_USERS).map(([jid, pw]) => `  ${jid}  password: ${pw}`).join('\n')
+    process.stdout.write(
+      `\nxmppd is running the embedded default.\n` +
+        `  XMPP (STARTTLS, self-signed certificate): 127.0.0.1:${server.c2sPort}, domain "localhost"\n` +
+        `  demo accounts:\n${accounts}\n` +
+        `  notifications go to ${receiver.url}/webservice/notifications and are printed below\n` +
+        `  health and metrics: http://127.0.0.1:${server.httpPort}/health  /metrics\n\n`,
+    )
+  }
+
+  let signals = 0
+  const shutdown = async (signal: string) => {
+    if (++signals > 1) process.exit(1)
+    server.log.info({ signal }, 'signal received')
+    try {
+      await server.stop()
+      await receiver?.close()
+    } finally {
+      process.exit(0)
+    }
+  }
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+}
+
+function reportStartError(err: unknown): never {
+  const e = err as { code?: string; errors?: Array<{ message: string }>; message?: string }
+  if (e?.code === 'XMPPD_ERR_CONFIG') {
+    const lines = e.errors ? e.errors.map((x) => x.message) : [e.message ?? String(err)]
+    fail(`invalid configuration:\n${lines.map((l) => `  ${l}`).join('\n')}`, 1)
+  }
+  if (e?.code === 'EADDRINUSE' || e?.code === 'EACCES' || e?.code === 'EADDRNOTAVAIL') fail(`cannot listen: ${e.message}`, 1)
+  fail(`cannot start: ${(err as Error)?.stack ?? String(err)}`, 1)
+}
+
+void main()

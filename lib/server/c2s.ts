@@ -1,0 +1,87 @@
+// What happens to a client stream once node-xmpp-server has parsed it: authentication against
+// the accounts, resource binding (a new session replaces an old one with the same full JID),
+// and for every stanza: `to` parsed, user_send_packet fired on the sender's vhost, then routing.
+import { randomBytes } from 'node:crypto'
+import { jid as parseJid, type JID } from '@xmpp/jid'
+import type { Accounts } from './accounts.js'
+import type { HookRegistry } from './hooks.js'
+import type { ServerMetrics } from './metrics.js'
+import type { Router } from './router.js'
+import type { SessionRegistry } from './sessions.js'
+import type { C2SHandlers } from './transport.js'
+import type { Logger } from '../contract.js'
+
+export interface C2SDeps {
+  isVhost(domain: string): boolean
+  accounts: Accounts
+  sessions: SessionRegistry
+  hooksOf(host: string): HookRegistry | undefined
+  router: Router
+  presence: { presence: Router['message']; goUnavailable(session: import('./sessions.js').ClientSession): void }
+  metrics: ServerMetrics
+  log: Logger
+}
+
+const MAX_RESOURCE = 1023
+// eslint-disable-next-line no-control-regex
+const BAD_RESOURCE = /[\u0000-\u001f\u007f]/
+
+export function createC2SHandlers(deps: C2SDeps): C2SHandlers {
+  const { isVhost, accounts, sessions, hooksOf, router, presence, metrics, log } = deps
+  const vhostJids = new Map<string, JID>()
+  const vhostJid = (host: string): JID => {
+    let j = vhostJids.get(host)
+    if (!j) vhostJids.set(host, (j = parseJid(host)))
+    return j
+  }
+
+  return {
+    isVhost,
+    authenticate: (local, domain, password) => accounts.verify(`${local}@${domain}`, password),
+
+    bind(_raw, requested) {
+      if (requested === null) return randomBytes(6).toString('hex')
+      if (requested.length > MAX_RESOURCE || BAD_RESOURCE.test(requested)) throw new Error('invalid resource')
+      return requested
+    },
+
+    bound(raw, fullJid) {
+      const { session, replaced } = sessions.add(raw, fullJid)
+      if (replaced) {
+        presence.goUnavailable(replaced)
+        replaced.raw.close('conflict', 'replaced by a new session for the same resource')
+      }
+      log.info({ jid: fullJid, session: raw.id }, 'session bound')
+    },
+
+    stanza(raw, stanza) {
+      const session = sessions.of(raw)
+      if (!session) return
+      const kind = stanza.name
+      if (kind !== 'message' && kind !== 'presence' && kind !== 'iq') {
+        return raw.close('unsupported-stanza-type', `<${kind}/> is not a stanza`)
+      }
+      let to: JID | null = null
+      if (stanza.attrs.to !== undefined) {
+        try {
+          to = parseJid(String(stanza.attrs.to))
+        } catch {
+          return router.bounce(session, stanza, 'jid-malformed', 'modify')
+        }
+      }
+      metrics.stanza(session.host, kind)
+      const hooks = hooksOf(session.host)
+      if (hooks?.has('user_send_packet')) hooks.run('user_send_packet', stanza, session.jid, to ?? vhostJid(session.host))
+      if (kind === 'message') router.message(session, stanza, to)
+      else if (kind === 'iq') router.iq(session, stanza, to)
+      else presence.presence(session, stanza, to)
+    },
+
+    closed(raw) {
+      const session = sessions.remove(raw)
+      if (!session) return
+      presence.goUnavailable(session)
+      log.info({ jid: session.jid.toString(), session: raw.id }, 'session closed')
+    },
+  }
+}

@@ -1,0 +1,148 @@
+// The composition root: config → logger → metrics → vhosts → plugin loader → C2S listener →
+// HTTP listener. Only this module knows every other one.
+import type { DestinationStream } from 'pino'
+import type { JID } from '@xmpp/jid'
+import type { Logger } from '../contract.js'
+import { ConfigErrors } from '../errors.js'
+import { Accounts } from './accounts.js'
+import { resolveAdminToken, type AdminToken } from './admin-token.js'
+import { createC2SHandlers } from './c2s.js'
+import type { LoadedConfig } from './config.js'
+import { HookRegistry } from './hooks.js'
+import { listenHttp, type HttpListener } from './http.js'
+import { createLogger } from './logger.js'
+import { createMetrics } from './metrics.js'
+import { builtinCatalog, type CatalogEntry } from './plugin-catalog.js'
+import { PluginLoader } from './plugin-loader.js'
+import { configuredSettingsErrors, resolvePluginSettings } from './plugin-sections.js'
+import { createPresence } from './presence.js'
+import { createRouter } from './router.js'
+import { createServerIq } from './server-iq.js'
+import { SessionRegistry } from './sessions.js'
+import { generateCredentials, loadCredentials, type TlsCredentials } from './tls-cert.js'
+import { listenC2S, type C2SListener } from './transport.js'
+
+export interface ServerOptions {
+  /** Log destination (default stdout); specs collect lines. */
+  logDestination?: DestinationStream
+  /** Overrides general.loglevel. */
+  logLevel?: string
+  env?: NodeJS.ProcessEnv
+}
+
+export interface XmppServer {
+  readonly c2sPort: number
+  readonly httpPort: number
+  readonly hosts: readonly string[]
+  readonly tls: TlsCredentials
+  readonly loader: PluginLoader
+  readonly sessions: SessionRegistry
+  readonly registry: import('prom-client').Registry
+  readonly log: Logger
+  readonly adminToken: AdminToken
+  readonly http: HttpListener
+  hooksOf(host: string): HookRegistry | undefined
+  /** Graceful stop: stop accepting, stop plugins (they drain), close streams, close listeners. */
+  stop(): Promise<void>
+}
+
+/** Starts xmppd; rejects with ConfigErrors (nothing left listening) when the config cannot run. */
+export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}): Promise<XmppServer> {
+  const { config, configDir } = loaded
+  const log = createLogger({ level: opts.logLevel ?? config.general.loglevel, destination: opts.logDestination })
+  const hosts = config.general.hosts
+  const vhosts = new Map(hosts.map((h) => [h, new HookRegistry(log.child({ host: h }))]))
+  const isVhost = (domain: string) => vhosts.has(domain)
+  const hooksOf = (host: string) => vhosts.get(host)
+
+  const catalog: Map<string, CatalogEntry> = builtinCatalog()
+  const settings = resolvePluginSettings(config, catalog)
+  const settingErrors = configuredSettingsErrors(settings.values())
+  if (settingErrors.length) throw new ConfigErrors(settingErrors)
+
+  const accounts = new Accounts(config.auth.users)
+  const sessions = new SessionRegistry()
+  const metrics = createMetrics(hosts, (host) => [...sessions.onHost(host)].length)
+  const loader = new PluginLoader({ catalog, hooksOf, sessions: { isOnline: (j: JID) => sessions.isOnline(j) }, registry: metrics.registry, log })
+  loader.configure(config, configDir, settings)
+  await loader.reconcile() // plugin config errors surface here, before anything listens
+
+  const tls = config.listen.c2s.certfile && config.listen.c2s.keyfile ? loadCredentials(config.listen.c2s.certfile, config.listen.c2s.keyfile) : generateCredentials(hosts)
+  if (tls.selfSigned) log.warn({ hosts, fingerprint: tls.fingerprint }, 'no certfile/keyfile: using a self-signed certificate generated at start')
+
+  const serverIq = createServerIq({ accounts })
+  const router = createRouter({ isVhost, accounts, sessions, serverIq: serverIq.handle })
+  const presence = createPresence({ isVhost, accounts, sessions, hooksOf, bounce: router.bounce })
+  const handlers = createC2SHandlers({ isVhost, accounts, sessions, hooksOf, router, presence, metrics, log })
+
+  let c2s: C2SListener | undefined
+  let http: HttpListener | undefined
+  let stopping = false
+  try {
+    const adminToken = resolveAdminToken(config.listen.http.admin_token, configDir, opts.env)
+    c2s = await listenC2S({ ip: config.listen.c2s.ip, port: config.listen.c2s.port, maxStanzaSize: config.listen.c2s.max_stanza_size, tls, log, handlers })
+    http = await listenHttp({
+      ip: config.listen.http.ip,
+      port: config.listen.http.port,
+      registry: metrics.registry,
+      token: adminToken,
+      log,
+      health: () => ({ ok: !stopping, hosts, sessions: sessions.size }),
+    })
+    log.info({ ip: config.listen.c2s.ip, port: c2s.port, hosts }, 'c2s listening')
+    log.info({ ip: config.listen.http.ip, port: http.port, token_source: adminToken.source, token_file: adminToken.file }, 'http listening')
+    const c2sListener = c2s
+    const httpListener = http
+    return {
+      c2sPort: c2s.port,
+      httpPort: http.port,
+      hosts,
+      tls,
+      loader,
+      sessions,
+      registry: metrics.registry,
+      log,
+      adminToken,
+      http,
+      hooksOf,
+      async stop() {
+        if (stopping) return
+        stopping = true
+        log.info({}, 'shutting down')
+        c2sListener.stopAccepting()
+        await loader.stopAll()
+        await closeSessions(sessions)
+        c2sListener.destroyAll()
+        await httpListener.close()
+        log.info({}, 'stopped')
+        log.flush?.()
+      },
+    }
+  } catch (err) {
+    c2s?.stopAccepting()
+    c2s?.destroyAll()
+    await http?.close()
+    await loader.stopAll()
+    throw err
+  }
+}
+
+/** Ends every stream with </stream:stream> and waits (briefly) for the sockets to close. */
+async function closeSessions(sessions: SessionRegistry, graceMs = 1000): Promise<void> {
+  const all = [...sessions.all()]
+  if (all.length === 0) return
+  const gone = new Promise<void>((resolve) => {
+    const check = setInterval(() => {
+      if (sessions.size === 0) {
+        clearInterval(check)
+        resolve()
+      }
+    }, 10)
+    setTimeout(() => {
+      clearInterval(check)
+      resolve()
+    }, graceMs).unref()
+  })
+  for (const s of all) s.raw.close()
+  await gone
+}

@@ -1,0 +1,42 @@
+// The server's one prom-client registry (never the global one), with process metrics and the
+// server's own series. Plugins get the registry in their context and register theirs in it.
+import { Registry, collectDefaultMetrics, Gauge, Counter } from 'prom-client'
+
+export interface ServerMetrics {
+  registry: Registry
+  /** Stanzas received from authenticated sessions, by vhost and kind (message, presence, iq). */
+  stanza(host: string, kind: string): void
+}
+
+export function createMetrics(hosts: readonly string[], countSessions: (host: string) => number): ServerMetrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  new Gauge({
+    name: 'xmppd_sessions',
+    help: 'Bound client sessions',
+    labelNames: ['host'],
+    registers: [registry],
+    collect() {
+      for (const host of hosts) this.set({ host }, countSessions(host))
+    },
+  })
+  const stanzas = new Counter({
+    name: 'xmppd_stanzas_received_total',
+    help: 'Stanzas received from authenticated client sessions',
+    labelNames: ['host', 'kind'],
+    registers: [registry],
+  })
+  // Children bound once: the per-stanza path does a map lookup, not a label hash.
+  const bound = new Map<string, Counter.Internal>()
+  for (const host of hosts) {
+    for (const kind of ['message', 'presence', 'iq']) {
+      const child = stanzas.labels({ host, kind })
+      child.inc(0)
+      bound.set(`${host}\0${kind}`, child)
+    }
+  }
+  return {
+    registry,
+    stanza: (host, kind) => bound.get(`${host}\0${kind}`)?.inc(),
+  }
+}

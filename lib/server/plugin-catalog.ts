@@ -1,0 +1,58 @@
+// The plugins xmppd knows: each one's plugin.json (id, version, hooks, metrics, admin commands,
+// the JSON Schema of its options) and its entry module, loaded by dynamic import() only.
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import type { PluginFactory } from '../contract.js'
+
+export interface PluginManifest {
+  id: string
+  version: string
+  description?: string
+  /** Entry module, relative to the manifest's folder (the compiled .js under dist/). */
+  entry: string
+  hooks: string[]
+  metrics?: Array<{ name: string; type: string; labels?: string[]; help?: string }>
+  admin_commands?: string[]
+  options: Record<string, unknown>
+}
+
+export interface CatalogEntry {
+  manifest: PluginManifest
+  /** Validates (and fills defaults into) a copy of a section, `enabled` removed. */
+  validate: ValidateFunction
+  load(): Promise<PluginFactory>
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+/** The package root: lib/server (sources, run by tsx) and dist/server both sit two levels down. */
+const packageRoot = path.resolve(here, '..', '..')
+const runningFromSources = import.meta.url.endsWith('.ts')
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false })
+
+export function loadManifest(file: string): CatalogEntry {
+  const manifest = JSON.parse(readFileSync(file, 'utf8')) as PluginManifest
+  const validate = ajv.compile(manifest.options)
+  // From sources (specs under tsx) the entry's sibling under lib/ is loaded instead of dist/.
+  const entry = runningFromSources ? manifest.entry.replace(/^dist\//, 'lib/').replace(/\.js$/, '.ts') : manifest.entry
+  const url = pathToFileURL(path.resolve(path.dirname(file), entry)).href
+  return {
+    manifest,
+    validate,
+    async load() {
+      const mod = (await import(url)) as { default?: unknown }
+      if (typeof mod.default !== 'function') throw new Error(`${url}: the default export is not a plugin factory`)
+      return mod.default as PluginFactory
+    },
+  }
+}
+
+/** The built-in plugins, by id. */
+export function builtinCatalog(): Map<string, CatalogEntry> {
+  const entry = loadManifest(path.join(packageRoot, 'plugin.json'))
+  return new Map([[entry.manifest.id, entry]])
+}
+
+export type { ErrorObject }

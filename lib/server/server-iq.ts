@@ -1,0 +1,74 @@
+// iqs the server answers itself: to the vhost, or to an account's bare JID on its behalf.
+// XEP-0199 ping, XEP-0030 disco#info/#items, the roster (shared per vhost, read-only), and
+// service-unavailable for everything else. Extra namespaces (admin commands) register here.
+import type { JID } from '@xmpp/jid'
+import type { Accounts } from './accounts.js'
+import type { ClientSession } from './sessions.js'
+import { Element, errorReply, type LtxElement } from './transport.js'
+
+const NS_PING = 'urn:xmpp:ping'
+const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info'
+const NS_DISCO_ITEMS = 'http://jabber.org/protocol/disco#items'
+const NS_ROSTER = 'jabber:iq:roster'
+
+/** Answers one iq addressed to the server; returns false to fall through. */
+export type IqExtension = (from: ClientSession, iq: LtxElement, payload: LtxElement, to: JID | null) => boolean
+
+export interface ServerIqDeps {
+  accounts: Accounts
+  /** Extra disco#info features of the server (e.g. ad-hoc commands). */
+  features?: () => string[]
+}
+
+export function createServerIq({ accounts, features = () => [] }: ServerIqDeps) {
+  const extensions: IqExtension[] = []
+
+  function result(iq: LtxElement): LtxElement {
+    const attrs: Record<string, string> = { type: 'result', id: iq.attrs.id }
+    if (iq.attrs.to) attrs.from = iq.attrs.to
+    attrs.to = iq.attrs.from
+    return new Element('iq', attrs)
+  }
+
+  function discoInfo(iq: LtxElement, to: JID | null): LtxElement {
+    const reply = result(iq)
+    const query = reply.c('query', { xmlns: NS_DISCO_INFO })
+    const forAccount = Boolean(to?.local)
+    query.c('identity', forAccount ? { category: 'account', type: 'registered' } : { category: 'server', type: 'im', name: 'xmppd' })
+    const list = forAccount ? [NS_DISCO_INFO, NS_PING] : [NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_ROSTER, ...features()]
+    for (const v of list) query.c('feature', { var: v })
+    return reply
+  }
+
+  function roster(from: ClientSession, iq: LtxElement): LtxElement {
+    const reply = result(iq)
+    const query = reply.c('query', { xmlns: NS_ROSTER })
+    for (const jid of accounts.onHost(from.host)) {
+      if (jid !== from.bare) query.c('item', { jid, subscription: 'both', name: jid.slice(0, jid.indexOf('@')) })
+    }
+    return reply
+  }
+
+  function handle(from: ClientSession, iq: LtxElement, to: JID | null): void {
+    const type = iq.attrs.type
+    if (type !== 'get' && type !== 'set') return // results and errors addressed to us end here
+    const payload = iq.children.find((c): c is LtxElement => typeof c !== 'string')
+    if (!payload) return from.send(errorReply(iq, 'modify', 'bad-request'))
+    const ns = payload.attrs.xmlns
+    const ownAccount = !to || (to.local && `${to.local}@${to.domain}` === from.bare)
+    if (type === 'get' && ns === NS_PING) return from.send(result(iq))
+    if (type === 'get' && ns === NS_DISCO_INFO && !payload.attrs.node) return from.send(discoInfo(iq, to))
+    if (type === 'get' && ns === NS_DISCO_ITEMS && !to?.local && !payload.attrs.node) {
+      const reply = result(iq)
+      reply.c('query', { xmlns: NS_DISCO_ITEMS })
+      return from.send(reply)
+    }
+    if (ns === NS_ROSTER && ownAccount) {
+      return from.send(type === 'get' ? roster(from, iq) : errorReply(iq, 'cancel', 'not-allowed', 'the roster is shared and read-only'))
+    }
+    for (const ext of extensions) if (ext(from, iq, payload, to)) return
+    from.send(errorReply(iq, 'cancel', 'service-unavailable'))
+  }
+
+  return { handle, use: (ext: IqExtension) => void extensions.push(ext) }
+}
