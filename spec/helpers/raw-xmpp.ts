@@ -1,0 +1,119 @@
+// A byte-level XMPP client for specs: writes exactly what a spec says (bad XML, wrong SASL, huge
+// stanzas) and reads what the server answers. STARTTLS verifies the server's certificate.
+import net from 'node:net'
+import tls from 'node:tls'
+import { readFileSync } from 'node:fs'
+import { fixtureCert } from './xmppd.js'
+
+const STREAM = (to: string) =>
+  `<?xml version='1.0'?><stream:stream to='${to}' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`
+
+export class RawXmpp {
+  received = ''
+  closed = false
+  private socket: net.Socket | tls.TLSSocket
+  private waiters: Array<() => void> = []
+
+  private constructor(socket: net.Socket, readonly domain: string) {
+    this.socket = socket
+    this.attach(socket)
+  }
+
+  static async connect(port: number, domain = 'localhost'): Promise<RawXmpp> {
+    const socket = net.connect(port, '127.0.0.1')
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
+    return new RawXmpp(socket, domain)
+  }
+
+  private attach(socket: net.Socket | tls.TLSSocket): void {
+    socket.on('data', (d) => {
+      this.received += d.toString('utf8')
+      for (const w of this.waiters) w()
+    })
+    socket.on('close', () => {
+      this.closed = true
+      for (const w of this.waiters) w()
+    })
+    socket.on('error', () => undefined)
+  }
+
+  send(text: string): void {
+    this.socket.write(text)
+  }
+
+  openStream(): Promise<RegExpMatchArray> {
+    this.received = ''
+    this.send(STREAM(this.domain))
+    return this.waitFor(/<\/stream:features>/)
+  }
+
+  /** Waits until what was received (since the last reset) matches. */
+  waitFor(re: RegExp, timeoutMs = 5000): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const m = this.received.match(re)
+        if (m) {
+          done()
+          resolve(m)
+        } else if (this.closed) {
+          done()
+          reject(new Error(`stream closed before ${re}; received: ${this.received}`))
+        }
+      }
+      const timer = setTimeout(() => {
+        done()
+        reject(new Error(`timed out waiting for ${re}; received: ${this.received}`))
+      }, timeoutMs)
+      const done = () => {
+        clearTimeout(timer)
+        this.waiters = this.waiters.filter((w) => w !== check)
+      }
+      this.waiters.push(check)
+      check()
+    })
+  }
+
+  waitClosed(timeoutMs = 5000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return resolve()
+      const timer = setTimeout(() => reject(new Error(`stream not closed; received: ${this.received}`)), timeoutMs)
+      this.socket.once('close', () => (clearTimeout(timer), resolve()))
+    })
+  }
+
+  async starttls(ca = readFileSync(fixtureCert, 'utf8')): Promise<tls.TLSSocket> {
+    this.send(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`)
+    await this.waitFor(/<proceed/)
+    const secure = tls.connect({ socket: this.socket as net.Socket, servername: this.domain, ca })
+    await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject))
+    this.socket = secure
+    this.attach(secure)
+    await this.openStream()
+    return secure
+  }
+
+  async auth(user: string, password: string, mechanism = 'PLAIN'): Promise<string> {
+    const payload = Buffer.from(`\0${user}\0${password}`).toString('base64')
+    this.received = ''
+    this.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='${mechanism}'>${payload}</auth>`)
+    const m = await this.waitFor(/<success[^>]*\/>|<success[^>]*>.*?<\/success>|<failure[\s\S]*?<\/failure>/)
+    return m[0]
+  }
+
+  /** STARTTLS, PLAIN login, stream restart and bind; returns the bound full JID. */
+  async login(user: string, password: string, resource = 'raw'): Promise<string> {
+    await this.openStream()
+    await this.starttls()
+    const result = await this.auth(user, password)
+    if (!result.startsWith('<success')) throw new Error(`login failed: ${result}`)
+    await this.openStream()
+    this.send(`<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`)
+    const m = await this.waitFor(/<jid>([^<]+)<\/jid>/)
+    this.received = ''
+    return m[1]
+  }
+
+  close(): void {
+    this.socket.destroy()
+  }
+}
