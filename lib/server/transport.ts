@@ -4,6 +4,8 @@
 // - an <auth> naming a mechanism we did not offer crashed the process (matchingMechs[0]);
 // - max stanza size was never enforced (the number is passed where an options object is read);
 // - multi-byte UTF-8 characters split across TCP reads were corrupted (per-chunk toString);
+// - an unknown entity (&foo;) threw out of the parser and ended the process; DTDs, comments and
+//   processing instructions were accepted (RFC 6120 restricts them);
 // - stanzas carry a stray xmlns:stream attribute;
 // - stanzas before STARTTLS/auth were silently dropped or processed; in-band registration hung;
 // - 'online' never fires for modern clients (we report a session once its resource is bound).
@@ -99,8 +101,18 @@ class XmppdConnection extends BaseConnection {
     const text = typeof data === 'string' ? data : this.decoder.write(data)
     for (let i = 0; i < text.length; i += SLICE) {
       const slice = text.length <= SLICE ? text : text.slice(i, i + SLICE)
+      if (hasRestrictedMarkup(slice)) {
+        this.error('restricted-xml', 'comments, processing instructions and DTDs are not allowed')
+        return
+      }
       this.startedInSlice = false
-      this.parser.write(slice)
+      try {
+        this.parser.write(slice)
+      } catch (err) {
+        // ltx throws (rather than emits) on an unknown entity such as &foo;
+        this.error('xml-not-well-formed', (err as Error).message)
+        return
+      }
       if (!this.parser || this.failed) return
       this.fed += Buffer.byteLength(slice)
       if (this.startedInSlice) this.stanzaStart = this.fed
@@ -118,6 +130,17 @@ class XmppdConnection extends BaseConnection {
     super.error(condition, message)
     this.stopParser()
   }
+}
+
+/** RFC 6120 §11.1: no comments, PIs (but the XML declaration), DTDs or entity declarations. */
+function hasRestrictedMarkup(text: string): boolean {
+  for (let i = text.indexOf('<!'); i !== -1; i = text.indexOf('<!', i + 2)) {
+    if (!text.startsWith('<![CDATA[', i)) return true
+  }
+  for (let i = text.indexOf('<?'); i !== -1; i = text.indexOf('<?', i + 2)) {
+    if (!text.startsWith('<?xml ', i) && !text.startsWith('<?xml?', i)) return true
+  }
+  return false
 }
 
 // ---- Session: features, ordering rules, SASL containment --------------------------------------
