@@ -110,8 +110,9 @@ export interface Spawned {
 }
 
 /** Runs the built CLI (dist/cli/<bin>.js). */
-export function spawnBin(bin: 'xmppd' | 'xmppctl', args: string[], env: NodeJS.ProcessEnv = {}): Spawned {
+export function spawnBin(bin: 'xmppd' | 'xmppctl', args: string[], env: NodeJS.ProcessEnv = {}, cwd = root): Spawned {
   const child = spawn(process.execPath, [path.join(root, 'dist/cli', `${bin}.js`), ...args], {
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   })

@@ -1,0 +1,7 @@
+// The package's public surface: the plugin contract, the server, and the plugin.
+export type { Element, Hook, HookHandlers, Hooks, HttpPoolSettings, Logger, Plugin, PluginContext, PluginFactory, SendPacketHandler, PresenceHandler, Sessions, Admin, AdminCommand } from './contract.js'
+export { HOOKS } from './contract.js'
+export { ConfigError, ConfigErrors } from './errors.js'
+export { startServer, type XmppServer, type ServerOptions } from './server/main.js'
+export { readConfigFile, parseConfig, type LoadedConfig, type Config } from './server/config.js'
+export { default as createEventPusherHttp } from './plugin/index.js'

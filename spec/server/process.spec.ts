@@ -1,0 +1,53 @@
+// The xmppd process: the embedded default (what `npm start` runs) end to end, and a graceful
+// shutdown on SIGTERM that closes streams with </stream:stream> and exits 0.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { spawn } from 'node:child_process'
+import { connectClient } from '../helpers/client.js'
+import { RawXmpp } from '../helpers/raw-xmpp.js'
+import { sendxmpp } from '../helpers/sendxmpp.js'
+import { configToml, spawnBin, writeConfig } from '../helpers/xmppd.js'
+
+test('the embedded default: two demo users chat, the built-in receiver prints the notification', async () => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'xmppd-default-'))
+  const run = spawnBin('xmppd', ['--c2s-port', '0', '--http-port', '0', '--receiver-port', '0'], {}, cwd)
+  try {
+    const [, c2s] = await run.waitFor(/XMPP \(STARTTLS, self-signed certificate\): 127\.0\.0\.1:(\d+)/)
+    const [, http] = await run.waitFor(/http:\/\/127\.0\.0\.1:(\d+)\/health/)
+    assert.match(run.stdout(), /alice@localhost {2}password: alice/)
+    // The embedded default's certificate is generated: tell @xmpp/client nothing, use go-sendxmpp -n to send.
+    const received: string[] = []
+    const bobWatch = spawn('go-sendxmpp', ['-n', '-l', '-j', `127.0.0.1:${c2s}`, '-u', 'bob@localhost', '-p', 'bob'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    bobWatch.stdout.on('data', (d) => received.push(String(d)))
+    await new Promise((r) => setTimeout(r, 1500)) // bob's listener logs in
+    await sendxmpp(Number(c2s), 'alice@localhost', 'alice', 'bob@localhost', 'hello from the default')
+    const [line] = await run.waitFor(/\[receiver\] POST \/webservice\/notifications .*/)
+    assert.equal(line, '[receiver] POST /webservice/notifications author="alice" server="localhost" receiver="bob" message="hello from the default"')
+    const deadline = Date.now() + 5000
+    while (!received.join('').includes('hello from the default') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    bobWatch.kill()
+    assert.match(received.join(''), /hello from the default/)
+    const metrics = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text()
+    assert.match(metrics, /mod_http_notifications_sent_total\{host="localhost"\} 1/)
+  } finally {
+    run.child.kill('SIGTERM')
+    await run.exit
+  }
+})
+
+test('SIGTERM: streams end with </stream:stream>, the process exits 0', async () => {
+  const file = writeConfig(configToml())
+  const run = spawnBin('xmppd', ['--config', file])
+  const [, port] = await run.waitFor(/"port":(\d+),"hosts"/)
+  const alice = await connectClient(Number(port), 'alice@localhost', 'alice-pw')
+  const raw = await RawXmpp.connect(Number(port))
+  await raw.login('bob', 'bob-pw', 'r')
+  run.child.kill('SIGTERM')
+  await raw.waitFor(/<\/stream:stream>/)
+  assert.equal(await run.exit, 0)
+  assert.match(run.stdout(), /"msg":"stopped"/)
+  await alice.stop()
+})
