@@ -1,0 +1,29 @@
+// The npm tarball installs into an empty folder from the registry alone (the node-xmpp-server
+// chain is bundled, so its GitHub-only dependency is never fetched) and its xmppd starts.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { root } from './helpers/xmppd.js'
+
+test('npm pack → npm install in an empty folder → xmppd --version and --help', { timeout: 180_000 }, () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'xmppd-pack-'))
+  const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  const tarball = npm(['pack', '--pack-destination', dir, '--silent'], root).trim().split('\n').pop()!
+  const app = path.join(dir, 'app')
+  execFileSync('mkdir', [app])
+  writeFileSync(path.join(app, 'package.json'), '{"name":"app","version":"1.0.0","private":true}')
+  npm(['install', '--no-audit', '--no-fund', '--prefer-offline', path.join(dir, tarball)], app)
+  const bin = path.join(app, 'node_modules/.bin/xmppd')
+  const version = execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim()
+  assert.equal(version, JSON.parse(npm(['pkg', 'get', 'version'], root)))
+  assert.match(execFileSync(bin, ['--help'], { encoding: 'utf8' }), /usage: xmppd/)
+  // The bundled chain resolves node-xmpp-server with our reconnect-core stand-in.
+  const resolved = execFileSync(process.execPath, ['-e', "console.log(require.resolve('reconnect-core', { paths: [require.resolve('node-xmpp-core', { paths: [require.resolve('node-xmpp-server')] })] }))"], {
+    cwd: path.join(app, 'node_modules/mod_event_pusher_http'),
+    encoding: 'utf8',
+  })
+  assert.match(resolved, /mod_event_pusher_http\/node_modules\/reconnect-core\/index\.js/)
+})
