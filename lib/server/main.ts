@@ -64,8 +64,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   const sessions = new SessionRegistry()
   const metrics = createMetrics(hosts, (host) => [...sessions.onHost(host)].length)
   const loader = new PluginLoader({ catalog, hooksOf, sessions: { isOnline: (j: JID) => sessions.isOnline(j) }, registry: metrics.registry, log })
-  loader.configure(config, configDir, settings)
-  await loader.reconcile() // plugin config errors surface here, before anything listens
+  await loader.apply(config, configDir, settings) // plugin config errors surface here, before anything listens
 
   const tls = config.listen.c2s.certfile && config.listen.c2s.keyfile ? loadCredentials(config.listen.c2s.certfile, config.listen.c2s.keyfile) : generateCredentials(hosts)
   if (tls.selfSigned) log.warn({ hosts, fingerprint: tls.fingerprint }, 'no certfile/keyfile: using a self-signed certificate generated at start')

@@ -13,7 +13,7 @@ export interface PluginManifest {
   /** Entry module, relative to the manifest's folder (the compiled .js under dist/). */
   entry: string
   hooks: string[]
-  metrics?: Array<{ name: string; type: string; labels?: string[]; help?: string }>
+  metrics?: Array<{ name: string; type: string; labels?: string[]; help?: string; seed_name?: string }>
   admin_commands?: string[]
   options: Record<string, unknown>
 }

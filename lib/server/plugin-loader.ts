@@ -1,8 +1,9 @@
 // Starts and stops plugin instances, one per (plugin, vhost), at any time: boot, enable, disable,
 // reload, shutdown. The loader records every hook and admin command an instance adds and drops
 // them when it stops (first the hooks, so no packet arrives while the plugin drains).
-import type { AdminCommand, HttpPoolSettings, Logger, Plugin, PluginContext, Registry, Sessions } from '../contract.js'
-import { ConfigError, ConfigErrors, XMPPD_ERR_PLUGIN_STATE, XMPPD_ERR_PLUGIN_UNKNOWN, XMPPD_ERR_VHOST_UNKNOWN, defineError } from '../errors.js'
+// Transitions run one at a time.
+import { HOOKS, type AdminCommand, type Hook, type HookHandlers, type HttpPoolSettings, type Logger, type Plugin, type PluginContext, type Registry, type Sessions } from '../contract.js'
+import { ConfigError, ConfigErrors, XMPPD_ERR_HOOK_UNKNOWN, XMPPD_ERR_PLUGIN_STATE, XMPPD_ERR_PLUGIN_UNKNOWN, XMPPD_ERR_VHOST_UNKNOWN, defineError } from '../errors.js'
 import type { Config } from './config-schema.js'
 import type { HookRegistry } from './hooks.js'
 import type { CatalogEntry } from './plugin-catalog.js'
@@ -18,11 +19,6 @@ export interface LoaderDeps {
   log: Logger
 }
 
-interface Instance {
-  plugin: Plugin
-  disposers: Array<() => void>
-  commands: Map<string, AdminCommand>
-}
 
 export interface PluginState {
   id: string
@@ -33,59 +29,97 @@ export interface PluginState {
   source: 'config' | 'runtime'
 }
 
+interface HookReg {
+  hook: Hook
+  handler: HookHandlers[Hook]
+  off?: () => void
+  removed: boolean
+}
+
+interface Instance {
+  plugin: Plugin
+  settings: PluginSettings
+  /** Hook registrations, attached to the vhost only once the instance is activated. */
+  hooks: HookReg[]
+  commands: Map<string, AdminCommand>
+}
+
 export class PluginLoader {
   private settings = new Map<string, PluginSettings>()
   private pools: ReadonlyMap<string, HttpPoolSettings> = new Map()
   private configDir = process.cwd()
   private readonly runtime = new Map<string, boolean>()
   private readonly instances = new Map<string, Instance>()
-  /** Transitions of one (plugin, vhost) run one after another. */
-  private readonly pending = new Map<string, Promise<unknown>>()
+  /** enable/disable/apply run one at a time. */
+  private queue: Promise<unknown> = Promise.resolve()
 
   constructor(private readonly deps: LoaderDeps) {}
 
-  /** Takes a (validated) config; running instances are left alone until reconcile(). */
-  configure(config: Readonly<Config>, configDir: string, settings: Map<string, PluginSettings>): { poolsChanged: boolean } {
-    const pools = new Map<string, HttpPoolSettings>(
-      Object.entries(config.http_connections).map(([name, p]) => [name, Object.freeze({ name, ...p, tls: Object.freeze({ ...p.tls }) })]),
-    )
-    const poolsChanged = JSON.stringify([...pools]) !== JSON.stringify([...this.pools])
-    for (const [key, next] of settings) {
-      const prev = this.settings.get(key)
-      if (prev && prev.fingerprint !== next.fingerprint) this.runtime.delete(key) // the file now decides
-    }
-    this.settings = settings
-    this.pools = pools
-    this.configDir = configDir
-    return { poolsChanged }
-  }
-
-  /** Starts what should run and stops what should not; `restartAll` restarts running ones too. */
-  async reconcile(changed: (key: string) => boolean = () => false): Promise<void> {
-    const errors: ConfigError[] = []
-    await Promise.all(
-      [...this.settings.keys()].map(async (key) => {
-        const wanted = this.isEnabled(key)
-        const running = this.instances.has(key)
-        if (running && (!wanted || changed(key))) await this.serial(key, () => this.stopInstance(key))
-        if (wanted && !this.instances.has(key)) {
+  /**
+   * Applies a (validated) config: first creates every instance that must (re)start, with its
+   * hooks held back; if any fails, stops those and throws, leaving everything as it was.
+   * Otherwise swaps in one step (old hooks off, new hooks on: no gap, no duplicate) and lets the
+   * replaced instances drain. Runtime toggles survive unless the plugin's section changed.
+   */
+  apply(config: Readonly<Config>, configDir: string, settings: Map<string, PluginSettings>): Promise<{ started: string[]; stopped: string[] }> {
+    return this.serial(async () => {
+      const pools = new Map<string, HttpPoolSettings>(
+        Object.entries(config.http_connections).map(([name, p]) => [name, Object.freeze({ name, ...p, tls: Object.freeze({ ...p.tls }) })]),
+      )
+      const poolsChanged = JSON.stringify([...pools]) !== JSON.stringify([...this.pools])
+      const runtime = new Map(this.runtime)
+      for (const [key, next] of settings) {
+        const prev = this.settings.get(key)
+        if (prev && prev.fingerprint !== next.fingerprint) runtime.delete(key) // the file now decides
+      }
+      const wanted = (key: string) => runtime.get(key) ?? settings.get(key)?.enabled ?? false
+      const restart = [...settings.keys()].filter((key) => {
+        const running = this.instances.get(key)
+        if (!wanted(key)) return false
+        return !running || poolsChanged || running.settings.fingerprint !== settings.get(key)!.fingerprint
+      })
+      const created = new Map<string, Instance>()
+      const errors: ConfigError[] = []
+      await Promise.all(
+        restart.map(async (key) => {
           try {
-            await this.serial(key, () => this.startInstance(key))
+            created.set(key, await this.create(settings.get(key)!, pools, configDir))
           } catch (err) {
             errors.push(...(err instanceof ConfigErrors ? err.errors : [err as ConfigError]))
           }
+        }),
+      )
+      if (errors.length) {
+        await Promise.all([...created.values()].map((i) => i.plugin.stop().catch(() => undefined)))
+        throw new ConfigErrors(errors)
+      }
+      // Commit.
+      this.settings = settings
+      this.pools = pools
+      this.configDir = configDir
+      this.runtime.clear()
+      for (const [k, v] of runtime) this.runtime.set(k, v)
+      const retiring: Instance[] = []
+      const stopped: string[] = []
+      for (const [key, instance] of this.instances) {
+        if (created.has(key) || !wanted(key) || !settings.has(key)) {
+          this.deactivate(instance)
+          this.instances.delete(key)
+          retiring.push(instance)
+          stopped.push(key)
         }
-      }),
-    )
-    if (errors.length) throw new ConfigErrors(errors)
-  }
-
-  fingerprint(key: string): string | undefined {
-    return this.settings.get(key)?.fingerprint
+      }
+      for (const [key, instance] of created) {
+        this.activate(instance)
+        this.instances.set(key, instance)
+      }
+      await Promise.all(retiring.map((i) => this.retire(i)))
+      return { started: [...created.keys()], stopped }
+    })
   }
 
   isEnabled(key: string): boolean {
-    return this.runtime.get(key) ?? this.settings.get(key)?.enabled ?? false
+    return this.instances.has(key)
   }
 
   list(host?: string): PluginState[] {
@@ -105,19 +139,24 @@ export class PluginLoader {
 
   async enable(id: string, host: string): Promise<void> {
     const key = this.check(id, host)
-    await this.serial(key, async () => {
+    return this.serial(async () => {
       if (this.instances.has(key)) throw new XMPPD_ERR_PLUGIN_STATE(id, host, 'enabled')
-      await this.startInstance(key)
+      const instance = await this.create(this.settings.get(key)!, this.pools, this.configDir)
+      this.activate(instance)
+      this.instances.set(key, instance)
       this.runtime.set(key, true)
     })
   }
 
   async disable(id: string, host: string): Promise<void> {
     const key = this.check(id, host)
-    await this.serial(key, async () => {
-      if (!this.instances.has(key)) throw new XMPPD_ERR_PLUGIN_STATE(id, host, 'disabled')
+    return this.serial(async () => {
+      const instance = this.instances.get(key)
+      if (!instance) throw new XMPPD_ERR_PLUGIN_STATE(id, host, 'disabled')
       this.runtime.set(key, false)
-      await this.stopInstance(key)
+      this.deactivate(instance)
+      this.instances.delete(key)
+      await this.retire(instance)
     })
   }
 
@@ -128,8 +167,13 @@ export class PluginLoader {
     return run(args)
   }
 
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.instances.keys()].map((key) => this.serial(key, () => this.stopInstance(key))))
+  stopAll(): Promise<void> {
+    return this.serial(async () => {
+      const all = [...this.instances.values()]
+      this.instances.clear()
+      for (const i of all) this.deactivate(i)
+      await Promise.all(all.map((i) => this.retire(i)))
+    })
   }
 
   private check(id: string, host: string): string {
@@ -139,64 +183,71 @@ export class PluginLoader {
     return key
   }
 
-  private serial<T>(key: string, run: () => Promise<T>): Promise<T> {
-    const prev = this.pending.get(key) ?? Promise.resolve()
-    const next = prev.then(run, run)
-    const settled = next.catch(() => undefined)
-    this.pending.set(key, settled)
-    void settled.then(() => this.pending.get(key) === settled && this.pending.delete(key))
+  private serial<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(run, run)
+    this.queue = next.catch(() => undefined)
     return next
   }
 
-  private async startInstance(key: string): Promise<void> {
-    const settings = this.settings.get(key)!
+  /** Starts a plugin instance with its hooks held back. */
+  private async create(settings: PluginSettings, pools: ReadonlyMap<string, HttpPoolSettings>, configDir: string): Promise<Instance> {
     if (!settings.options) throw new ConfigErrors(settings.errors)
-    const hooks = this.deps.hooksOf(settings.host)!
-    const instance: Instance = { plugin: undefined as unknown as Plugin, disposers: [], commands: new Map() }
+    const instance: Instance = { plugin: undefined as unknown as Plugin, settings, hooks: [], commands: new Map() }
     const log = this.deps.log.child({ plugin: settings.id, host: settings.host })
+    const hooks = this.deps.hooksOf(settings.host)!
     const ctx: PluginContext = {
       host: settings.host,
       options: settings.options,
       hooks: {
         on: (hook, handler) => {
-          const off = hooks.on(hook, handler)
-          instance.disposers.push(off)
-          return off
+          const reg: HookReg = { hook, handler: handler as HookHandlers[Hook], removed: false }
+          if (!HOOKS.includes(hook)) throw new XMPPD_ERR_HOOK_UNKNOWN(String(hook))
+          instance.hooks.push(reg)
+          if (this.instances.get(settingsKey(settings.id, settings.host)) === instance) reg.off = hooks.on(hook, handler)
+          return () => {
+            reg.removed = true
+            reg.off?.()
+          }
         },
       },
-      httpPools: this.pools,
+      httpPools: pools,
       sessions: this.deps.sessions,
       metrics: this.deps.registry,
       admin: { command: (name, run) => void instance.commands.set(name, run) },
       log,
-      configDir: this.configDir,
+      configDir,
     }
     try {
       const factory = await this.deps.catalog.get(settings.id)!.load()
       instance.plugin = factory()
       await instance.plugin.start(ctx)
     } catch (err) {
-      for (const off of instance.disposers.splice(0).reverse()) off()
       await instance.plugin?.stop().catch(() => undefined)
       throw asConfigError(err, settings)
     }
-    this.instances.set(key, instance)
-    log.info({}, 'plugin started')
+    return instance
   }
 
-  private async stopInstance(key: string): Promise<void> {
-    const instance = this.instances.get(key)
-    if (!instance) return
-    this.instances.delete(key)
-    for (const off of instance.disposers.splice(0).reverse()) off()
+  private activate(instance: Instance): void {
+    const hooks = this.deps.hooksOf(instance.settings.host)!
+    for (const reg of instance.hooks) if (!reg.removed && !reg.off) reg.off = hooks.on(reg.hook, reg.handler)
+    this.deps.log.info({ plugin: instance.settings.id, host: instance.settings.host }, 'plugin started')
+  }
+
+  private deactivate(instance: Instance): void {
+    for (const reg of instance.hooks.splice(0).reverse()) reg.off?.()
     instance.commands.clear()
-    const settings = this.settings.get(key)
+  }
+
+  /** Lets a deactivated instance drain and stop. */
+  private async retire(instance: Instance): Promise<void> {
+    const { id, host } = instance.settings
     try {
       await instance.plugin.stop()
     } catch (err) {
-      this.deps.log.error({ err, plugin: settings?.id, host: settings?.host }, 'plugin stop failed')
+      this.deps.log.error({ err, plugin: id, host }, 'plugin stop failed')
     }
-    this.deps.log.info({ plugin: settings?.id, host: settings?.host }, 'plugin stopped')
+    this.deps.log.info({ plugin: id, host }, 'plugin stopped')
   }
 }
 
