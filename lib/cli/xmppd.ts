@@ -77,7 +77,7 @@ async function main(): Promise<void> {
 
   let server: XmppServer
   try {
-    server = await startServer(loaded, { logLevel: values['log-level'] })
+    server = await startServer(loaded, { logLevel: values['log-level'], overrides })
   } catch (err) {
     await receiver?.close()
     return reportStartError(err)
@@ -104,6 +104,14 @@ async function main(): Promise<void> {
       process.exit(0)
     }
   }
+  // SIGHUP re-reads the config file, like `xmppctl reload`; a bad file changes nothing.
+  process.on('SIGHUP', () => {
+    server.reload().then(
+      () => undefined,
+      (err: { errors?: Array<{ message: string }>; message?: string }) =>
+        server.log.error({ errors: err.errors?.map((e) => e.message) ?? [err.message] }, 'reload refused: the running config is kept'),
+    )
+  })
   process.on('SIGINT', () => void shutdown('SIGINT'))
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
 }

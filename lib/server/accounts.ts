@@ -6,9 +6,14 @@ import { promisify } from 'node:util'
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>
 
 export class Accounts {
-  private readonly secrets: Map<string, string>
+  private secrets = new Map<string, string>()
 
   constructor(users: Readonly<Record<string, string>>) {
+    this.replace(users)
+  }
+
+  /** Takes the accounts of a reloaded config (sessions already open stay open). */
+  replace(users: Readonly<Record<string, string>>): void {
     this.secrets = new Map(Object.entries(users).map(([jid, secret]) => [jid.toLowerCase(), secret]))
   }
 

@@ -3,11 +3,14 @@
 import type { DestinationStream } from 'pino'
 import type { JID } from '@xmpp/jid'
 import type { Logger } from '../contract.js'
-import { ConfigErrors } from '../errors.js'
+import { ConfigErrors, defineError } from '../errors.js'
 import { Accounts } from './accounts.js'
 import { resolveAdminToken, type AdminToken } from './admin-token.js'
 import { createC2SHandlers } from './c2s.js'
-import type { LoadedConfig } from './config.js'
+import { readConfigFile, type ConfigOverrides, type LoadedConfig } from './config.js'
+import type { Config } from './config-schema.js'
+import { mountAdminApi, type ReloadResult } from './admin-api.js'
+import { PluginStatusService } from './plugin-status.js'
 import { HookRegistry } from './hooks.js'
 import { listenHttp, type HttpListener } from './http.js'
 import { createLogger } from './logger.js'
@@ -27,6 +30,8 @@ export interface ServerOptions {
   logDestination?: DestinationStream
   /** Overrides general.loglevel. */
   logLevel?: string
+  /** Command-line port overrides, applied again on reload. */
+  overrides?: ConfigOverrides
   env?: NodeJS.ProcessEnv
 }
 
@@ -41,14 +46,20 @@ export interface XmppServer {
   readonly log: Logger
   readonly adminToken: AdminToken
   readonly http: HttpListener
+  readonly status: PluginStatusService
+  /** Re-reads the config file; a bad file changes nothing (rejects with ConfigErrors). */
+  reload(): Promise<ReloadResult>
   hooksOf(host: string): HookRegistry | undefined
   /** Graceful stop: stop accepting, stop plugins (they drain), close streams, close listeners. */
   stop(): Promise<void>
 }
 
+export const XMPPD_ERR_NO_CONFIG_FILE = defineError('XMPPD_ERR_NO_CONFIG_FILE', () => 'running the embedded default: there is no config file to reload')
+
 /** Starts xmppd; rejects with ConfigErrors (nothing left listening) when the config cannot run. */
 export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}): Promise<XmppServer> {
-  const { config, configDir } = loaded
+  const { configDir } = loaded
+  let config: Readonly<Config> = loaded.config
   const log = createLogger({ level: opts.logLevel ?? config.general.loglevel, destination: opts.logDestination })
   const hosts = config.general.hosts
   const vhosts = new Map(hosts.map((h) => [h, new HookRegistry(log.child({ host: h }))]))
@@ -73,6 +84,26 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   const router = createRouter({ isVhost, accounts, sessions, serverIq: serverIq.handle })
   const presence = createPresence({ isVhost, accounts, sessions, hooksOf, bounce: router.bounce })
   const handlers = createC2SHandlers({ isVhost, accounts, sessions, hooksOf, router, presence, metrics, log })
+  const status = new PluginStatusService(loader, metrics.registry, catalog)
+
+  async function reload(): Promise<ReloadResult> {
+    if (!loaded.file) throw new XMPPD_ERR_NO_CONFIG_FILE()
+    const next = readConfigFile(loaded.file, opts.overrides)
+    const restart_required: string[] = []
+    if (JSON.stringify(next.config.general.hosts) !== JSON.stringify(hosts)) restart_required.push('general.hosts')
+    if (JSON.stringify(next.config.listen) !== JSON.stringify(config.listen)) restart_required.push('listen')
+    // Plugins are resolved for the vhosts that run now; new vhosts need a restart.
+    const nextSettings = resolvePluginSettings({ ...next.config, general: { ...next.config.general, hosts: [...hosts] } }, catalog)
+    const errors = configuredSettingsErrors(nextSettings.values())
+    if (errors.length) throw new ConfigErrors(errors)
+    const { started, stopped } = await loader.apply(next.config, next.configDir, nextSettings)
+    accounts.replace(next.config.auth.users)
+    if (!opts.logLevel) log.level = next.config.general.loglevel
+    config = next.config
+    const named = (keys: string[]) => keys.map((k) => ({ id: k.split('\0')[0], host: k.split('\0')[1] }))
+    log.info({ started: named(started), stopped: named(stopped), restart_required }, 'config reloaded')
+    return { started: named(started), stopped: named(stopped), restart_required }
+  }
 
   let c2s: C2SListener | undefined
   let http: HttpListener | undefined
@@ -88,6 +119,8 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
       log,
       health: () => ({ ok: !stopping, hosts, sessions: sessions.size }),
     })
+    mountAdminApi(http, { loader, status, hosts, reload })
+    status.startSampling()
     log.info({ ip: config.listen.c2s.ip, port: c2s.port, hosts }, 'c2s listening')
     log.info({ ip: config.listen.http.ip, port: http.port, token_source: adminToken.source, token_file: adminToken.file }, 'http listening')
     const c2sListener = c2s
@@ -103,12 +136,15 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
       log,
       adminToken,
       http,
+      status,
+      reload,
       hooksOf,
       async stop() {
         if (stopping) return
         stopping = true
         log.info({}, 'shutting down')
         c2sListener.stopAccepting()
+        status.stopSampling()
         await loader.stopAll()
         await closeSessions(sessions)
         c2sListener.destroyAll()
