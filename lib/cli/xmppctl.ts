@@ -6,7 +6,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { parse as parseToml } from 'smol-toml'
 import { TOKEN_FILE } from '../server/admin-token.js'
-import { formatList, formatSeed, formatStatus } from './format.js'
+import { formatList, formatSeed, formatStatus } from '../server/status-text.js'
 
 const HELP: Record<string, string> = {
   main: `usage: xmppctl [--url URL] [--token TOKEN] [--config FILE] [--json] COMMAND

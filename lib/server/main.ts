@@ -11,6 +11,7 @@ import { readConfigFile, type ConfigOverrides, type LoadedConfig } from './confi
 import type { Config } from './config-schema.js'
 import { mountAdminApi, type ReloadResult } from './admin-api.js'
 import { PluginStatusService } from './plugin-status.js'
+import { createAdhoc, NS_COMMANDS } from './adhoc.js'
 import { HookRegistry } from './hooks.js'
 import { listenHttp, type HttpListener } from './http.js'
 import { createLogger } from './logger.js'
@@ -80,11 +81,13 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   const tls = config.listen.c2s.certfile && config.listen.c2s.keyfile ? loadCredentials(config.listen.c2s.certfile, config.listen.c2s.keyfile) : generateCredentials(hosts)
   if (tls.selfSigned) log.warn({ hosts, fingerprint: tls.fingerprint }, 'no certfile/keyfile: using a self-signed certificate generated at start')
 
-  const serverIq = createServerIq({ accounts })
+  const serverIq = createServerIq({ accounts, features: () => [NS_COMMANDS] })
   const router = createRouter({ isVhost, accounts, sessions, serverIq: serverIq.handle })
   const presence = createPresence({ isVhost, accounts, sessions, hooksOf, bounce: router.bounce })
   const handlers = createC2SHandlers({ isVhost, accounts, sessions, hooksOf, router, presence, metrics, log })
   const status = new PluginStatusService(loader, metrics.registry, catalog)
+  const isAdmin = (bare: string) => config.general.admins.some((a) => a.toLowerCase() === bare)
+  serverIq.use(createAdhoc({ loader, status, hosts, isAdmin, reload: () => reload() }))
 
   async function reload(): Promise<ReloadResult> {
     if (!loaded.file) throw new XMPPD_ERR_NO_CONFIG_FILE()

@@ -1,6 +1,6 @@
-// Human-readable output of xmppctl (JSON output is the API's own answer).
-import type { PluginState } from '../server/plugin-loader.js'
-import type { PluginStatus } from '../server/plugin-status.js'
+// Plugin states and statuses as plain text, for xmppctl and the XMPP admin commands.
+import type { PluginState } from './plugin-loader.js'
+import type { PluginStatus } from './plugin-status.js'
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))

@@ -1,0 +1,87 @@
+// The dashboard on the HTTP listener (read-only routes: no token from loopback):
+//   GET /dashboard                    the page
+//   GET /dashboard/assets/<file>      app.js, style.css (a fixed allow-list read from disk)
+//   GET /dashboard/data               { time, hosts: [{ host, sessions, plugins: PluginStatus[] }] }
+// The page toggles plugins through the admin API (/api, Bearer token), never through these routes.
+import { readFile } from 'node:fs/promises'
+import type { ServerResponse } from 'node:http'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { sendJson, type HttpListener } from './http.js'
+import type { PluginStatus, PluginStatusService } from './plugin-status.js'
+
+export interface DashboardDeps {
+  status: PluginStatusService
+  hosts: readonly string[]
+  /** Bound client sessions on a vhost. */
+  sessions(host: string): number
+}
+
+export interface DashboardData {
+  /** ms since the epoch */
+  time: number
+  hosts: Array<{ host: string; sessions: number; plugins: PluginStatus[] }>
+}
+
+// lib/server/dashboard.ts under tsx and dist/server/dashboard.js both sit two folders below the
+// package root; the assets ship as sources in lib/server/dashboard/ (package.json "files").
+const ASSET_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'lib', 'server', 'dashboard')
+
+/** Every file served, by request name: nothing else under the folder is reachable. */
+const FILES: Record<string, { file: string; type: string }> = {
+  page: { file: 'index.html', type: 'text/html; charset=utf-8' },
+  'app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  'style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+}
+
+// The page is plain files from this listener: no inline script or style, no third party. The
+// token lives in session storage, so scripts from anywhere else must not run in the page.
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+}
+
+export async function dashboardData(deps: DashboardDeps): Promise<DashboardData> {
+  const all = await deps.status.status()
+  return {
+    time: Date.now(),
+    hosts: deps.hosts.map((host) => ({ host, sessions: deps.sessions(host), plugins: all.filter((p) => p.host === host) })),
+  }
+}
+
+export function mountDashboard(http: HttpListener, deps: DashboardDeps): void {
+  http.mount({
+    method: 'GET',
+    path: '/dashboard/',
+    readOnly: true,
+    async handle(_req, res, url) {
+      const p = url.pathname
+      if (p === '/dashboard') return sendFile(res, FILES.page)
+      // Relative links in the page resolve against /dashboard, not /dashboard/.
+      if (p === '/dashboard/') return redirect(res, '../dashboard')
+      if (p === '/dashboard/data') return sendJson(res, 200, await dashboardData(deps))
+      const asset = p.startsWith('/dashboard/assets/') ? p.slice('/dashboard/assets/'.length) : undefined
+      if (asset !== undefined && Object.hasOwn(FILES, asset) && asset !== 'page') return sendFile(res, FILES[asset])
+      sendJson(res, 404, { error: 'not_found', message: `no route ${p}` })
+    },
+  })
+}
+
+async function sendFile(res: ServerResponse, entry: { file: string; type: string }): Promise<void> {
+  let body: Buffer
+  try {
+    body = await readFile(path.join(ASSET_DIR, entry.file))
+  } catch {
+    return sendJson(res, 500, { error: 'internal', message: `dashboard asset ${entry.file} is missing from this installation` })
+  }
+  res.writeHead(200, { 'content-type': entry.type, 'content-length': body.length, 'cache-control': 'no-cache', ...SECURITY_HEADERS })
+  res.end(body)
+}
+
+function redirect(res: ServerResponse, location: string): void {
+  res.writeHead(308, { location, 'content-length': 0 })
+  res.end()
+}
