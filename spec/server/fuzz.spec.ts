@@ -1,0 +1,111 @@
+// Fuzz: a few thousand random and mutated stanzas and stream fragments (fixed seed, so a failure
+// replays), sent by authenticated and unauthenticated streams in parallel. The server must
+// survive every one, and end by routing a normal message.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { connectClient } from '../helpers/client.js'
+import { RawXmpp } from '../helpers/raw-xmpp.js'
+import { startTestServer } from '../helpers/xmppd.js'
+
+/** mulberry32: a tiny seeded PRNG. */
+function prng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const SEED = 20261124
+const CASES = 3000
+const WORKERS = 8
+
+const TEMPLATES = [
+  `<message to='bob@localhost' type='chat' id='m1'><body>hello</body></message>`,
+  `<message to='bob@localhost/res' type='groupchat'><body>x</body><subject>s</subject></message>`,
+  `<message to='localhost' type='headline'><body/></message>`,
+  `<message to='nobody@elsewhere.example' type='chat'><body>far</body></message>`,
+  `<presence/>`,
+  `<presence type='unavailable'/>`,
+  `<presence to='bob@localhost' type='subscribe'/>`,
+  `<presence to='bob@localhost' type='probe'/>`,
+  `<presence><priority>-5</priority><show>dnd</show></presence>`,
+  `<iq type='get' id='p' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`,
+  `<iq type='get' id='d'><query xmlns='http://jabber.org/protocol/disco#info' node='x'/></iq>`,
+  `<iq type='set' id='r'><query xmlns='jabber:iq:roster'><item jid='x@localhost'/></query></iq>`,
+  `<iq type='result' id='zz' to='bob@localhost/r'/>`,
+  `<iq type='get' id='c'><command xmlns='http://jabber.org/protocol/commands' node='urn:xmppd:admin#reload'/></iq>`,
+  `<iq type='set' id='c2' to='localhost'><command xmlns='http://jabber.org/protocol/commands' node='urn:xmppd:admin#plugin-disable' action='execute'/></iq>`,
+  `<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>again</resource></bind></iq>`,
+  `<message to='bob@localhost' from='admin@localhost' type='chat'><body>spoof</body><x xmlns='urn:unknown:ns'><deep><er/></deep></x></message>`,
+  `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFsaWNlAGFsaWNlLXB3</auth>`,
+  `<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`,
+  `<stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`,
+  `<r xmlns='urn:xmpp:sm:3'/>`,
+]
+const NOISE = ['<', '>', '/', '&', ';', '"', "'", '=', '\u0000', '\u00e9', '\ud83c\udf89', '&amp;', '&#x0;', '&#65;', ']]>', '<![CDATA[', ' ', 'xmlns:a="b"', '<a:b>', '</stream:stream>', '\uffff', '\ud800']
+const JIDS = ['bob@localhost', 'BOB@LOCALHOST/Res', '@localhost', 'a@b@c', 'x'.repeat(1100) + '@localhost', 'localhost/', '', 'bob@localhost/\u0007', '[::1]', 'é@localhost']
+
+function mutate(rnd: () => number, s: string): string {
+  const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]
+  switch (Math.floor(rnd() * 9)) {
+    case 0: // truncate
+      return s.slice(0, Math.floor(rnd() * s.length))
+    case 1: // insert noise
+    case 2: {
+      const at = Math.floor(rnd() * s.length)
+      return s.slice(0, at) + pick(NOISE) + s.slice(at)
+    }
+    case 3: // replace an address
+      return s.replace(/to='[^']*'/, `to='${pick(JIDS)}'`)
+    case 4: // deep nesting
+      return `<message to='bob@localhost' type='chat'><body>n</body>${'<a>'.repeat(200 + Math.floor(rnd() * 800))}${'</a>'.repeat(200)}</message>`
+    case 5: // random bytes
+      return Array.from({ length: 1 + Math.floor(rnd() * 60) }, () => String.fromCharCode(Math.floor(rnd() * 0x3000))).join('')
+    case 6: // duplicate a tag name swap
+      return s.replace(/<(\w+)/, `<${pick(['message', 'iq', 'presence', 'x', 'stream:error', 'body'])}`)
+    case 7: // many of them at once
+      return s.repeat(2 + Math.floor(rnd() * 20))
+    default: // unchanged
+      return s
+  }
+}
+
+test(`fuzz: ${CASES} cases (seed ${SEED}) do not crash the server; routing works after`, { timeout: 120_000 }, async () => {
+  const server = await startTestServer({ admins: ['alice@localhost'], maxStanzaSize: 16384 })
+  try {
+    const rnd = prng(SEED)
+    const cases = Array.from({ length: CASES }, () => ({ text: mutate(rnd, TEMPLATES[Math.floor(rnd() * TEMPLATES.length)]), auth: rnd() < 0.85 }))
+    let reconnects = 0
+    async function worker(w: number): Promise<void> {
+      let raw: RawXmpp | undefined
+      let authed = false
+      for (let i = w; i < cases.length; i += WORKERS) {
+        const c = cases[i]
+        if (!raw || raw.closed || authed !== c.auth) {
+          raw?.close()
+          raw = await RawXmpp.connect(server.c2sPort)
+          reconnects++
+          if (c.auth) await raw.login('alice', 'alice-pw', `fuzz${w}`)
+          else await raw.openStream()
+          authed = c.auth
+        }
+        raw.send(c.text)
+        await new Promise((r) => setImmediate(r))
+      }
+      raw?.close()
+    }
+    await Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)))
+    assert.ok(reconnects > WORKERS * 10, `only ${reconnects} streams closed: the fuzzer hardly reached the error paths`)
+    assert.deepEqual(server.logs.filter((l) => l.level === 'error'), [], 'no unexpected server errors')
+    const alice = await connectClient(server.c2sPort, 'alice@localhost', 'alice-pw', { resource: 'after' })
+    const bob = await connectClient(server.c2sPort, 'bob@localhost', 'bob-pw', { resource: 'after' })
+    await alice.chat('bob@localhost', 'after the fuzz')
+    const m = await bob.next((s) => s.getChildText?.('body') === 'after the fuzz')
+    assert.equal(m.attrs.from, 'alice@localhost/after')
+    await Promise.all([alice.stop(), bob.stop()])
+  } finally {
+    await server.stop()
+  }
+})
