@@ -10,6 +10,7 @@ import { createC2SHandlers } from './c2s.js'
 import { readConfigFile, type ConfigOverrides, type LoadedConfig } from './config.js'
 import type { Config } from './config-schema.js'
 import { mountAdminApi, type ReloadResult } from './admin-api.js'
+import { mountDashboard } from './dashboard.js'
 import { PluginStatusService } from './plugin-status.js'
 import { createAdhoc, NS_COMMANDS } from './adhoc.js'
 import { HookRegistry } from './hooks.js'
@@ -123,6 +124,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
       health: () => ({ ok: !stopping, hosts, sessions: sessions.size }),
     })
     mountAdminApi(http, { loader, status, hosts, reload })
+    mountDashboard(http, { status, hosts, sessions: (host) => [...sessions.onHost(host)].length })
     status.startSampling()
     log.info({ ip: config.listen.c2s.ip, port: c2s.port, hosts }, 'c2s listening')
     log.info({ ip: config.listen.http.ip, port: http.port, token_source: adminToken.source, token_file: adminToken.file }, 'http listening')
