@@ -165,10 +165,13 @@ function createPluginView(host, id) {
   const error = el('p', { class: 'error', role: 'alert', 'data-testid': tid('error', host, id), hidden: true })
   const sent = tile('sent', tid('sent', host, id))
   const failed = tile('failed', tid('failed', host, id))
-  const latency = tile('response time p50 · p95 · p99', tid('latency', host, id))
+  const latency = tile('response time (sent only)', tid('latency', host, id))
   latency.node.classList.add('tile-wide')
   const seed = el('dl', { class: 'seed', 'data-testid': tid('seed', host, id) })
-  const legend = el('p', { class: 'legend', 'data-testid': tid('rates', host, id) })
+  const legendSent = el('span', { class: 'key key-sent' })
+  const legendFailed = el('span', { class: 'key key-failed' })
+  const legendPeak = el('span', { class: 'key' })
+  const legend = el('p', { class: 'legend', 'data-testid': tid('rates', host, id) }, legendSent, legendFailed, legendPeak)
   const chart = el('div', { class: 'chart', 'data-testid': tid('chart', host, id) })
   const reasons = el('p', { class: 'reasons', 'data-testid': tid('reasons', host, id) })
   const pools = el('ul', { class: 'rows', 'data-testid': tid('pools', host, id) })
@@ -197,7 +200,7 @@ function createPluginView(host, id) {
     running,
     stopped,
   )
-  const view = { node, state, source, toggle, error, sent, failed, latency, seed, legend, chart, reasons, pools, handlers, running, stopped, plugin: null, busy: false }
+  const view = { node, state, source, toggle, error, sent, failed, latency, seed, legendSent, legendFailed, legendPeak, chart, reasons, pools, handlers, running, stopped, plugin: null, busy: false }
   toggle.addEventListener('click', () => {
     if (!view.plugin || view.busy) return
     requestToggle({ id: view.plugin.id, host: view.plugin.host, action: view.plugin.enabled ? 'disable' : 'enable' }, view)
@@ -227,8 +230,9 @@ function updatePluginView(view, p) {
   setText(view.sent.note, accepted.total === undefined ? '' : `of ${int(accepted.total)} accepted${pending ? `, ${int(pending)} pending` : ''}`)
   const d = p.detail
   const rt = d && d.response_time
-  setText(view.latency.value, rt ? `${ms(rt.p50)} · ${ms(rt.p95)} · ${ms(rt.p99)}` : '–')
-  setText(view.latency.note, rt ? 'recent sent requests' : 'shown while running')
+  const anyLatency = rt && [rt.p50, rt.p95, rt.p99].some((v) => typeof v === 'number')
+  setText(view.latency.value, anyLatency ? `p50 ${ms(rt.p50)} · p95 ${ms(rt.p95)} · p99 ${ms(rt.p99)}` : '–')
+  setText(view.latency.note, !d ? 'shown while running' : anyLatency ? 'over the recent sent requests' : 'no request sent since it started')
 
   const reasons = Object.entries(failed.parts).filter(([, n]) => n > 0)
   setText(view.reasons, reasons.length ? `failed by reason: ${reasons.map(([r, n]) => `${r} ${int(n)}`).join(', ')}` : 'no failures')
@@ -243,7 +247,9 @@ function updatePluginView(view, p) {
 
   const now = drawChart(view.chart, p.history ?? [])
   view.chart.dataset.points = String((p.history ?? []).length)
-  setText(view.legend, `sent ${rate(now.sent)} · failed ${rate(now.failed)} · peak ${rate(now.peak)}`)
+  setText(view.legendSent, `sent ${rate(now.sent)}`)
+  setText(view.legendFailed, `failed ${rate(now.failed)}`)
+  setText(view.legendPeak, `peak ${rate(now.peak)}`)
 
   view.running.hidden = !d
   view.stopped.hidden = Boolean(d) || !!p.enabled

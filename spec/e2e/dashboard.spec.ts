@@ -1,0 +1,252 @@
+// The dashboard in a real browser (Debian's chromium through playwright-core) against the real
+// server, real clients and a real endpoint: live counters, the token flow of the toggle, a toggle
+// that stops notifications, a phone-sized viewport; and its routes over plain HTTP.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import http from 'node:http'
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { connectClient, type TestClient } from '../helpers/client.js'
+import { closedPort, startSink, type Sink } from '../helpers/sink.js'
+import { ADMIN_TOKEN, root, startTestServer, type TestServer } from '../helpers/xmppd.js'
+
+const ARTIFACTS = path.join(root, 'spec/artifacts')
+const URL_SECRET = 'url-secret-in-pool-77'
+
+let sink: Sink
+let server: TestServer
+let browser: Browser
+let base: string
+const clients: Record<string, TestClient> = {}
+
+before(async () => {
+  sink = await startSink()
+  const deadPort = await closedPort()
+  server = await startTestServer({
+    hosts: ['localhost', 'b.test', 'dead.test'],
+    users: { 'alice@localhost': 'pw', 'bob@localhost': 'pw', 'bea@b.test': 'pw', 'bo@b.test': 'pw', 'dan@dead.test': 'pw', 'dee@dead.test': 'pw' },
+    extra: `
+[http_connections.http_pool]
+server = "${sink.url.replace('http://', `http://push:${URL_SECRET}@`)}"
+path_prefix = "/webservice"
+
+[http_connections.dead_pool]
+server = "http://127.0.0.1:${deadPort}"
+request_timeout = 300
+
+[plugins.mod_event_pusher_http]
+pool_name = "http_pool"
+path = "/notifications"
+
+[host_config."b.test".plugins.mod_event_pusher_http]
+path = "/b"
+
+[host_config."dead.test".plugins.mod_event_pusher_http]
+pool_name = "dead_pool"
+`,
+  })
+  base = `http://127.0.0.1:${server.httpPort}`
+  for (const jid of ['alice@localhost', 'bob@localhost', 'bea@b.test', 'bo@b.test', 'dan@dead.test', 'dee@dead.test']) {
+    clients[jid.split('@')[0]] = await connectClient(server.c2sPort, jid, 'pw')
+  }
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+  mkdirSync(ARTIFACTS, { recursive: true })
+})
+
+after(async () => {
+  await browser?.close()
+  await Promise.all(Object.values(clients).map((c) => c.stop()))
+  await server?.stop()
+  await sink?.close()
+})
+
+/** A GET with the path sent exactly as written (fetch would normalise `..`). */
+function rawGet(pathname: string): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port: server.httpPort, path: pathname }, (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (c) => (body += c))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body }))
+      })
+      .on('error', reject)
+  })
+}
+
+/** Sends a chat message and waits until the recipient has it (so the hook surely ran). */
+async function chat(from: string, to: string, body: string): Promise<void> {
+  await clients[from].chat(to, body)
+  await clients[to.split('@')[0]].next((s) => s.is('message') && s.getChildText('body') === body)
+}
+
+async function waitForText(page: Page, testid: string, ok: (text: string) => boolean, timeoutMs = 6000): Promise<string> {
+  const deadline = Date.now() + timeoutMs
+  let text = ''
+  while (Date.now() < deadline) {
+    text = (await page.getByTestId(testid).textContent({ timeout: timeoutMs }).catch(() => null)) ?? ''
+    if (ok(text)) return text
+    await page.waitForTimeout(100)
+  }
+  throw new Error(`${testid}: still "${text}" after ${timeoutMs} ms`)
+}
+
+const count = (text: string) => Number(text.replace(/,/g, ''))
+
+test('routes: the page and a fixed set of assets with their types; data as JSON; nothing else', async () => {
+  const page = await rawGet('/dashboard')
+  assert.equal(page.status, 200)
+  assert.match(page.type, /^text\/html/)
+  assert.match(page.body, /dashboard\/assets\/app\.js/)
+  const js = await fetch(`${base}/dashboard/assets/app.js`)
+  assert.equal(js.status, 200)
+  assert.match(js.headers.get('content-type')!, /^text\/javascript/)
+  const css = await fetch(`${base}/dashboard/assets/style.css`)
+  assert.equal(css.status, 200)
+  assert.match(css.headers.get('content-type')!, /^text\/css/)
+  assert.match(String((await fetch(`${base}/dashboard`)).headers.get('content-security-policy')), /script-src 'self'/)
+
+  for (const p of [
+    '/dashboard/assets/index.html',
+    '/dashboard/assets/page',
+    '/dashboard/assets/',
+    '/dashboard/assets/app.js/',
+    '/dashboard/assets/../../package.json',
+    '/dashboard/assets/..%2f..%2fpackage.json',
+    '/dashboard/assets/%2e%2e/%2e%2e/%2e%2e/package.json',
+    '/dashboard/assets/..%5c..%5cpackage.json',
+    '/dashboard/assets/constructor',
+    '/dashboard/assets/__proto__',
+    '/dashboard/../plugin.json',
+    '/dashboard/nothing',
+  ]) {
+    const r = await rawGet(p)
+    assert.notEqual(r.status, 200, `${p} must not be served`)
+    assert.ok(!r.body.includes('"dependencies"') && !r.body.includes('"hooks"'), `${p} leaked a file`)
+  }
+  assert.equal((await fetch(`${base}/dashboard`, { method: 'POST' })).status, 405)
+  const slash = await fetch(`${base}/dashboard/`, { redirect: 'manual' })
+  assert.equal(slash.status, 308)
+
+  const res = await fetch(`${base}/dashboard/data`)
+  assert.equal(res.status, 200)
+  const text = await res.text()
+  assert.ok(!text.includes(URL_SECRET), 'no endpoint credentials in the data')
+  assert.ok(!text.includes(ADMIN_TOKEN))
+  const data = JSON.parse(text)
+  assert.equal(typeof data.time, 'number')
+  assert.deepEqual(
+    data.hosts.map((h: { host: string }) => h.host),
+    ['localhost', 'b.test', 'dead.test'],
+  )
+  const local = data.hosts[0]
+  assert.equal(local.sessions, 2)
+  assert.equal(local.plugins[0].id, 'mod_event_pusher_http')
+  assert.equal(local.plugins[0].enabled, true)
+  assert.equal(local.plugins[0].seed[0].name, '[localhost, mod_http_notifications, sent]')
+  assert.match(local.plugins[0].detail.handlers[0].url, /^http:\/\/127\.0\.0\.1:\d+\/webservice\/notifications$/)
+})
+
+test('the page follows the traffic; the toggle asks for the token once and stops notifications', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+  const page = await context.newPage()
+  const problems: string[] = []
+  page.on('pageerror', (e) => problems.push(String(e)))
+  // The one 401 is the wrong token, entered on purpose below.
+  page.on('console', (m) => m.type() === 'error' && !/status of 401/.test(m.text()) && problems.push(m.text()))
+  try {
+    await page.goto(`${base}/dashboard`)
+    await page.getByTestId('vhost-localhost').waitFor()
+    await waitForText(page, 'state-localhost', (t) => t === 'enabled')
+    await waitForText(page, 'sessions-localhost', (t) => t === '2 sessions')
+    const start = count(await waitForText(page, 'sent-localhost', (t) => /^\d/.test(t)))
+    assert.match(await page.getByTestId('seed-localhost').textContent() ?? '', /\[localhost, mod_http_notifications, sent\]/)
+    assert.equal(await page.getByTestId('breaker-localhost-http_pool').textContent(), 'closed')
+    assert.match((await page.getByTestId('handlers-localhost').textContent()) ?? '', /\/webservice\/notifications/)
+    assert.ok(!(await page.content()).includes(URL_SECRET), 'no endpoint credentials in the page')
+
+    // Traffic: three on localhost, two on b.test, twelve into a dead endpoint (its breaker opens).
+    const before = sink.requests.length
+    for (let i = 1; i <= 3; i++) await chat('alice', 'bob@localhost', `hello ${i}`)
+    for (let i = 1; i <= 2; i++) await chat('bea', 'bo@b.test', `b ${i}`)
+    for (let i = 1; i <= 12; i++) await chat('dan', 'dee@dead.test', `dead ${i}`)
+    await sink.waitFor(before + 5)
+    await waitForText(page, 'sent-localhost', (t) => count(t) === start + 3)
+    await waitForText(page, 'sent-b.test', (t) => count(t) >= 2)
+    await waitForText(page, 'failed-dead.test', (t) => count(t) >= 10)
+    await waitForText(page, 'reasons-dead.test', (t) => /connection/.test(t))
+    await waitForText(page, 'breaker-dead.test-dead_pool', (t) => t === 'open')
+    await waitForText(page, 'latency-localhost', (t) => /ms/.test(t))
+    // The chart: drawn from the 2 s history once there are two intervals.
+    await page.locator('[data-testid="chart-localhost"] polyline[data-series="sent"]').waitFor({ timeout: 8000 })
+
+    // Toggle off: the token is asked for; a wrong one is refused and forgotten.
+    await page.getByTestId('toggle-localhost').click()
+    await page.getByTestId('token-panel').waitFor()
+    assert.match((await page.getByTestId('token-message').textContent()) ?? '', /admin token/)
+    await page.getByTestId('token-input').fill('not-the-token')
+    await page.getByTestId('token-submit').click()
+    await waitForText(page, 'token-message', (t) => /refused/.test(t))
+    assert.ok(await page.getByTestId('token-panel').isVisible())
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('xmppd.adminToken')), null)
+    assert.equal(server.loader.list('localhost')[0].enabled, true, 'a refused token changes nothing')
+    await page.getByTestId('token-input').fill(ADMIN_TOKEN)
+    await page.getByTestId('token-submit').click()
+    await waitForText(page, 'state-localhost', (t) => t === 'disabled')
+    assert.ok(await page.getByTestId('token-panel').isHidden())
+    assert.equal(await page.getByTestId('toggle-localhost').textContent(), 'Enable')
+    assert.equal(server.loader.list('localhost')[0].enabled, false)
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('xmppd.adminToken')), ADMIN_TOKEN)
+
+    // Disabled: a chat message is delivered but not notified; the other vhosts go on.
+    const sentBefore = sink.requests.length
+    await chat('alice', 'bob@localhost', 'after the toggle')
+    await chat('bea', 'bo@b.test', 'b after the toggle')
+    await sink.waitFor(sentBefore + 1)
+    await new Promise((r) => setTimeout(r, 300))
+    assert.deepEqual(
+      sink.requests.slice(sentBefore).map((r) => r.form.message),
+      ['b after the toggle'],
+    )
+    await waitForText(page, 'sent-b.test', (t) => count(t) >= 3)
+    assert.equal(count((await page.getByTestId('sent-localhost').textContent()) ?? ''), start + 3)
+
+    // The token is kept: toggling back on asks nothing.
+    await page.getByTestId('toggle-b.test').click()
+    await waitForText(page, 'state-b.test', (t) => t === 'disabled')
+    assert.ok(await page.getByTestId('token-panel').isHidden())
+    await page.getByTestId('toggle-b.test').click()
+    await waitForText(page, 'state-b.test', (t) => t === 'enabled')
+
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true })
+    assert.deepEqual(problems, [])
+  } finally {
+    await context.close()
+  }
+})
+
+test('phone-sized viewport (375 px): no horizontal scroll', async () => {
+  const context = await browser.newContext({ viewport: { width: 375, height: 812 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true })
+  const page = await context.newPage()
+  try {
+    await page.goto(`${base}/dashboard`)
+    await page.getByTestId('vhost-dead.test').waitFor()
+    await waitForText(page, 'sent-localhost', (t) => /^\d/.test(t))
+    await page.getByTestId('toggle-localhost').click()
+    await page.getByTestId('token-panel').waitFor() // a fresh tab: the token is asked for again
+    const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }))
+    assert.equal(innerWidth, 375)
+    assert.ok(scrollWidth <= innerWidth, `page is ${scrollWidth}px wide at ${innerWidth}px`)
+    const wider = await page.evaluate(() =>
+      [...document.querySelectorAll('[data-testid^="vhost-"] *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5).map((e) => e.outerHTML.slice(0, 80)),
+    )
+    assert.deepEqual(wider, [])
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true })
+  } finally {
+    await context.close()
+  }
+})
