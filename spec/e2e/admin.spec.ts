@@ -99,7 +99,7 @@ test('disable stops notifications on that vhost only; enable brings them back; a
 test('no token or a wrong one: 401, nothing changes', async () => {
   const url = `http://127.0.0.1:${server.httpPort}`
   const before = server.loader.list()
-  for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: ADMIN_TOKEN }]) {
+  for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: ADMIN_TOKEN }] as Array<Record<string, string>>) {
     const res = await fetch(`${url}/api/plugins/mod_event_pusher_http/hosts/a.test/disable`, { method: 'POST', headers })
     assert.equal(res.status, 401)
     assert.equal(((await res.json()) as { error: string }).error, 'unauthorized')
