@@ -172,9 +172,11 @@ describe('bounded queue', () => {
   it('returns from the hook at once whatever the endpoint does', async () => {
     sink.behave({ hang: true })
     await mount({}, { pool_size: 2, request_timeout: 5000 })
-    const t0 = performance.now()
+    // The hook is synchronous and does no I/O: every packet is accepted (queued) before any
+    // request has even started. How fast it is, `npm run bench` measures.
     for (let i = 0; i < 2000; i++) send(`m${i}`)
-    assert.ok(performance.now() - t0 < 500, `2000 packets took ${performance.now() - t0}ms`)
+    assert.equal(sink.requests.length, 0)
+    assert.equal(host.logs.filter((l) => l.msg === 'hook handler failed').length, 0)
     assert.equal((await counts()).accepted, 2000)
   })
 })
