@@ -1,4 +1,4 @@
-// The npm tarball installs into an empty folder from the registry alone (the node-xmpp-server
+// The npm tarball (`npm run pack`) installs into an empty folder from the registry alone (the node-xmpp-server
 // chain is bundled, so its GitHub-only dependency is never fetched) and its xmppd starts.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { root } from './helpers/xmppd.js'
 
-test('npm pack → npm install in an empty folder → xmppd --version and --help', { timeout: 180_000 }, () => {
+test('npm run pack → npm install in an empty folder → xmppd --version and --help', { timeout: 180_000 }, () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'xmppd-pack-'))
   const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-  const tarball = npm(['pack', '--pack-destination', dir, '--silent'], root).trim().split('\n').pop()!
+  const tarball = execFileSync(process.execPath, ['scripts/pack.mjs', '--pack-destination', dir, '--silent'], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!
   const app = path.join(dir, 'app')
   execFileSync('mkdir', [app])
   writeFileSync(path.join(app, 'package.json'), '{"name":"app","version":"1.0.0","private":true}')
