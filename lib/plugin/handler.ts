@@ -1,19 +1,23 @@
-// One handler on one vhost: its filter, its bounded queue, its endpoint URL and pool. The hook
-// calls accepts() and enqueue() synchronously; the pool pulls work through next().
+// One handler on one vhost: its filter, its bounded queue of fresh notifications, the ones it
+// holds for a retry, its endpoint URL and pool. The hook calls accepts() and enqueue()
+// synchronously; the pool pulls work through next().
 import type { Element, JID } from '../contract.js'
-import type { CallbackModule } from './callback-module.js'
-import type { Dispatcher, HandlerRef } from './dispatcher.js'
+import type { DeliveryPolicy } from './delivery.js'
+import type { Dispatcher, HandlerRef, RetryHold } from './dispatcher.js'
 import type { Filter } from './filter.js'
+import type { EventKind } from './options.js'
 import { BoundedQueue } from './queue.js'
-import { requestParts, type Notification, type NotificationRequest } from './payload.js'
+import { requestParts, type NotificationRequest, type PushEvent, type RequestShape } from './payload.js'
 import type { Feeder, Pool } from './pool.js'
 
 export interface HandlerDeps {
   name: string
   url: string
   maxQueue: number
+  events: readonly EventKind[]
   filter: Filter
-  callback: CallbackModule | undefined
+  shape: RequestShape
+  policy: DeliveryPolicy
   pool: Pool
   dispatcher: Dispatcher
   setDepth(depth: number): void
@@ -23,20 +27,41 @@ export class Handler implements Feeder, HandlerRef {
   readonly name: string
   readonly url: string
   readonly pool: Pool
+  readonly policy: DeliveryPolicy
+  readonly wantsMessages: boolean
+  readonly wantsPresence: boolean
   private readonly queue: BoundedQueue<NotificationRequest>
+  /** Retries whose wait is over, served in turn with the fresh queue. */
+  private readonly due: BoundedQueue<NotificationRequest>
+  /** Retries still waiting, by their timer. */
+  private readonly waiting = new Map<NodeJS.Timeout, NotificationRequest>()
   private readonly filter: Filter
-  private readonly callback: CallbackModule | undefined
+  private readonly shape: RequestShape
   private readonly dispatcher: Dispatcher
   private readonly setDepth: (depth: number) => void
-  private readonly settled = () => this.queue.done()
+  private retryTurn = false
+  private stopping = false
+  private idleWaiters: Array<() => void> = []
+  private readonly freshDone = () => {
+    this.queue.done()
+    this.notifyIfIdle()
+  }
+  private readonly retryDone = () => {
+    this.due.done()
+    this.notifyIfIdle()
+  }
 
   constructor(deps: HandlerDeps) {
     this.name = deps.name
     this.url = deps.url
     this.pool = deps.pool
+    this.policy = deps.policy
+    this.wantsMessages = deps.events.includes('message')
+    this.wantsPresence = deps.events.includes('presence')
     this.queue = new BoundedQueue(deps.maxQueue)
+    this.due = new BoundedQueue(deps.maxQueue)
     this.filter = deps.filter
-    this.callback = deps.callback
+    this.shape = deps.shape
     this.dispatcher = deps.dispatcher
     this.setDepth = deps.setDepth
   }
@@ -50,7 +75,12 @@ export class Handler implements Feeder, HandlerRef {
   }
 
   get inFlight(): number {
-    return this.queue.inFlight
+    return this.queue.inFlight + this.due.inFlight
+  }
+
+  /** Notifications between two attempts: waiting for their retry, or due and waiting for a slot. */
+  get retrying(): number {
+    return this.waiting.size + this.due.size
   }
 
   /** Runs the filter. A throwing filter counts as accepted and failed (callback). */
@@ -67,12 +97,12 @@ export class Handler implements Feeder, HandlerRef {
     return verdict
   }
 
-  /** Builds the request and queues it; only call after accepts() returned true. */
-  enqueue(n: Notification): void {
+  /** Builds the request and queues it; only call once the event was counted as accepted. */
+  enqueue(ev: PushEvent): void {
     let req: NotificationRequest
     try {
-      const { body, headers } = requestParts(n, this.callback)
-      req = { url: this.url, body, headers }
+      const { body, headers } = requestParts(ev, this.shape)
+      req = { url: this.url, body, headers, attempt: 0, id: undefined }
     } catch (err) {
       this.dispatcher.fail(this, 'callback', err)
       return
@@ -86,21 +116,79 @@ export class Handler implements Feeder, HandlerRef {
     this.pool.wake(this)
   }
 
+  // Due retries and fresh notifications take turns, so neither holds the other up for long: a
+  // fresh one waits at most one retry per slot that frees, and there are at most max_queue retries.
   next(): Promise<void> | undefined {
+    if (this.due.size > 0 && (this.retryTurn || this.queue.size === 0)) {
+      this.retryTurn = false
+      return this.dispatcher.run(this, this.due.take()!).then(this.retryDone, this.retryDone)
+    }
     const req = this.queue.take()
     if (req === undefined) return undefined
+    this.retryTurn = true
     this.setDepth(this.queue.size)
-    return this.dispatcher.run(this, req).then(this.settled, this.settled)
+    return this.dispatcher.run(this, req).then(this.freshDone, this.freshDone)
   }
 
-  /** Resolves when the queue is empty and nothing of this handler is in flight. */
+  /**
+   * Holds a notification for its next attempt on a timer: it keeps no pool slot and no place in
+   * the fresh queue. At most max_queue are held; once stopping, none.
+   */
+  retryLater(req: NotificationRequest, delayMs: number): RetryHold {
+    if (this.stopping) return 'stopping'
+    if (this.retrying >= this.due.capacity) return 'backlog_full'
+    const timer = setTimeout(() => {
+      this.waiting.delete(timer)
+      this.makeDue(req)
+    }, delayMs)
+    timer.unref()
+    this.waiting.set(timer, req)
+    return 'scheduled'
+  }
+
+  /** Stop: no more retries are scheduled, and the waiting ones are attempted now, within the drain. */
+  stopRetrying(): void {
+    this.stopping = true
+    for (const [timer, req] of this.waiting) {
+      clearTimeout(timer)
+      this.makeDue(req)
+    }
+    this.waiting.clear()
+  }
+
+  /** Resolves when nothing waits, nothing is due and nothing of this handler is in flight. */
   idle(): Promise<void> {
-    return this.queue.idle()
+    if (this.isIdle()) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
   }
 
   /** Fails whatever still waits (reason shutdown); in-flight requests are the pool's to abort. */
   dropQueued(): void {
     for (const _ of this.queue.clear()) this.dispatcher.fail(this, 'shutdown')
+    for (const req of this.due.clear()) this.dispatcher.fail(this, 'shutdown', undefined, req.attempt)
+    for (const [timer, req] of this.waiting) {
+      clearTimeout(timer)
+      this.dispatcher.fail(this, 'shutdown', undefined, req.attempt)
+    }
+    this.waiting.clear()
     this.setDepth(0)
+    this.notifyIfIdle()
+  }
+
+  private makeDue(req: NotificationRequest): void {
+    // Cannot fail: waiting + due never exceeds the capacity of `due`.
+    this.due.push(req)
+    this.pool.wake(this)
+  }
+
+  private isIdle(): boolean {
+    return this.queue.size === 0 && this.queue.inFlight === 0 && this.due.size === 0 && this.due.inFlight === 0 && this.waiting.size === 0
+  }
+
+  private notifyIfIdle(): void {
+    if (this.idleWaiters.length === 0 || !this.isIdle()) return
+    const waiters = this.idleWaiters
+    this.idleWaiters = []
+    for (const resolve of waiters) resolve()
   }
 }

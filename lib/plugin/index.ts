@@ -1,17 +1,21 @@
-// mod_event_pusher_http: one instance per vhost, hooked on user_send_packet. For each packet and
-// handler: filter → payload → the handler's bounded queue; the pools do the I/O later, so the
-// hook returns at once whatever the endpoints do.
+// mod_event_pusher_http: one instance per vhost, hooked on user_send_packet (and, when a handler
+// wants presence, on user_available / user_unavailable). For each event and handler: filter →
+// payload → the handler's bounded queue; the pools do the I/O later, so the hooks return at once
+// whatever the endpoints do.
 import { readFileSync } from 'node:fs'
+import { jid } from '@xmpp/jid'
 import type { Element, JID, Plugin, PluginContext } from '../contract.js'
 import { ConfigError } from '../errors.js'
 import { loadCallbackModule, type CallbackModule } from './callback-module.js'
+import { deliveryPolicy, extendedForm, handlerHeaders, type DeliveryPolicy } from './delivery.js'
 import { Dispatcher } from './dispatcher.js'
+import { FailureLog } from './failure-log.js'
 import { createFilter } from './filter.js'
 import { Handler } from './handler.js'
 import { LatencyReservoir } from './latency.js'
 import { HostMetrics } from './metrics.js'
 import { handlerSpecs, type EventPusherHttpOptions, type HandlerSpec } from './options.js'
-import { displayUrl, joinUrl, notificationOf, type Notification } from './payload.js'
+import { displayUrl, joinUrl, messageEvent, presenceEvent, type PushEvent } from './payload.js'
 import { Pool } from './pool.js'
 
 export type { Notification } from './payload.js'
@@ -23,26 +27,46 @@ interface Prepared {
   spec: HandlerSpec
   url: string
   callback: CallbackModule | undefined
+  policy: DeliveryPolicy
+  headers: Record<string, string> | undefined
 }
 
 export default function createEventPusherHttp(): Plugin {
   let handlers: Handler[] = []
+  // The handlers each hook serves, fixed at start so the hooks only loop.
+  let messageHandlers: Handler[] = []
+  let presenceHandlers: Handler[] = []
   let pools = new Map<string, Pool>()
   let metrics: HostMetrics | undefined
-  let unhook: (() => void) | undefined
+  let dispatcher: Dispatcher | undefined
+  let failures: FailureLog | undefined
+  let unhooks: Array<() => void> = []
+  let started = false
   let accepting = false
   let drainTimeout = 0
   let host = ''
+  let hostJid: JID | undefined
   let log: PluginContext['log'] | undefined
 
   function onSendPacket(packet: Element, from: JID, to: JID): void {
     if (!accepting) return
-    let n: Notification | undefined
-    for (let i = 0; i < handlers.length; i++) {
-      const handler = handlers[i]
+    let ev: PushEvent | undefined
+    for (let i = 0; i < messageHandlers.length; i++) {
+      const handler = messageHandlers[i]
       if (!handler.accepts(packet, from, to)) continue
-      n ??= notificationOf(host, packet, from, to)
-      handler.enqueue(n)
+      ev ??= messageEvent(host, packet, from, to, Date.now())
+      handler.enqueue(ev)
+    }
+  }
+
+  function onPresence(type: 'available' | 'unavailable') {
+    return function presenceChanged(who: JID): void {
+      if (!accepting) return
+      const ev = presenceEvent(host, hostJid!, who, type, Date.now())
+      for (let i = 0; i < presenceHandlers.length; i++) {
+        dispatcher!.accepted()
+        presenceHandlers[i].enqueue(ev)
+      }
     }
   }
 
@@ -57,13 +81,15 @@ export default function createEventPusherHttp(): Plugin {
       if (!cas.has(spec.pool_name)) cas.set(spec.pool_name, readCa(pool.tls.cacertfile, spec.pool_name, spec.origins.pool_name))
       const url = joinUrl(pool.server, pool.path_prefix, spec.path)
       if (!URL.canParse(url)) throw new ConfigError(spec.origins.path, `"${displayUrl(url)}" is not a valid URL`)
+      const policy = deliveryPolicy(spec)
+      const headers = handlerHeaders(spec)
       let callback: CallbackModule | undefined
       if (spec.callback_module) {
         const key = `${spec.origins.callback_module}\0${spec.callback_module}`
         if (!loaded.has(key)) loaded.set(key, loadCallbackModule(spec.callback_module, ctx.configDir, spec.origins.callback_module))
         callback = await loaded.get(key)
       }
-      prepared.push({ spec, url, callback })
+      prepared.push({ spec, url, callback, policy, headers })
     }
     return { prepared, cas }
   }
@@ -81,11 +107,13 @@ export default function createEventPusherHttp(): Plugin {
           queue_depth: h.queueDepth,
           max_queue: h.maxQueue,
           in_flight: h.inFlight,
+          retrying: h.retrying,
         })),
         pools: [...pools.values()].map((p) => ({ name: p.name, breaker: p.state, in_flight: p.inFlight, pool_size: p.size })),
         accepted: counts.accepted,
         sent: counts.sent,
         failed: counts.failed,
+        retries: counts.retries,
         response_time: { ...counts.response_time, ...percentiles(reservoir) },
       }
     }
@@ -93,17 +121,20 @@ export default function createEventPusherHttp(): Plugin {
 
   return {
     async start(ctx) {
-      if (unhook) throw new Error(`mod_event_pusher_http already started on ${host}`)
+      if (started) throw new Error(`mod_event_pusher_http already started on ${host}`)
       const options = ctx.options as EventPusherHttpOptions
       const { prepared, cas } = await prepare(ctx, options)
       // Nothing below throws on valid input; should it anyway, undo what exists so far.
       try {
+        started = true
         host = ctx.host
+        hostJid = jid(ctx.host)
         log = ctx.log
         drainTimeout = options.drain_timeout
         metrics = new HostMetrics(ctx.metrics, ctx.host)
         const reservoir = new LatencyReservoir()
-        const dispatcher = new Dispatcher(metrics, reservoir, ctx.log)
+        failures = new FailureLog(ctx.log)
+        dispatcher = new Dispatcher(metrics, reservoir, ctx.log, failures)
         for (const { spec } of prepared) {
           const name = spec.pool_name
           if (pools.has(name)) continue
@@ -113,22 +144,44 @@ export default function createEventPusherHttp(): Plugin {
           pools.set(name, new Pool(settings, { breaker: options.breaker, ca: cas.get(name), log: ctx.log, onState }))
         }
         handlers = prepared.map(
-          ({ spec, url, callback }) =>
+          ({ spec, url, callback, policy, headers }) =>
             new Handler({
               name: spec.name,
               url,
               maxQueue: spec.max_queue,
-              filter: createFilter(callback),
-              callback,
+              events: spec.events,
+              filter: createFilter(callback, spec, ctx.sessions),
+              shape: { format: spec.format, extendedForm: extendedForm(spec), headers, callback },
+              policy,
               pool: pools.get(spec.pool_name)!,
-              dispatcher,
+              dispatcher: dispatcher!,
               setDepth: metrics!.queueDepth(spec.name),
             }),
         )
+        messageHandlers = handlers.filter((h) => h.wantsMessages)
+        presenceHandlers = handlers.filter((h) => h.wantsPresence)
         ctx.admin.command('status', statusOf(reservoir))
         accepting = true
-        unhook = ctx.hooks.on('user_send_packet', onSendPacket)
-        ctx.log.info({ handlers: handlers.map((h) => ({ name: h.name, pool: h.pool.name, url: displayUrl(h.url) })) }, 'mod_event_pusher_http started')
+        if (messageHandlers.length > 0) unhooks.push(ctx.hooks.on('user_send_packet', onSendPacket))
+        // Only when asked for: every login and logout would otherwise run a loop for nothing.
+        if (presenceHandlers.length > 0) {
+          unhooks.push(ctx.hooks.on('user_available', onPresence('available')))
+          unhooks.push(ctx.hooks.on('user_unavailable', onPresence('unavailable')))
+        }
+        ctx.log.info(
+          {
+            handlers: prepared.map(({ spec, url, policy }) => ({
+              name: spec.name,
+              pool: spec.pool_name,
+              url: displayUrl(url),
+              events: spec.events,
+              format: spec.format,
+              retries: spec.retries,
+              signed: policy.signer !== undefined,
+            })),
+          },
+          'mod_event_pusher_http started',
+        )
       } catch (err) {
         teardown()
         throw err
@@ -136,9 +189,11 @@ export default function createEventPusherHttp(): Plugin {
     },
 
     async stop() {
-      if (!unhook) return
+      if (!started) return
       accepting = false
-      unhook()
+      unhookAll()
+      // Retries still waiting get their attempt now, within the drain, and no new ones start.
+      for (const h of handlers) h.stopRetrying()
       const drained = await within(Promise.all(handlers.map((h) => h.idle())), drainTimeout)
       if (!drained) {
         // Queued first, so an aborted request's freed slot cannot start another.
@@ -152,16 +207,25 @@ export default function createEventPusherHttp(): Plugin {
     },
   }
 
+  function unhookAll(): void {
+    for (const off of unhooks.splice(0)) off()
+  }
+
   function teardown(): void {
     accepting = false
-    unhook?.()
-    unhook = undefined
+    started = false
+    unhookAll()
+    failures?.flush()
+    failures = undefined
+    dispatcher = undefined
     for (const p of pools.values()) p.close()
     metrics?.release(
       handlers.map((h) => h.name),
       [...pools.keys()],
     )
     handlers = []
+    messageHandlers = []
+    presenceHandlers = []
     pools = new Map()
     metrics = undefined
   }

@@ -15,6 +15,8 @@ export const METRIC_HELP = {
   failed:
     'Notifications that failed, by reason: status, timeout, connection, breaker_open, queue_full, callback, shutdown. Seed name: [Host, mod_http_notifications, failed].',
   responseTime: 'Response time of sent notifications only. Seed name: [Host, mod_http_notifications, response_time].',
+  retries:
+    'Retry attempts started (every attempt of a notification after its first); the notification itself is counted sent or failed once, when its last attempt ends.',
   queueDepth: "Notifications waiting in a handler's queue (not yet in flight).",
   breakerState: 'Circuit breaker state per pool: 0 closed, 0.5 half-open, 1 open.',
 } as const
@@ -26,6 +28,7 @@ interface Metrics {
   sent: Counter<'host'>
   failed: Counter<'host' | 'reason'>
   responseTime: Histogram<'host'>
+  retries: Counter<'host'>
   queueDepth: Gauge<'host' | 'handler'>
   breakerState: Gauge<'host' | 'pool'>
 }
@@ -45,6 +48,8 @@ function metricsIn(registry: Registry): Metrics {
         new Counter({ name: 'mod_http_notifications_failed_total', help: METRIC_HELP.failed, labelNames: ['host', 'reason'], registers })),
       responseTime: reuse(registry, 'mod_http_notifications_response_time_seconds', Histogram, () =>
         new Histogram({ name: 'mod_http_notifications_response_time_seconds', help: METRIC_HELP.responseTime, labelNames: ['host'], buckets: BUCKETS, registers })),
+      retries: reuse(registry, 'mod_http_notifications_retries_total', Counter, () =>
+        new Counter({ name: 'mod_http_notifications_retries_total', help: METRIC_HELP.retries, labelNames: ['host'], registers })),
       queueDepth: reuse(registry, 'mod_http_notifications_queue_depth', Gauge, () =>
         new Gauge({ name: 'mod_http_notifications_queue_depth', help: METRIC_HELP.queueDepth, labelNames: ['host', 'handler'], registers })),
       breakerState: reuse(registry, 'mod_http_notifications_breaker_state', Gauge, () =>
@@ -81,6 +86,7 @@ export interface Counts {
   accepted: number
   sent: number
   failed: { total: number; by_reason: Record<Reason, number> }
+  retries: number
   response_time: { count: number; sum: number }
 }
 
@@ -90,6 +96,7 @@ export class HostMetrics {
   private readonly acceptedChild
   private readonly sentChild
   private readonly timeChild
+  private readonly retriesChild
   private readonly failedChildren: Record<Reason, { inc(n?: number): void }>
 
   constructor(registry: Registry, readonly host: string) {
@@ -97,10 +104,12 @@ export class HostMetrics {
     this.acceptedChild = this.m.accepted.labels({ host })
     this.sentChild = this.m.sent.labels({ host })
     this.timeChild = this.m.responseTime.labels({ host })
+    this.retriesChild = this.m.retries.labels({ host })
     this.failedChildren = Object.fromEntries(REASONS.map((reason) => [reason, this.m.failed.labels({ host, reason })])) as HostMetrics['failedChildren']
     // Every series exists from start, at 0.
     this.acceptedChild.inc(0)
     this.sentChild.inc(0)
+    this.retriesChild.inc(0)
     zeroOnce(this.m.responseTime, host)
     for (const reason of REASONS) this.failedChildren[reason].inc(0)
   }
@@ -116,6 +125,11 @@ export class HostMetrics {
 
   failed(reason: Reason): void {
     this.failedChildren[reason].inc()
+  }
+
+  /** One more attempt of a notification after its first. */
+  retried(): void {
+    this.retriesChild.inc()
   }
 
   /** A setter bound to this handler's queue-depth series (created at 0). */
@@ -147,6 +161,7 @@ export class HostMetrics {
       accepted: await value(this.m.accepted),
       sent: await value(this.m.sent),
       failed: { total: Object.values(by_reason).reduce((a, b) => a + b, 0), by_reason },
+      retries: await value(this.m.retries),
       response_time: {
         count: hist.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0,
         sum: hist.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0,

@@ -2,7 +2,55 @@
 // change the schema and run `node scripts/gen-plugin-types.mjs`.
 
 /**
- * The [plugins.mod_event_pusher_http] section (host-level keys such as `enabled` removed). Either the single-handler keys (pool_name, path, callback_module, max_queue) or a `handlers` list; each handler inherits the keys it leaves out from the top level.
+ * Standard Webhooks secrets ("whsec_" + base64 key): every request carries webhook-id, webhook-timestamp and webhook-signature with one v1 signature per secret (rotation). Empty or absent: unsigned.
+ *
+ * @maxItems 10
+ */
+export type SigningSecrets =
+  | []
+  | [string]
+  | [string, string]
+  | [string, string, string]
+  | [string, string, string, string]
+  | [string, string, string, string, string]
+  | [string, string, string, string, string, string]
+  | [string, string, string, string, string, string, string]
+  | [string, string, string, string, string, string, string, string]
+  | [string, string, string, string, string, string, string, string, string]
+  | [string, string, string, string, string, string, string, string, string, string]
+/**
+ * Message types that make a notification (a message without a type attribute is "normal"). Ignored when callback_module is set.
+ *
+ * @minItems 1
+ */
+export type Types = ['chat' | 'groupchat' | 'normal' | 'headline', ...('chat' | 'groupchat' | 'normal' | 'headline')[]]
+/**
+ * What makes notifications: "message" (stanzas users send, through the filter) and "presence" (a resource comes online or goes offline).
+ *
+ * @minItems 1
+ */
+export type Events = ['message' | 'presence', ...('message' | 'presence')[]]
+/**
+ * Only messages whose sender's domain is in this list. Ignored when callback_module is set.
+ *
+ * @minItems 1
+ */
+export type SenderHosts = [string, ...string[]]
+/**
+ * Only messages to these bare JIDs (user@domain). Ignored when callback_module is set.
+ *
+ * @minItems 1
+ */
+export type Recipients = [string, ...string[]]
+/**
+ * Statuses that count as sent (2xx only); any other status is failed (status). Absent: any 2xx.
+ *
+ * @minItems 1
+ */
+export type SuccessCodes = [number, ...number[]]
+
+/**
+ * The [plugins.mod_event_pusher_http] section (host-level keys such as `enabled` removed). Either the single-handler keys or a `handlers` list; each handler inherits the keys it leaves out from the top level.
  */
 export interface EventPusherHttpConfig {
   /**
@@ -27,7 +75,38 @@ export interface EventPusherHttpConfig {
   drain_timeout?: number
   breaker?: BreakerConfig
   /**
-   * Several handlers, each with its own filter, queue and endpoint; all run for every packet.
+   * Request body: "form" (the seed's four form fields) or "json" (docs/webhook-payload.schema.json). A callback module's prepareBody, when it has one, builds message bodies instead.
+   */
+  format?: 'form' | 'json'
+  headers?: StaticHeaders
+  signing_secrets?: SigningSecrets
+  /**
+   * Further attempts after a retryable failure (connection error, timeout, 408, 429, 5xx, breaker open), with exponential backoff and jitter. 0: none.
+   */
+  retries?: number
+  /**
+   * Milliseconds before the first retry; each further retry waits twice as long (with jitter), up to retry_max_delay.
+   */
+  retry_base_delay?: number
+  /**
+   * Milliseconds any wait before a retry lasts at most, Retry-After included.
+   */
+  retry_max_delay?: number
+  types?: Types
+  events?: Events
+  /**
+   * Only messages whose recipient has no resource online when the message is sent. Ignored when callback_module is set.
+   */
+  only_offline_recipient?: boolean
+  /**
+   * Only messages with a non-empty <body>. Ignored when callback_module is set.
+   */
+  body_required?: boolean
+  sender_hosts?: SenderHosts
+  recipients?: Recipients
+  success_codes?: SuccessCodes
+  /**
+   * Several handlers, each with its own filter, queue, endpoint and request options; all run for every packet.
    *
    * @minItems 1
    */
@@ -50,6 +129,12 @@ export interface BreakerConfig {
    */
   reset_timeout?: number
 }
+/**
+ * Static headers sent with every request (for example Authorization); never logged. Names are case-insensitive; content-length, transfer-encoding, connection, host and webhook-id/-timestamp/-signature are refused.
+ */
+export interface StaticHeaders {
+  [k: string]: string | undefined
+}
 export interface HandlerConfig {
   /**
    * Label of this handler in metrics and status (default: pool_name + path).
@@ -59,7 +144,38 @@ export interface HandlerConfig {
   path?: string
   callback_module?: string
   max_queue?: number
+  /**
+   * Request body: "form" (the seed's four form fields) or "json" (docs/webhook-payload.schema.json). A callback module's prepareBody, when it has one, builds message bodies instead.
+   */
+  format?: 'form' | 'json'
+  headers?: StaticHeaders
+  signing_secrets?: SigningSecrets
+  /**
+   * Further attempts after a retryable failure (connection error, timeout, 408, 429, 5xx, breaker open), with exponential backoff and jitter. 0: none.
+   */
+  retries?: number
+  /**
+   * Milliseconds before the first retry; each further retry waits twice as long (with jitter), up to retry_max_delay.
+   */
+  retry_base_delay?: number
+  /**
+   * Milliseconds any wait before a retry lasts at most, Retry-After included.
+   */
+  retry_max_delay?: number
+  types?: Types
+  events?: Events
+  /**
+   * Only messages whose recipient has no resource online when the message is sent. Ignored when callback_module is set.
+   */
+  only_offline_recipient?: boolean
+  /**
+   * Only messages with a non-empty <body>. Ignored when callback_module is set.
+   */
+  body_required?: boolean
+  sender_hosts?: SenderHosts
+  recipients?: Recipients
+  success_codes?: SuccessCodes
 }
 
 /** The options as the plugin receives them: validated, with the schema's defaults applied. */
-export type EventPusherHttpOptions = EventPusherHttpConfig & Required<Pick<EventPusherHttpConfig, 'pool_name' | 'path' | 'max_queue' | 'drain_timeout' | 'breaker'>> & { breaker: BreakerConfig & Required<Pick<BreakerConfig, 'error_threshold_percentage' | 'volume_threshold' | 'reset_timeout'>> }
+export type EventPusherHttpOptions = EventPusherHttpConfig & Required<Pick<EventPusherHttpConfig, 'pool_name' | 'path' | 'max_queue' | 'drain_timeout' | 'breaker' | 'format' | 'retries' | 'retry_base_delay' | 'retry_max_delay' | 'types' | 'events' | 'only_offline_recipient' | 'body_required'>> & { breaker: BreakerConfig & Required<Pick<BreakerConfig, 'error_threshold_percentage' | 'volume_threshold' | 'reset_timeout'>> }

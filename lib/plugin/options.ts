@@ -1,50 +1,92 @@
 // The plugin's options: the types generated from plugin.json, and the one step that turns the
 // single-handler form or the `handlers` list into a uniform list of handler specs.
 import { ConfigError } from '../errors.js'
-import type { EventPusherHttpOptions } from './options.generated.js'
+import type { EventPusherHttpOptions, HandlerConfig } from './options.generated.js'
 
 export type { EventPusherHttpConfig, EventPusherHttpOptions, BreakerConfig, HandlerConfig } from './options.generated.js'
 export type BreakerOptions = EventPusherHttpOptions['breaker']
 
+export type MessageType = 'chat' | 'groupchat' | 'normal' | 'headline'
+export type EventKind = 'message' | 'presence'
+
+/** The keys whose values start() checks further; their origins locate its config errors. */
+const LOCATED = ['pool_name', 'callback_module', 'path', 'headers', 'signing_secrets', 'retry_max_delay', 'sender_hosts', 'recipients'] as const
+type Located = (typeof LOCATED)[number]
+
 /** Where in the plugin's section a handler's value was written, for config errors. */
-export interface HandlerOrigins {
-  pool_name: string
-  callback_module: string
-  path: string
-}
+export type HandlerOrigins = Record<Located, string>
 
 export interface HandlerSpec {
   /** Metric and status label, unique within the instance. */
   name: string
   pool_name: string
   path: string
-  /** Undefined: the default filter and payload. */
+  /** Undefined: the built-in filter and payload. */
   callback_module: string | undefined
   max_queue: number
+  format: 'form' | 'json'
+  /** As written (names not yet lower-cased or checked); empty: none. */
+  headers: Record<string, string>
+  /** Empty: unsigned. */
+  signing_secrets: string[]
+  retries: number
+  retry_base_delay: number
+  retry_max_delay: number
+  types: MessageType[]
+  events: EventKind[]
+  only_offline_recipient: boolean
+  body_required: boolean
+  /** Undefined: any sender domain / any recipient / any 2xx. */
+  sender_hosts: string[] | undefined
+  recipients: string[] | undefined
+  success_codes: number[] | undefined
   origins: HandlerOrigins
 }
 
 /**
  * One spec per handler. With `handlers`, each entry inherits the keys it leaves out from the top
  * level (whose defaults the loader has applied); without it, the top level is the one handler.
- * An empty `callback_module` means the default filter, so a handler can opt out of an inherited one.
+ * A key a handler sets replaces the top-level value as a whole (lists and `headers` included).
+ * An empty `callback_module` means the built-in filter, so a handler can opt out of an inherited one.
  */
 export function handlerSpecs(options: EventPusherHttpOptions): HandlerSpec[] {
-  const list = options.handlers ?? [{}]
+  const list: HandlerConfig[] = options.handlers ?? [{}]
   const prefix = options.handlers ? (i: number) => `handlers.${i}.` : () => ''
   const specs = list.map((entry, i): HandlerSpec => {
-    const at = (key: 'pool_name' | 'callback_module' | 'path') => (entry[key] !== undefined ? `${prefix(i)}${key}` : key)
+    const pick = <K extends keyof HandlerConfig & keyof EventPusherHttpOptions>(key: K) => (entry[key] ?? options[key]) as EventPusherHttpOptions[K]
+    const origins = Object.fromEntries(LOCATED.map((key) => [key, entry[key] !== undefined ? `${prefix(i)}${key}` : key])) as HandlerOrigins
     return {
       name: entry.name ?? '',
-      pool_name: entry.pool_name ?? options.pool_name,
-      path: entry.path ?? options.path,
-      callback_module: (entry.callback_module ?? options.callback_module) || undefined,
-      max_queue: entry.max_queue ?? options.max_queue,
-      origins: { pool_name: at('pool_name'), callback_module: at('callback_module'), path: at('path') },
+      pool_name: pick('pool_name'),
+      path: pick('path'),
+      callback_module: pick('callback_module') || undefined,
+      max_queue: pick('max_queue'),
+      format: pick('format'),
+      headers: definedStrings(pick('headers')),
+      signing_secrets: [...(pick('signing_secrets') ?? [])],
+      retries: pick('retries'),
+      retry_base_delay: pick('retry_base_delay'),
+      retry_max_delay: pick('retry_max_delay'),
+      types: [...pick('types')],
+      events: [...pick('events')],
+      only_offline_recipient: pick('only_offline_recipient'),
+      body_required: pick('body_required'),
+      sender_hosts: copy(pick('sender_hosts')),
+      recipients: copy(pick('recipients')),
+      success_codes: copy(pick('success_codes')),
+      origins,
     }
   })
   nameHandlers(specs)
   return specs
+}
+
+const copy = <T>(list: readonly T[] | undefined): T[] | undefined => (list ? [...list] : undefined)
+
+function definedStrings(record: Record<string, string | undefined> | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(record ?? {})) if (v !== undefined) out[k] = v
+  return out
 }
 
 // Explicit names must be unique; a default name (pool + path) that repeats or collides gets

@@ -1,8 +1,11 @@
-// What a notification carries and how it goes over the wire: the Notification handed to
-// callbacks, the seed's form body, optional callback-built body and headers, and the endpoint URL.
-// Pure functions; a callback's error propagates to the caller.
+// What a notification carries and how it goes over the wire: the event a hook saw, the
+// Notification handed to callbacks, the seed's form body (or the JSON one, json-payload.ts),
+// callback-built bodies and headers, static headers, and the endpoint URL. Pure functions; a
+// callback's error propagates to the caller.
 import type { Element, JID } from '../contract.js'
+import { ConfigError } from '../errors.js'
 import type { CallbackModule } from './callback-module.js'
+import { jsonBody, JSON_CONTENT_TYPE } from './json-payload.js'
 
 /** The seed's four fields plus context (DESIGN.md). */
 export interface Notification {
@@ -19,17 +22,52 @@ export interface Notification {
   to: JID
 }
 
-export const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded'
-
-/** One queued notification, ready for the pool. */
-export interface NotificationRequest extends RequestParts {
-  url: string
+/** What a hook saw, once per packet or presence change, shared by every handler that takes it. */
+export interface PushEvent {
+  event: 'message' | 'presence'
+  host: string
+  /** The sender's full JID (presence: the resource that came or went). */
+  from: JID
+  /** The stanza's `to`, the vhost when it has none; presence: the vhost. */
+  to: JID
+  /** Message: its type attribute, "normal" when absent. Presence: "available" or "unavailable". */
+  type: string
+  /** The stanza's id attribute; null when absent (always for presence). */
+  id: string | null
+  /** The first <body>'s text; null without one (always for presence). */
+  body: string | null
+  /** Milliseconds since the epoch, when the hook ran. */
+  time: number
+  /** Message events: what callback modules receive. */
+  notification: Notification | undefined
 }
 
-export interface RequestParts {
+export const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded'
+
+/** One request as the pool sends it. */
+export interface HttpRequest {
+  url: string
   body: string | Buffer
-  /** Extra headers from prepareHeaders (lower-case names); undefined: the pool's defaults only. */
+  /** Lower-case names, merged over the pool's defaults; undefined: the defaults only. */
   headers: Record<string, string> | undefined
+}
+
+/** One queued notification: its request and its delivery state across attempts. */
+export interface NotificationRequest extends HttpRequest {
+  /** Attempts made so far. */
+  attempt: number
+  /** webhook-id, set at the first attempt that needs one and kept for the retries. */
+  id: string | undefined
+}
+
+/** How one handler turns an event into a request body and headers; fixed at start. */
+export interface RequestShape {
+  format: 'form' | 'json'
+  /** Form bodies get `event` and `type` after the seed's four fields. */
+  extendedForm: boolean
+  /** Static headers plus the format's content type; undefined: nothing beyond the pool's defaults. */
+  headers: Record<string, string> | undefined
+  callback: CallbackModule | undefined
 }
 
 export function notificationOf(host: string, packet: Element, from: JID, to: JID): Notification {
@@ -44,26 +82,82 @@ export function notificationOf(host: string, packet: Element, from: JID, to: JID
   }
 }
 
+export function messageEvent(host: string, packet: Element, from: JID, to: JID, time: number): PushEvent {
+  const notification = notificationOf(host, packet, from, to)
+  return {
+    event: 'message',
+    host,
+    from,
+    to,
+    type: packet.attrs.type ?? 'normal',
+    id: packet.attrs.id ?? null,
+    body: packet.getChildText('body'),
+    time,
+    notification,
+  }
+}
+
+/** `to` is the vhost's JID: a presence broadcast has no `to`, and the host fills in the vhost. */
+export function presenceEvent(host: string, hostJid: JID, from: JID, type: 'available' | 'unavailable', time: number): PushEvent {
+  return { event: 'presence', host, from, to: hostJid, type, id: null, body: null, time, notification: undefined }
+}
+
+type FormSource = Pick<Notification, 'sender' | 'receiver' | 'message' | 'from'>
+
 /**
  * `author, server, receiver, message`, in that order, in standard form encoding (URLSearchParams
- * is the WHATWG serializer: any form parser returns the exact strings).
+ * is the WHATWG serializer: any form parser returns the exact strings). `extra` fields follow.
  */
-export function formBody(n: Notification): string {
-  return new URLSearchParams([
+export function formBody(n: FormSource, extra?: { event: string; type: string }): string {
+  const params = new URLSearchParams([
     ['author', n.sender],
     ['server', n.from.domain],
     ['receiver', n.receiver],
     ['message', n.message],
-  ]).toString()
+  ])
+  if (extra) {
+    params.append('event', extra.event)
+    params.append('type', extra.type)
+  }
+  return params.toString()
+}
+
+function builtinBody(ev: PushEvent, shape: RequestShape): string {
+  if (shape.format === 'json') return jsonBody(ev)
+  const source: FormSource = ev.notification ?? { sender: ev.from.local ?? '', receiver: ev.to.local ?? '', message: '', from: ev.from }
+  return formBody(source, shape.extendedForm ? ev : undefined)
 }
 
 // Framing is got's business: a callback that sets these would corrupt the request.
 const RESERVED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'host'])
+// Set per attempt by the dispatcher (signing.ts); a static value would contradict them.
+const WEBHOOK_HEADERS = new Set(['webhook-id', 'webhook-timestamp', 'webhook-signature'])
 
-export function requestParts(n: Notification, callback: CallbackModule | undefined): RequestParts {
-  const body = callback?.prepareBody ? checkedBody(callback.prepareBody(n)) : formBody(n)
-  const headers = callback?.prepareHeaders ? checkedHeaders(callback.prepareHeaders(n)) : undefined
+/**
+ * The body and headers of one event for one handler. Callbacks shape message events only:
+ * presence events have no packet to hand them, so they always get the built-in body.
+ */
+export function requestParts(ev: PushEvent, shape: RequestShape): Pick<HttpRequest, 'body' | 'headers'> {
+  const n = ev.notification
+  const callback = n ? shape.callback : undefined
+  const body = n && callback?.prepareBody ? checkedBody(callback.prepareBody(n)) : builtinBody(ev, shape)
+  const headers = n && callback?.prepareHeaders ? { ...shape.headers, ...checkedHeaders(callback.prepareHeaders(n)) } : shape.headers
   return { body, headers }
+}
+
+/**
+ * A handler's fixed headers: the JSON content type, then the static `headers` (lower-cased; they
+ * may override the content type). Framing and webhook-* names are config errors at `at.<name>`.
+ */
+export function staticHeaders(format: 'form' | 'json', headers: Record<string, string>, at: string): Record<string, string> | undefined {
+  const out: Record<string, string> = format === 'json' ? { 'content-type': JSON_CONTENT_TYPE } : {}
+  for (const [name, value] of Object.entries(headers)) {
+    const key = name.toLowerCase()
+    if (RESERVED_HEADERS.has(key)) throw new ConfigError(`${at}.${name}`, 'is set by the HTTP client and cannot be configured')
+    if (WEBHOOK_HEADERS.has(key)) throw new ConfigError(`${at}.${name}`, 'is set per request (signing_secrets, retries) and cannot be configured')
+    out[key] = value
+  }
+  return Object.keys(out).length > 0 ? out : undefined
 }
 
 function checkedBody(body: unknown): string | Buffer {

@@ -10,7 +10,7 @@ import type { HttpPoolSettings, Logger } from '../contract.js'
 import { PUSH_ERR_UPSTREAM } from '../errors.js'
 import type { BreakerState } from './metrics.js'
 import type { BreakerOptions } from './options.js'
-import { FORM_CONTENT_TYPE, type NotificationRequest } from './payload.js'
+import { FORM_CONTENT_TYPE, type HttpRequest } from './payload.js'
 
 /** Something with queued work: next() starts one job and returns its promise, or undefined. */
 export interface Feeder {
@@ -19,6 +19,17 @@ export interface Feeder {
 
 /** The endpoint is up but the request went wrong: not the breaker's business (DESIGN.md). */
 export const countsTowardBreaker = (status: number) => status >= 500 || status === 408 || status === 429
+
+/** PUSH_ERR_UPSTREAM as the pool throws it: with the status and the endpoint's Retry-After. */
+export interface UpstreamError extends Error {
+  code: 'PUSH_ERR_UPSTREAM'
+  status: number
+  retryAfter: string | undefined
+}
+
+function upstreamError(status: number, retryAfter: string | undefined): UpstreamError {
+  return Object.assign(new PUSH_ERR_UPSTREAM(status), { status, retryAfter }) as UpstreamError
+}
 
 export interface PoolDeps {
   breaker: BreakerOptions
@@ -36,7 +47,7 @@ export class Pool {
   private readonly httpAgent: http.Agent
   private readonly httpsAgent: https.Agent
   private readonly client: Got
-  private readonly breaker: CircuitBreaker<[NotificationRequest], number>
+  private readonly breaker: CircuitBreaker<[HttpRequest], number>
   private readonly aborter = new AbortController()
   private readonly ready = new Set<Feeder>()
   private running = 0
@@ -64,7 +75,7 @@ export class Pool {
       headers: { 'content-type': FORM_CONTENT_TYPE, 'user-agent': USER_AGENT },
       signal: this.aborter.signal,
     })
-    this.breaker = new CircuitBreaker((req: NotificationRequest) => this.post(req), {
+    this.breaker = new CircuitBreaker((req: HttpRequest) => this.post(req), {
       name: `${settings.name}`,
       timeout: false, // got's request_timeout bounds each request
       errorThresholdPercentage: breaker.error_threshold_percentage,
@@ -105,9 +116,9 @@ export class Pool {
 
   /**
    * Resolves with the status of answers the breaker counts as healthy (2xx, 3xx, 4xx but 408/429);
-   * rejects with got's error, PUSH_ERR_UPSTREAM (5xx, 408, 429) or opossum's EOPENBREAKER.
+   * rejects with got's error, an UpstreamError (5xx, 408, 429) or opossum's EOPENBREAKER.
    */
-  send(req: NotificationRequest): Promise<number> {
+  send(req: HttpRequest): Promise<number> {
     return this.breaker.fire(req)
   }
 
@@ -134,9 +145,9 @@ export class Pool {
     this.httpsAgent.destroy()
   }
 
-  private async post(req: NotificationRequest): Promise<number> {
+  private async post(req: HttpRequest): Promise<number> {
     const res = await (req.headers ? this.client.post(req.url, { body: req.body, headers: req.headers }) : this.client.post(req.url, { body: req.body }))
-    if (countsTowardBreaker(res.statusCode)) throw new PUSH_ERR_UPSTREAM(res.statusCode)
+    if (countsTowardBreaker(res.statusCode)) throw upstreamError(res.statusCode, res.headers['retry-after'])
     return res.statusCode
   }
 

@@ -11,7 +11,11 @@ import { manifest, validateOptions } from '../helpers/fake-host.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const specs = (raw: Record<string, unknown>) => handlerSpecs(validateOptions(raw) as EventPusherHttpOptions)
-const strip = (list: ReturnType<typeof specs>) => list.map(({ origins: _o, ...rest }) => rest)
+const strip = (list: ReturnType<typeof specs>) => list.map(({ name, pool_name, path, callback_module, max_queue }) => ({ name, pool_name, path, callback_module, max_queue }))
+const where = (spec: ReturnType<typeof specs>[number]) => {
+  const { pool_name, callback_module, path } = spec.origins
+  return { pool_name, callback_module, path }
+}
 
 describe('options schema (plugin.json)', () => {
   it('applies every default to an empty section', () => {
@@ -21,6 +25,14 @@ describe('options schema (plugin.json)', () => {
       max_queue: 10000,
       drain_timeout: 5000,
       breaker: { error_threshold_percentage: 50, volume_threshold: 10, reset_timeout: 10000 },
+      format: 'form',
+      retries: 0,
+      retry_base_delay: 1000,
+      retry_max_delay: 60000,
+      types: ['chat'],
+      events: ['message'],
+      only_offline_recipient: false,
+      body_required: true,
     })
   })
 
@@ -33,6 +45,50 @@ describe('options schema (plugin.json)', () => {
     assert.throws(() => validateOptions({ handlers: [{ drain_timeout: 1 }] }), (e: ConfigError) => e.path === 'handlers.0')
   })
 
+  it('checks the options of issue 6 at the top level and per handler', () => {
+    const rejects = (raw: Record<string, unknown>, path: string) =>
+      assert.throws(() => validateOptions(raw), (e: ConfigError) => e.path === path, `${JSON.stringify(raw)} at ${path}`)
+    rejects({ format: 'xml' }, 'format')
+    rejects({ types: ['error'] }, 'types.0')
+    rejects({ types: [] }, 'types')
+    rejects({ types: ['chat', 'chat'] }, 'types')
+    rejects({ events: ['iq'] }, 'events.0')
+    rejects({ success_codes: [302] }, 'success_codes.0')
+    rejects({ success_codes: [] }, 'success_codes')
+    rejects({ signing_secrets: ['abc'] }, 'signing_secrets.0')
+    rejects({ signing_secrets: ['whsec_not base64!'] }, 'signing_secrets.0')
+    rejects({ headers: { 'bad name': 'x' } }, 'headers')
+    rejects({ headers: { 'x-a': 'two\r\nlines' } }, 'headers.x-a')
+    rejects({ headers: { 'x-a': 1 } }, 'headers.x-a')
+    rejects({ recipients: ['bob'] }, 'recipients.0')
+    rejects({ recipients: ['bob@a.test/phone'] }, 'recipients.0')
+    rejects({ sender_hosts: ['alice@a.test'] }, 'sender_hosts.0')
+    rejects({ retries: 21 }, 'retries')
+    rejects({ retries: -1 }, 'retries')
+    rejects({ retry_base_delay: 0 }, 'retry_base_delay')
+    rejects({ only_offline_recipient: 'yes' }, 'only_offline_recipient')
+    rejects({ handlers: [{ types: ['chat', 'x'] }] }, 'handlers.0.types.1')
+    rejects({ handlers: [{}, { format: 'xml' }] }, 'handlers.1.format')
+    assert.doesNotThrow(() =>
+      validateOptions({
+        format: 'json',
+        headers: { Authorization: 'Bearer t0k3n', 'X-Api-Key': 'k' },
+        signing_secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'whsec_c2Vjb25k'],
+        retries: 3,
+        retry_base_delay: 10,
+        retry_max_delay: 100,
+        types: ['chat', 'groupchat', 'normal', 'headline'],
+        events: ['message', 'presence'],
+        only_offline_recipient: true,
+        body_required: false,
+        sender_hosts: ['a.test'],
+        recipients: ['bob@a.test'],
+        success_codes: [200, 204],
+        handlers: [{ format: 'form', signing_secrets: [], types: ['groupchat'] }],
+      }),
+    )
+  })
+
   it('lists the metrics the code registers, with the same help', () => {
     const byName = Object.fromEntries(manifest.metrics.map((m: { name: string }) => [m.name, m]))
     const expected = {
@@ -40,6 +96,7 @@ describe('options schema (plugin.json)', () => {
       mod_http_notifications_sent_total: ['counter', ['host'], METRIC_HELP.sent],
       mod_http_notifications_failed_total: ['counter', ['host', 'reason'], METRIC_HELP.failed],
       mod_http_notifications_response_time_seconds: ['histogram', ['host'], METRIC_HELP.responseTime],
+      mod_http_notifications_retries_total: ['counter', ['host'], METRIC_HELP.retries],
       mod_http_notifications_queue_depth: ['gauge', ['host', 'handler'], METRIC_HELP.queueDepth],
       mod_http_notifications_breaker_state: ['gauge', ['host', 'pool'], METRIC_HELP.breakerState],
     }
@@ -47,7 +104,7 @@ describe('options schema (plugin.json)', () => {
     for (const [name, [type, labels, help]] of Object.entries(expected)) {
       assert.deepEqual([byName[name].type, byName[name].labels, byName[name].help], [type, labels, help], name)
     }
-    assert.deepEqual(manifest.hooks, ['user_send_packet'])
+    assert.deepEqual(manifest.hooks, ['user_send_packet', 'user_available', 'user_unavailable'])
     assert.equal(manifest.entry, 'dist/plugin/index.js')
   })
 
@@ -75,9 +132,45 @@ describe('handler normalisation', () => {
 
   it('records where each value was written, for config errors', () => {
     const [one, two] = specs({ callback_module: './f.mjs', handlers: [{ pool_name: 'a' }, { callback_module: './g.mjs', path: 'x' }] })
-    assert.deepEqual(one.origins, { pool_name: 'handlers.0.pool_name', callback_module: 'callback_module', path: 'path' })
-    assert.deepEqual(two.origins, { pool_name: 'pool_name', callback_module: 'handlers.1.callback_module', path: 'handlers.1.path' })
-    assert.deepEqual(specs({ pool_name: 'p' })[0].origins, { pool_name: 'pool_name', callback_module: 'callback_module', path: 'path' })
+    assert.deepEqual(where(one), { pool_name: 'handlers.0.pool_name', callback_module: 'callback_module', path: 'path' })
+    assert.deepEqual(where(two), { pool_name: 'pool_name', callback_module: 'handlers.1.callback_module', path: 'handlers.1.path' })
+    assert.deepEqual(where(specs({ pool_name: 'p' })[0]), { pool_name: 'pool_name', callback_module: 'callback_module', path: 'path' })
+  })
+
+  it('gives each handler the options of issue 6, defaults keeping the seed behaviour', () => {
+    const [one] = specs({})
+    assert.deepEqual(
+      {
+        format: one.format, headers: one.headers, signing_secrets: one.signing_secrets, retries: one.retries, types: one.types, events: one.events,
+        only_offline_recipient: one.only_offline_recipient, body_required: one.body_required, sender_hosts: one.sender_hosts, recipients: one.recipients, success_codes: one.success_codes,
+      },
+      {
+        format: 'form', headers: {}, signing_secrets: [], retries: 0, types: ['chat'], events: ['message'],
+        only_offline_recipient: false, body_required: true, sender_hosts: undefined, recipients: undefined, success_codes: undefined,
+      },
+    )
+  })
+
+  it('inherits the options of issue 6 from the top level; a handler value replaces it as a whole', () => {
+    const [a, b] = specs({
+      format: 'json',
+      headers: { Authorization: 'Bearer top', 'X-Top': '1' },
+      signing_secrets: ['whsec_dG9w'],
+      retries: 2,
+      types: ['chat', 'groupchat'],
+      recipients: ['bob@a.test'],
+      handlers: [{}, { format: 'form', headers: { 'X-Own': '2' }, signing_secrets: [], retries: 0, types: ['headline'], events: ['presence'], success_codes: [204] }],
+    })
+    assert.deepEqual([a.format, a.headers, a.signing_secrets, a.retries, a.types, a.events, a.recipients, a.success_codes], [
+      'json', { Authorization: 'Bearer top', 'X-Top': '1' }, ['whsec_dG9w'], 2, ['chat', 'groupchat'], ['message'], ['bob@a.test'], undefined,
+    ])
+    assert.deepEqual([b.format, b.headers, b.signing_secrets, b.retries, b.types, b.events, b.recipients, b.success_codes], [
+      'form', { 'X-Own': '2' }, [], 0, ['headline'], ['presence'], ['bob@a.test'], [204],
+    ])
+    assert.equal(a.origins.headers, 'headers')
+    assert.equal(b.origins.headers, 'handlers.1.headers')
+    assert.equal(b.origins.signing_secrets, 'handlers.1.signing_secrets')
+    assert.equal(b.origins.recipients, 'recipients')
   })
 
   it('names handlers uniquely: explicit names, else pool + path, suffixed when repeated', () => {

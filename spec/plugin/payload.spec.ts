@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { jid } from '@xmpp/jid'
-import { displayUrl, formBody, joinUrl, notificationOf, requestParts } from '../../lib/plugin/payload.js'
-import { chat, element, presence, sent } from '../helpers/stanza.js'
+import { ConfigError } from '../../lib/errors.js'
+import type { CallbackModule } from '../../lib/plugin/callback-module.js'
+import { displayUrl, formBody, joinUrl, messageEvent, notificationOf, presenceEvent, requestParts, staticHeaders, type RequestShape } from '../../lib/plugin/payload.js'
+import { chat, element, message, presence, sent } from '../helpers/stanza.js'
 
 const notify = (s: ReturnType<typeof chat>) => notificationOf('a.test', s.packet, s.from, s.to)
 
@@ -60,31 +62,76 @@ describe('form body', () => {
 })
 
 describe('requestParts', () => {
-  const n = notify(chat('alice@a.test', 'bob@a.test', 'hi'))
+  const s = chat('alice@a.test', 'bob@a.test', 'hi')
+  const ev = messageEvent('a.test', s.packet, s.from, s.to, 0)
+  const n = ev.notification!
+  const shape = (over: Partial<RequestShape> = {}): RequestShape => ({ format: 'form', extendedForm: false, headers: undefined, callback: undefined, ...over })
 
   it('defaults to the form body and no extra headers', () => {
-    assert.deepEqual(requestParts(n, undefined), { body: formBody(n), headers: undefined })
+    assert.deepEqual(requestParts(ev, shape()), { body: formBody(n), headers: undefined })
   })
 
   it('uses prepareBody and prepareHeaders, lower-casing names and dropping framing headers', () => {
-    const parts = requestParts(n, {
-      shouldMakeReq: () => true,
-      prepareBody: (x) => `{"m":"${x.message}"}`,
-      prepareHeaders: () => ({ 'Content-Type': 'application/json', 'X-A': 'b', 'Content-Length': '3', Host: 'evil' }),
-    })
+    const parts = requestParts(ev, shape({
+      callback: {
+        shouldMakeReq: () => true,
+        prepareBody: (x) => `{"m":"${x.message}"}`,
+        prepareHeaders: () => ({ 'Content-Type': 'application/json', 'X-A': 'b', 'Content-Length': '3', Host: 'evil' }),
+      },
+    }))
     assert.deepEqual(parts, { body: '{"m":"hi"}', headers: { 'content-type': 'application/json', 'x-a': 'b' } })
   })
 
+  it("merges a callback's headers over the static ones", () => {
+    const parts = requestParts(ev, shape({ headers: { authorization: 'Bearer t', 'x-a': 'static' }, callback: { shouldMakeReq: () => true, prepareHeaders: () => ({ 'X-A': 'callback' }) } }))
+    assert.deepEqual(parts.headers, { authorization: 'Bearer t', 'x-a': 'callback' })
+  })
+
   it('accepts a Buffer or Uint8Array body', () => {
-    const buf = requestParts(n, { shouldMakeReq: () => true, prepareBody: () => new Uint8Array([1, 2]) as Buffer }).body
+    const buf = requestParts(ev, shape({ callback: { shouldMakeReq: () => true, prepareBody: () => new Uint8Array([1, 2]) as Buffer } })).body
     assert.ok(Buffer.isBuffer(buf))
     assert.deepEqual([...buf], [1, 2])
   })
 
   it('throws on a body or headers of the wrong type', () => {
-    assert.throws(() => requestParts(n, { shouldMakeReq: () => true, prepareBody: () => 42 as never }), /string or a Buffer/)
-    assert.throws(() => requestParts(n, { shouldMakeReq: () => true, prepareHeaders: () => null as never }), /object of strings/)
-    assert.throws(() => requestParts(n, { shouldMakeReq: () => true, prepareHeaders: () => ({ a: 1 }) as never }), /header "a"/)
+    const cb = (c: Partial<CallbackModule>) => shape({ callback: { shouldMakeReq: () => true, ...c } })
+    assert.throws(() => requestParts(ev, cb({ prepareBody: () => 42 as never })), /string or a Buffer/)
+    assert.throws(() => requestParts(ev, cb({ prepareHeaders: () => null as never })), /object of strings/)
+    assert.throws(() => requestParts(ev, cb({ prepareHeaders: () => ({ a: 1 }) as never })), /header "a"/)
+  })
+
+  it('never hands a presence event to the callback: it gets the built-in body', () => {
+    const p = presenceEvent('a.test', jid('a.test'), jid('alice@a.test/phone'), 'available', 0)
+    const parts = requestParts(p, shape({ extendedForm: true, callback: { shouldMakeReq: () => true, prepareBody: () => 'never', prepareHeaders: () => ({ 'x-never': '1' }) } }))
+    assert.deepEqual([...new URLSearchParams(parts.body as string)], [['author', 'alice'], ['server', 'a.test'], ['receiver', ''], ['message', ''], ['event', 'presence'], ['type', 'available']])
+    assert.equal(parts.headers, undefined)
+  })
+})
+
+describe('extended form (a handler configured beyond chat messages)', () => {
+  it('appends event and type after the seed four', () => {
+    const s = message('alice@a.test/r', 'room@muc.a.test', 'hello room', 'groupchat')
+    const body = requestParts(messageEvent('a.test', s.packet, s.from, s.to, 0), { format: 'form', extendedForm: true, headers: undefined, callback: undefined }).body as string
+    assert.deepEqual([...new URLSearchParams(body)], [['author', 'alice'], ['server', 'a.test'], ['receiver', 'room'], ['message', 'hello room'], ['event', 'message'], ['type', 'groupchat']])
+  })
+})
+
+describe('staticHeaders', () => {
+  it('lower-cases names, adds the JSON content type, lets a static content type win', () => {
+    assert.equal(staticHeaders('form', {}, 'headers'), undefined)
+    assert.deepEqual(staticHeaders('form', { Authorization: 'Bearer x' }, 'headers'), { authorization: 'Bearer x' })
+    assert.deepEqual(staticHeaders('json', {}, 'headers'), { 'content-type': 'application/json' })
+    assert.deepEqual(staticHeaders('json', { 'Content-Type': 'application/vnd.x+json' }, 'headers'), { 'content-type': 'application/vnd.x+json' })
+  })
+
+  it('refuses framing and webhook-* headers at their option path, without quoting the value', () => {
+    for (const name of ['Content-Length', 'host', 'Transfer-Encoding', 'connection', 'Webhook-Signature', 'webhook-id', 'webhook-timestamp']) {
+      assert.throws(
+        () => staticHeaders('form', { [name]: 'hunter2' }, 'handlers.1.headers'),
+        (e: ConfigError) => e instanceof ConfigError && e.path === `handlers.1.headers.${name}` && !e.message.includes('hunter2'),
+        name,
+      )
+    }
   })
 })
 
