@@ -34,6 +34,8 @@ export class FailureLog {
       }
       return
     }
+    // The timer may not have run yet (a busy loop, a late tick): the old window's count first.
+    if (w) this.summarise(handler, cause, w)
     byCause.set(cause, { until: t + this.windowMs, suppressed: 0, timer: undefined })
     this.log.warn({ ...obj, handler, reason: cause }, msg)
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { createFilter, isChatWithBody } from '../../lib/plugin/filter.js'
-import { chat, chatState, element, iq, message, presence, sent } from '../helpers/stanza.js'
+import { createFilter, isChatWithBody, messageFilter, type MessageFilterOptions } from '../../lib/plugin/filter.js'
+import { chat, chatState, element, iq, message, presence, sent, type Sent } from '../helpers/stanza.js'
 
 describe('default filter (the seed: chat with a non-empty body)', () => {
   const filter = createFilter(undefined)
@@ -61,5 +61,81 @@ describe('callback filter', () => {
   it('refuses a shouldMakeReq that returns a promise instead of treating it as true', () => {
     const filter = createFilter({ shouldMakeReq: (() => Promise.resolve(false)) as never })
     assert.throws(() => filter(s.packet, s.from, s.to), /synchronous/)
+  })
+})
+
+describe('built-in filter options', () => {
+  const base = { types: ['chat'], body_required: true, only_offline_recipient: false } as MessageFilterOptions
+  const online = new Set(['bob@a.test'])
+  const sessions = { isOnline: (j: { local?: string; domain: string }) => online.has(`${j.local}@${j.domain}`) }
+  const filterOf = (o: Partial<MessageFilterOptions>) => messageFilter({ ...base, ...o }, sessions as never)
+  const take = (f: ReturnType<typeof filterOf>, s: Sent) => f(s.packet, s.from, s.to)
+  const untyped = (body?: string) => {
+    const m = element('message', { to: 'bob@a.test' })
+    if (body !== undefined) m.c('body').t(body)
+    return sent(m, 'alice@a.test/r')
+  }
+
+  it('is the seed filter with the defaults', () => {
+    assert.equal(filterOf({}), createFilter(undefined))
+  })
+
+  it('types: each listed type, "normal" also for an untyped message, "error" never', () => {
+    const f = filterOf({ types: ['groupchat', 'normal'] })
+    assert.equal(take(f, message('alice@a.test/r', 'room@muc.a.test', 'x', 'groupchat')), true)
+    assert.equal(take(f, message('alice@a.test/r', 'bob@a.test', 'x', 'normal')), true)
+    assert.equal(take(f, untyped('x')), true)
+    assert.equal(take(f, chat('alice@a.test/r', 'bob@a.test', 'x')), false)
+    assert.equal(take(f, message('alice@a.test/r', 'bob@a.test', 'x', 'headline')), false)
+    const all = filterOf({ types: ['chat', 'groupchat', 'normal', 'headline'] })
+    assert.equal(take(all, message('alice@a.test/r', 'bob@a.test', 'x', 'error')), false)
+    assert.equal(take(all, presence('alice@a.test/r')), false)
+    assert.equal(take(all, iq('alice@a.test/r', 'a.test')), false)
+  })
+
+  it('body_required = false also takes body-less messages (chat states)', () => {
+    const f = filterOf({ body_required: false })
+    assert.equal(take(f, chatState('alice@a.test/r', 'bob@a.test')), true)
+    assert.equal(take(f, message('alice@a.test/r', 'bob@a.test', '')), true)
+    assert.equal(take(filterOf({}), chatState('alice@a.test/r', 'bob@a.test')), false)
+  })
+
+  it("sender_hosts: the sender's domain, case-insensitively", () => {
+    const f = filterOf({ sender_hosts: ['A.test', 'c.test'] })
+    assert.equal(take(f, chat('alice@a.test/r', 'bob@b.test', 'x')), true)
+    assert.equal(take(f, chat('carl@c.test/r', 'bob@a.test', 'x')), true)
+    assert.equal(take(f, chat('bea@b.test/r', 'bob@a.test', 'x')), false)
+  })
+
+  it('recipients: bare JIDs, whatever resource the message is to; never the server itself', () => {
+    const f = filterOf({ recipients: ['Bob@A.test', 'carol@a.test'] })
+    assert.equal(take(f, chat('alice@a.test/r', 'bob@a.test', 'x')), true)
+    assert.equal(take(f, chat('alice@a.test/r', 'bob@a.test/laptop', 'x')), true)
+    assert.equal(take(f, chat('alice@a.test/r', 'carol@a.test', 'x')), true)
+    assert.equal(take(f, chat('alice@a.test/r', 'bob@b.test', 'x')), false)
+    assert.equal(take(f, chat('alice@a.test/r', 'dave@a.test', 'x')), false)
+    assert.equal(take(f, chat('alice@a.test/r', 'a.test', 'x')), false)
+  })
+
+  it("only_offline_recipient: asks the host's sessions, at the time of sending", () => {
+    const f = filterOf({ only_offline_recipient: true })
+    assert.equal(take(f, chat('alice@a.test/r', 'bob@a.test', 'x')), false, 'bob is online')
+    assert.equal(take(f, chat('alice@a.test/r', 'carol@a.test/phone', 'x')), true, 'carol is not')
+    assert.equal(take(f, chat('alice@a.test/r', 'a.test', 'x')), false, 'the server is no recipient')
+    online.add('carol@a.test')
+    assert.equal(take(f, chat('alice@a.test/r', 'carol@a.test', 'x')), false)
+    online.delete('carol@a.test')
+  })
+
+  it('combines every option (all must hold)', () => {
+    const f = filterOf({ types: ['groupchat'], sender_hosts: ['a.test'], recipients: ['room@muc.a.test'], only_offline_recipient: true })
+    assert.equal(take(f, message('alice@a.test/r', 'room@muc.a.test', 'x', 'groupchat')), true)
+    assert.equal(take(f, message('bea@b.test/r', 'room@muc.a.test', 'x', 'groupchat')), false)
+    assert.equal(take(f, message('alice@a.test/r', 'room@muc.a.test', '', 'groupchat')), false)
+  })
+
+  it('leaves the decision to a callback module when there is one', () => {
+    const f = createFilter({ shouldMakeReq: () => true }, { ...base, types: ['headline'] }, sessions as never)
+    assert.equal(take(f, presence('alice@a.test/r')), true)
   })
 })
