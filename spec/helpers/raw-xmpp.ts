@@ -11,6 +11,9 @@ const STREAM = (to: string) =>
 export class RawXmpp {
   received = ''
   closed = false
+  /** Whether received text is kept (off once a listener takes it, for long benchmark runs). */
+  private keep = true
+  private listeners: Array<(text: string) => void> = []
   private socket: net.Socket | tls.TLSSocket
   private waiters: Array<() => void> = []
 
@@ -27,7 +30,9 @@ export class RawXmpp {
 
   private attach(socket: net.Socket | tls.TLSSocket): void {
     socket.on('data', (d) => {
-      this.received += d.toString('utf8')
+      const text = d.toString('utf8')
+      if (this.keep) this.received += text
+      for (const l of this.listeners) l(text)
       for (const w of this.waiters) w()
     })
     socket.on('close', () => {
@@ -39,6 +44,22 @@ export class RawXmpp {
 
   send(text: string): void {
     this.socket.write(text)
+  }
+
+  /** Writes; false when the socket's buffer is full (wait for drained()). */
+  write(text: string): boolean {
+    return this.socket.write(text)
+  }
+
+  drained(): Promise<void> {
+    return new Promise((resolve) => this.socket.once('drain', () => resolve()))
+  }
+
+  /** Hands every received chunk to `listener` and stops keeping `received`. */
+  onText(listener: (text: string) => void): void {
+    this.keep = false
+    this.received = ''
+    this.listeners.push(listener)
   }
 
   openStream(): Promise<RegExpMatchArray> {

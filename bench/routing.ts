@@ -1,0 +1,120 @@
+// 2. Routing between client pairs (messages/s) with the plugin disabled, enabled with the
+//    endpoint hanging, enabled with its breaker open: the hook must not block.
+// 3b. Latency from the client's send to the sink's arrival, at a fixed rate below saturation.
+// 4. The whole server pinned to one core, 20 pairs, 20,000 messages, every one notified to a fast
+//    sink on the other core: messages/s and server CPU microseconds per message.
+// The server runs from dist/ in its own process on core 0; clients and sinks on core 1.
+import { blast, chatStanza, connectPairs, pairUsers, quantile, sample, startServerProcess, waitUntil, type SinkProcess } from './support.js'
+import { closedPort } from '../spec/helpers/sink.js'
+
+const PAIRS = 20
+const PER_PAIR = 1000 // 20,000 messages
+
+const plugin = (server: string, extra = '') => `
+[http_connections.http_pool]
+server = "${server}"
+pool_size = 50
+path_prefix = "/webservice"
+request_timeout = 2000
+
+[plugins.mod_event_pusher_http]
+pool_name = "http_pool"
+path = "/notifications"
+${extra}
+`
+
+export interface RoutingRun {
+  messages_per_second: number
+  server_cpu_us_per_message: number
+}
+
+async function routingRun(extra: string, sinkToWait?: SinkProcess, warmBreaker = false): Promise<RoutingRun> {
+  const server = await startServerProcess(0, pairUsers(PAIRS), extra)
+  try {
+    const pairs = await connectPairs(server.c2sPort, PAIRS)
+    if (warmBreaker) {
+      await blast(pairs.slice(0, 1), 30)
+      await waitUntil(async () => sample(await server.metrics(), 'mod_http_notifications_breaker_state', { host: 'localhost' }) === 1, 10_000)
+    }
+    await blast(pairs, 100) // warm-up
+    if (sinkToWait) {
+      await waitUntil(async () => (await sinkToWait.count()) >= PAIRS * 100, 30_000)
+      await sinkToWait.reset()
+    }
+    const cpu0 = server.cpuMicros()
+    const t0 = performance.now()
+    await blast(pairs, PER_PAIR)
+    if (sinkToWait) await waitUntil(async () => (await sinkToWait.count()) >= PAIRS * PER_PAIR, 120_000)
+    const seconds = (performance.now() - t0) / 1000
+    const total = PAIRS * PER_PAIR
+    const result = { messages_per_second: total / seconds, server_cpu_us_per_message: (server.cpuMicros() - cpu0) / total }
+    for (const p of pairs) (p.sender.close(), p.receiver.close())
+    return result
+  } finally {
+    await server.stop()
+  }
+}
+
+export interface RoutingResult {
+  disabled: RoutingRun
+  hanging: RoutingRun
+  breaker_open: RoutingRun
+  hanging_ratio: number
+  breaker_open_ratio: number
+}
+
+export async function routing(hangingSink: SinkProcess): Promise<RoutingResult> {
+  const disabled = await routingRun(plugin(hangingSink.url, 'enabled = false'))
+  const hanging = await routingRun(plugin(hangingSink.url, 'max_queue = 10000'))
+  const breaker_open = await routingRun(plugin(`http://127.0.0.1:${await closedPort()}`, 'breaker = { reset_timeout = 600000 }'), undefined, true)
+  return {
+    disabled,
+    hanging,
+    breaker_open,
+    hanging_ratio: hanging.messages_per_second / disabled.messages_per_second,
+    breaker_open_ratio: breaker_open.messages_per_second / disabled.messages_per_second,
+  }
+}
+
+export interface WholeServerResult extends RoutingRun {
+  notified: number
+}
+
+export async function wholeServer(fastSink: SinkProcess): Promise<WholeServerResult> {
+  // The queue must hold a burst: every message is to be notified, none dropped as queue_full.
+  const run = await routingRun(plugin(fastSink.url, 'max_queue = 100000'), fastSink)
+  return { ...run, notified: await fastSink.count() }
+}
+
+export interface LatencyResult {
+  rate_per_second: number
+  samples: number
+  p50_ms: number
+  p99_ms: number
+}
+
+export async function latency(fastSink: SinkProcess, rate = 500, seconds = 4): Promise<LatencyResult> {
+  const server = await startServerProcess(0, pairUsers(1), plugin(fastSink.url))
+  try {
+    const [pair] = await connectPairs(server.c2sPort, 1)
+    await blast([pair], 200)
+    await waitUntil(async () => (await fastSink.count()) >= 200, 10_000)
+    await fastSink.latencies() // discard the warm-up's
+    const total = rate * seconds
+    const interval = 1000 / rate
+    const t0 = performance.now()
+    for (let i = 0; i < total; i++) {
+      const due = t0 + i * interval
+      const wait = due - performance.now()
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait))
+      pair.sender.write(chatStanza('r0@localhost', `t=${performance.timeOrigin + performance.now()}`))
+    }
+    await waitUntil(async () => (await fastSink.count()) >= 200 + total, 30_000)
+    const lat = (await fastSink.latencies()).sort((a, b) => a - b)
+    pair.sender.close()
+    pair.receiver.close()
+    return { rate_per_second: rate, samples: lat.length, p50_ms: quantile(lat, 0.5), p99_ms: quantile(lat, 0.99) }
+  } finally {
+    await server.stop()
+  }
+}

@@ -1,0 +1,184 @@
+// What the benchmarks share: child processes pinned to cores, a fast sink process, the real
+// xmppd from dist/, CPU time of a process, raw XMPP clients that blast pre-serialised stanzas.
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { RawXmpp } from '../spec/helpers/raw-xmpp.js'
+import { configToml, writeConfig } from '../spec/helpers/xmppd.js'
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+export const CORES = Number(spawnSync('nproc').stdout?.toString().trim() || '1')
+const canPin = CORES >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0
+
+/** Pins this process to a core (no-op where taskset or a second core is missing). */
+export function pinSelf(core: number): void {
+  if (canPin) spawnSync('taskset', ['-p', '-c', String(core), String(process.pid)], { stdio: 'ignore' })
+}
+
+const pinned = (core: number, cmd: string, args: string[]) => (canPin ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args]) as [string, string[]]
+
+export interface SinkProcess {
+  url: string
+  count(): Promise<number>
+  latencies(): Promise<number[]>
+  reset(): Promise<void>
+  stop(): void
+}
+
+function ask<T>(child: ChildProcess, msg: string, key: string): Promise<T> {
+  return new Promise((resolve) => {
+    const on = (m: Record<string, T>) => {
+      if (key in m) {
+        child.off('message', on)
+        resolve(m[key])
+      }
+    }
+    child.on('message', on)
+    child.send(msg)
+  })
+}
+
+export async function startSinkProcess(core: number, opts: { hang?: boolean } = {}): Promise<SinkProcess> {
+  const child = fork(path.join(root, 'bench/sink-process.mjs'), opts.hang ? ['--hang'] : [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  if (canPin) spawnSync('taskset', ['-p', '-c', String(core), String(child.pid)], { stdio: 'ignore' })
+  const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', (m) => resolve(m as { port: number })))
+  return {
+    url: `http://127.0.0.1:${port}`,
+    count: () => ask<number>(child, 'count', 'count'),
+    latencies: () => ask<number[]>(child, 'latencies', 'latencies'),
+    reset: async () => void (await ask<number>(child, 'reset', 'count')),
+    stop: () => void child.kill(),
+  }
+}
+
+export interface ServerProcess {
+  c2sPort: number
+  httpPort: number
+  pid: number
+  /** CPU time (user + system) the process has used, in microseconds. */
+  cpuMicros(): number
+  rssBytes(): number
+  metrics(): Promise<string>
+  stop(): Promise<void>
+}
+
+const TICK_US = 1e6 / Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim() || '100')
+
+export function cpuMicrosOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US // utime, stime
+}
+
+/** Starts dist/cli/xmppd.js pinned to `core` with the bench users and `extra` TOML. */
+export async function startServerProcess(core: number, users: Record<string, string>, extra: string): Promise<ServerProcess> {
+  const file = writeConfig(configToml({ users, extra }).replace('loglevel = "debug"', 'loglevel = "warn"'))
+  const [cmd, args] = pinned(core, process.execPath, [path.join(root, 'dist/cli/xmppd.js'), '--config', file, '--log-level', 'info'])
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  const ports = await new Promise<{ c2s: number; http: number }>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d
+      const c2s = /"port":(\d+),"hosts"/.exec(out)
+      const http = /"port":(\d+),"token_source"/.exec(out)
+      if (c2s && http) resolve({ c2s: Number(c2s[1]), http: Number(http[1]) })
+    })
+    child.once('exit', (code) => reject(new Error(`xmppd exited ${code}: ${out}`)))
+  })
+  child.stdout!.resume()
+  // With taskset the child is taskset's exec'd node: same pid.
+  const pid = child.pid!
+  return {
+    c2sPort: ports.c2s,
+    httpPort: ports.http,
+    pid,
+    cpuMicros: () => cpuMicrosOf(pid),
+    rssBytes: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024,
+    metrics: async () => (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text(),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve())
+        child.kill('SIGTERM')
+      }),
+  }
+}
+
+/** n client pairs: sender i sends to receiver i. Passwords are "pw". */
+export function pairUsers(n: number): Record<string, string> {
+  const users: Record<string, string> = {}
+  for (let i = 0; i < n; i++) {
+    users[`s${i}@localhost`] = 'pw'
+    users[`r${i}@localhost`] = 'pw'
+  }
+  return users
+}
+
+export interface Pair {
+  sender: RawXmpp
+  receiver: RawXmpp
+  received(): number
+}
+
+export async function connectPairs(port: number, n: number): Promise<Pair[]> {
+  return Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const sender = await RawXmpp.connect(port)
+      const receiver = await RawXmpp.connect(port)
+      await sender.login(`s${i}`, 'pw', 'bench')
+      await receiver.login(`r${i}`, 'pw', 'bench')
+      receiver.send('<presence/>')
+      let count = 0
+      let carry = '' // a closing tag may be split across reads
+      receiver.onText((chunk) => {
+        const text = carry + chunk
+        for (let at = text.indexOf('</message>'); at !== -1; at = text.indexOf('</message>', at + 10)) count++
+        carry = text.slice(-9)
+      })
+      return { sender, receiver, received: () => count }
+    }),
+  )
+}
+
+export function chatStanza(to: string, body: string): string {
+  return `<message to='${to}' type='chat'><body>${body}</body></message>`
+}
+
+/** Sends `perPair` messages on every pair (in batches, respecting socket backpressure) and
+ * resolves when every receiver has them all; returns the elapsed seconds. */
+export async function blast(pairs: Pair[], perPair: number, body: (i: number) => string = () => 'hello'): Promise<number> {
+  const start = pairs.map((p) => p.received())
+  const t0 = performance.now()
+  await Promise.all(
+    pairs.map(async (p, i) => {
+      const to = `r${i}@localhost`
+      for (let sent = 0; sent < perPair; ) {
+        let batch = ''
+        for (let k = 0; k < 50 && sent < perPair; k++, sent++) batch += chatStanza(to, body(sent))
+        if (!p.sender.write(batch)) await p.sender.drained()
+      }
+    }),
+  )
+  await waitUntil(() => pairs.every((p, i) => p.received() - start[i] >= perPair), 120_000)
+  return (performance.now() - t0) / 1000
+}
+
+export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out')
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+export function sample(text: string, name: string, labels: Record<string, string> = {}): number {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop())
+  }
+  return NaN
+}
+
+export function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+}
