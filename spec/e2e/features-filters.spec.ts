@@ -4,10 +4,16 @@
 // certificate covers); every spec ends balanced for the vhosts it used.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { Ajv } from 'ajv'
 import { connectClient, xml, type TestClient } from '../helpers/client.js'
 import { assertBalanced, eventually, hostCounts } from '../helpers/metrics.js'
 import { startSink, type Sink } from '../helpers/sink.js'
 import { startTestServer, type TestServer } from '../helpers/xmppd.js'
+
+const ajv = new Ajv({ allErrors: true, strict: true })
+ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)))
+const validPayload = ajv.compile(JSON.parse(readFileSync(new URL('../../docs/webhook-payload.schema.json', import.meta.url), 'utf8')))
 
 let sink: Sink
 let server: TestServer
@@ -91,6 +97,7 @@ test('events = ["presence"]: a resource coming online and going offline, as JSON
   await pam.stop()
   await eventually(() => at('/presence').length, (n) => assert.equal(n, 3))
   const docs = at('/presence').map((r) => JSON.parse(r.body))
+  for (const d of docs) assert.ok(validPayload(d), JSON.stringify(validPayload.errors))
   assert.deepEqual(docs.map((d) => [d.event, d.type, d.from, d.to, d.from_bare, d.to_bare, d.id, d.body]), [
     ['presence', 'available', 'pam@b.test/laptop', 'b.test', 'pam@b.test', 'b.test', null, null],
     ['presence', 'available', 'pete@b.test/spec', 'b.test', 'pete@b.test', 'b.test', null, null],

@@ -128,6 +128,7 @@ test('format = "json": the body validates against the published schema; headers 
   assert.equal(verifySignature(OLD_SECRET, { ...req, body: req.body.replace('ben', 'eve') }), false, 'a changed body fails')
 
   await assertBalanced(server.registry, 'x.test')
+  assert.equal(sample(await server.metricsText(), 'mod_http_notifications_retries_total', { host: 'x.test' }), 0, 'at 0 from start')
   const logs = JSON.stringify(server.logs)
   for (const secret of ['e2e-static-token-4f1c', OLD_SECRET.slice(6), NEW_SECRET.slice(6)]) assert.ok(!logs.includes(secret), 'never logged')
 })

@@ -181,7 +181,7 @@ describe('metrics', () => {
     await b.start(createEventPusherHttp, { handlers: [{ path: '/x' }, { path: '/y', name: 'audit' }] })
     const text = await registry.metrics()
     for (const host of ['a.test', 'b.test']) {
-      for (const name of ['accepted_total', 'sent_total', 'response_time_seconds_count', 'response_time_seconds_sum']) {
+      for (const name of ['accepted_total', 'sent_total', 'retries_total', 'response_time_seconds_count', 'response_time_seconds_sum']) {
         assert.match(text, new RegExp(`^mod_http_notifications_${name}\\{host="${host}"\\} 0$`, 'm'), `${name} ${host}`)
       }
       for (const reason of REASONS) {
