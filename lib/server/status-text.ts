@@ -27,9 +27,11 @@ export function formatSeed(statuses: PluginStatus[]): string {
 }
 
 interface Detail {
-  handlers?: Array<{ name: string; url: string; queue_depth: number; max_queue: number; in_flight?: number }>
+  handlers?: Array<{ name: string; url: string; queue_depth: number; max_queue: number; in_flight?: number; retrying?: number }>
   pools?: Array<{ name: string; breaker: string; in_flight: number; pool_size: number }>
   failed?: { by_reason?: Record<string, number> }
+  /** Retry attempts made on the vhost (mod_http_notifications_retries_total). */
+  retries?: number
   response_time?: { p50?: number | null; p95?: number | null; p99?: number | null }
 }
 
@@ -42,8 +44,13 @@ export function formatStatus(statuses: PluginStatus[]): string {
       if (d) {
         const reasons = Object.entries(d.failed?.by_reason ?? {}).filter(([, n]) => n > 0)
         if (reasons.length) lines.push(`  failed by reason: ${reasons.map(([r, n]) => `${r} ${n}`).join(', ')}`)
+        if (typeof d.retries === 'number') lines.push(`  retries: ${d.retries}`)
         if (d.response_time) lines.push(`  response time: p50 ${ms(d.response_time.p50)}, p95 ${ms(d.response_time.p95)}, p99 ${ms(d.response_time.p99)}`)
-        for (const h of d.handlers ?? []) lines.push(`  handler ${h.name} -> ${h.url}  queue ${h.queue_depth}/${h.max_queue}`)
+        for (const h of d.handlers ?? []) {
+          // Notifications between two attempts: a retry's wait, or due and waiting for a slot.
+          const retrying = typeof h.retrying === 'number' ? `, retrying ${h.retrying}` : ''
+          lines.push(`  handler ${h.name} -> ${h.url}  queue ${h.queue_depth}/${h.max_queue}${retrying}`)
+        }
         for (const p of d.pools ?? []) lines.push(`  pool ${p.name}: breaker ${p.breaker}, ${p.in_flight}/${p.pool_size} in flight`)
       }
       return lines.join('\n')

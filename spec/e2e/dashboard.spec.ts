@@ -1,6 +1,6 @@
 // The dashboard in a real browser (Debian's chromium through playwright-core) against the real
 // server, real clients and a real endpoint: live counters, the token flow of the toggle, a toggle
-// that stops notifications, a phone-sized viewport; and its routes over plain HTTP.
+// that stops notifications, retries, a phone-sized viewport; and its routes over plain HTTP.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
@@ -8,7 +8,10 @@ import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { connectClient, type TestClient } from '../helpers/client.js'
+import { eventually } from '../helpers/metrics.js'
 import { closedPort, startSink, type Sink } from '../helpers/sink.js'
+import { formatStatus } from '../../lib/server/status-text.js'
+import type { PluginStatus } from '../../lib/server/plugin-status.js'
 import { ADMIN_TOKEN, root, startTestServer, type TestServer } from '../helpers/xmppd.js'
 
 const ARTIFACTS = path.join(root, 'spec/artifacts')
@@ -22,10 +25,21 @@ const clients: Record<string, TestClient> = {}
 
 before(async () => {
   sink = await startSink()
+  // y.test's endpoint answers each message's first attempt with 500, the next with 200.
+  const attempts = new Map<string, number>()
+  sink.behave((req) => {
+    if (req.url !== '/webservice/retry') return { status: 204 }
+    const n = (attempts.get(req.form.message) ?? 0) + 1
+    attempts.set(req.form.message, n)
+    return { status: n === 1 ? 500 : 200 }
+  })
   const deadPort = await closedPort()
   server = await startTestServer({
-    hosts: ['localhost', 'b.test', 'dead.test'],
-    users: { 'alice@localhost': 'pw', 'bob@localhost': 'pw', 'bea@b.test': 'pw', 'bo@b.test': 'pw', 'dan@dead.test': 'pw', 'dee@dead.test': 'pw' },
+    hosts: ['localhost', 'b.test', 'dead.test', 'y.test'],
+    users: {
+      'alice@localhost': 'pw', 'bob@localhost': 'pw', 'bea@b.test': 'pw', 'bo@b.test': 'pw', 'dan@dead.test': 'pw', 'dee@dead.test': 'pw',
+      'rex@y.test': 'pw', 'rue@y.test': 'pw',
+    },
     extra: `
 [http_connections.http_pool]
 server = "${sink.url.replace('http://', `http://push:${URL_SECRET}@`)}"
@@ -44,10 +58,17 @@ path = "/b"
 
 [host_config."dead.test".plugins.mod_event_pusher_http]
 pool_name = "dead_pool"
+
+# Waits of 200-400 ms (equal jitter), long enough to see a notification retrying.
+[host_config."y.test".plugins.mod_event_pusher_http]
+path = "/retry"
+retries = 2
+retry_base_delay = 400
+retry_max_delay = 400
 `,
   })
   base = `http://127.0.0.1:${server.httpPort}`
-  for (const jid of ['alice@localhost', 'bob@localhost', 'bea@b.test', 'bo@b.test', 'dan@dead.test', 'dee@dead.test']) {
+  for (const jid of ['alice@localhost', 'bob@localhost', 'bea@b.test', 'bo@b.test', 'dan@dead.test', 'dee@dead.test', 'rex@y.test', 'rue@y.test']) {
     clients[jid.split('@')[0]] = await connectClient(server.c2sPort, jid, 'pw')
   }
   browser = await chromium.launch({
@@ -141,7 +162,7 @@ test('routes: the page and a fixed set of assets with their types; data as JSON;
   assert.equal(typeof data.time, 'number')
   assert.deepEqual(
     data.hosts.map((h: { host: string }) => h.host),
-    ['localhost', 'b.test', 'dead.test'],
+    ['localhost', 'b.test', 'dead.test', 'y.test'],
   )
   const local = data.hosts[0]
   assert.equal(local.sessions, 2)
@@ -223,6 +244,50 @@ test('the page follows the traffic; the toggle asks for the token once and stops
     await waitForText(page, 'state-b.test', (t) => t === 'enabled')
 
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true })
+    assert.deepEqual(problems, [])
+  } finally {
+    await context.close()
+  }
+})
+
+/** The primary plugin's status on a vhost, from /dashboard/data. */
+async function statusOn(host: string): Promise<PluginStatus> {
+  const data = (await (await fetch(`${base}/dashboard/data`)).json()) as { hosts: Array<{ host: string; plugins: PluginStatus[] }> }
+  return data.hosts.find((h) => h.host === host)!.plugins[0]
+}
+
+test('retries: 500 then 200 shows one retry (card, data, status text); sent once, nothing failed', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+  const page = await context.newPage()
+  const problems: string[] = []
+  page.on('pageerror', (e) => problems.push(String(e)))
+  page.on('console', (m) => m.type() === 'error' && problems.push(m.text()))
+  try {
+    await page.goto(`${base}/dashboard`)
+    await waitForText(page, 'retries-y.test', (t) => t === '0')
+    await waitForText(page, 'retrying-y.test-http_pool/retry', (t) => t === '0 retrying')
+    assert.equal(await page.getByTestId('retries-localhost').textContent(), '0', 'every vhost shows its retries, at 0 from start')
+
+    await chat('rex', 'rue@y.test', 'retry me')
+    // Between its two attempts the notification is retrying (its wait is 200-400 ms).
+    const between = await eventually(() => statusOn('y.test'), (s) => assert.equal((s.detail as any).handlers[0].retrying, 1))
+    assert.match(formatStatus([between]), /^ {2}handler http_pool\/retry -> \S+\/webservice\/retry {2}queue 0\/10000, retrying 1$/m)
+
+    const done = await eventually(() => statusOn('y.test'), (s) => assert.equal(s.metrics.mod_http_notifications_sent_total, 1))
+    assert.equal(sink.requests.filter((r) => r.url === '/webservice/retry').length, 2, 'two attempts')
+    assert.equal(done.metrics.mod_http_notifications_retries_total, 1)
+    assert.equal(done.metrics.mod_http_notifications_accepted_total, 1, 'accepted once, whatever the attempts')
+    assert.equal((done.detail as any).retries, 1)
+    assert.equal((done.detail as any).failed.total, 0)
+    const text = formatStatus([done])
+    assert.match(text, /^ {2}retries: 1$/m)
+    assert.match(text, /queue 0\/10000, retrying 0$/m)
+    assert.match(text, /\[y\.test, mod_http_notifications, sent\]\s+1/)
+
+    await waitForText(page, 'retries-y.test', (t) => count(t) === 1)
+    await waitForText(page, 'sent-y.test', (t) => count(t) === 1)
+    await waitForText(page, 'retrying-y.test-http_pool/retry', (t) => t === '0 retrying')
+    assert.equal(count((await page.getByTestId('failed-y.test').textContent()) ?? ''), 0)
     assert.deepEqual(problems, [])
   } finally {
     await context.close()

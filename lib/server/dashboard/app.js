@@ -165,6 +165,7 @@ function createPluginView(host, id) {
   const error = el('p', { class: 'error', role: 'alert', 'data-testid': tid('error', host, id), hidden: true })
   const sent = tile('sent', tid('sent', host, id))
   const failed = tile('failed', tid('failed', host, id))
+  const retries = tile('retries', tid('retries', host, id))
   const latency = tile('response time (sent only)', tid('latency', host, id))
   latency.node.classList.add('tile-wide')
   const seed = el('dl', { class: 'seed', 'data-testid': tid('seed', host, id) })
@@ -190,7 +191,7 @@ function createPluginView(host, id) {
     { class: 'plugin', 'data-plugin': id },
     el('div', { class: 'plugin-head' }, el('span', { class: 'plugin-name', text: id }), state, source, toggle),
     error,
-    el('div', { class: 'tiles' }, sent.node, failed.node, latency.node),
+    el('div', { class: 'tiles' }, sent.node, failed.node, retries.node, latency.node),
     el('h3', { text: 'Notifications per second' }),
     legend,
     chart,
@@ -200,7 +201,7 @@ function createPluginView(host, id) {
     running,
     stopped,
   )
-  const view = { node, state, source, toggle, error, sent, failed, latency, seed, legendSent, legendFailed, legendPeak, chart, reasons, pools, handlers, running, stopped, plugin: null, busy: false }
+  const view = { node, state, source, toggle, error, sent, failed, retries, latency, seed, legendSent, legendFailed, legendPeak, chart, reasons, pools, handlers, running, stopped, plugin: null, busy: false }
   toggle.addEventListener('click', () => {
     if (!view.plugin || view.busy) return
     requestToggle({ id: view.plugin.id, host: view.plugin.host, action: view.plugin.enabled ? 'disable' : 'enable' }, view)
@@ -229,6 +230,13 @@ function updatePluginView(view, p) {
   const pending = accepted.total === undefined || sent.total === undefined ? undefined : accepted.total - sent.total - (failed.total ?? 0)
   setText(view.sent.note, accepted.total === undefined ? '' : `of ${int(accepted.total)} accepted${pending ? `, ${int(pending)} pending` : ''}`)
   const d = p.detail
+  // Retry attempts (every attempt after a notification's first): the registry's counter, which
+  // keeps its total while the plugin is disabled, else the running instance's own count.
+  const retries = counter(p.metrics, 'retries').total ?? (d && typeof d.retries === 'number' ? d.retries : undefined)
+  setText(view.retries.value, int(retries))
+  const handlerList = (d && d.handlers) ?? []
+  const retrying = handlerList.some((h) => typeof h.retrying === 'number') ? handlerList.reduce((a, h) => a + (h.retrying ?? 0), 0) : undefined
+  setText(view.retries.note, retrying ? `${int(retrying)} waiting to retry` : retries === undefined ? '' : 'attempts after the first')
   const rt = d && d.response_time
   const anyLatency = rt && [rt.p50, rt.p95, rt.p99].some((v) => typeof v === 'number')
   setText(view.latency.value, anyLatency ? `p50 ${ms(rt.p50)} · p95 ${ms(rt.p95)} · p99 ${ms(rt.p99)}` : '–')
@@ -274,6 +282,7 @@ function updatePluginView(view, p) {
           el('span', { class: 'queue', 'data-testid': `queue-${p.host}-${h.name}`, text: `${int(h.queue_depth)} / ${int(h.max_queue)}` }),
           el('meter', { min: 0, max: h.max_queue || 1, value: h.queue_depth, title: `${h.queue_depth} of ${h.max_queue} queued` }),
           el('span', { class: 'muted', text: `${int(h.in_flight)} in flight` }),
+          typeof h.retrying === 'number' ? el('span', { class: h.retrying > 0 ? 'retrying' : 'muted', 'data-testid': `retrying-${p.host}-${h.name}`, text: `${int(h.retrying)} retrying` }) : null,
           el('code', { class: 'url', text: h.url }),
         ),
       ),
