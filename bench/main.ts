@@ -22,7 +22,7 @@ const f = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigit
 
 try {
   if (want('hook')) {
-    const r = await hookPath(hanging)
+    const r = await hookPath(fast)
     results.hook_path = r
     log(`\n1. Hook path (ns per packet, in-process)`)
     log(`   no-op hook ${f(r.noop_ns)} | plugin, eligible ${f(r.eligible_ns)} (x${f(r.eligible_ratio, 1)}) | plugin, ineligible ${f(r.ineligible_ns)} (x${f(r.ineligible_ratio, 1)})`)

@@ -20,7 +20,6 @@ export interface HandlerDeps {
   policy: DeliveryPolicy
   pool: Pool
   dispatcher: Dispatcher
-  setDepth(depth: number): void
 }
 
 export class Handler implements Feeder, HandlerRef {
@@ -38,7 +37,6 @@ export class Handler implements Feeder, HandlerRef {
   private readonly filter: Filter
   private readonly shape: RequestShape
   private readonly dispatcher: Dispatcher
-  private readonly setDepth: (depth: number) => void
   private retryTurn = false
   private stopping = false
   private idleWaiters: Array<() => void> = []
@@ -63,7 +61,6 @@ export class Handler implements Feeder, HandlerRef {
     this.filter = deps.filter
     this.shape = deps.shape
     this.dispatcher = deps.dispatcher
-    this.setDepth = deps.setDepth
   }
 
   get queueDepth(): number {
@@ -112,7 +109,6 @@ export class Handler implements Feeder, HandlerRef {
       this.dispatcher.fail(this, 'queue_full')
       return
     }
-    this.setDepth(this.queue.size)
     this.pool.wake(this)
   }
 
@@ -126,7 +122,6 @@ export class Handler implements Feeder, HandlerRef {
     const req = this.queue.take()
     if (req === undefined) return undefined
     this.retryTurn = true
-    this.setDepth(this.queue.size)
     return this.dispatcher.run(this, req).then(this.freshDone, this.freshDone)
   }
 
@@ -171,7 +166,6 @@ export class Handler implements Feeder, HandlerRef {
       this.dispatcher.fail(this, 'shutdown', undefined, req.attempt)
     }
     this.waiting.clear()
-    this.setDepth(0)
     this.notifyIfIdle()
   }
 

@@ -155,9 +155,9 @@ export default function createEventPusherHttp(): Plugin {
               policy,
               pool: pools.get(spec.pool_name)!,
               dispatcher: dispatcher!,
-              setDepth: metrics!.queueDepth(spec.name),
             }),
         )
+        for (const h of handlers) metrics.queueDepth(h.name, () => h.queueDepth)
         messageHandlers = handlers.filter((h) => h.wantsMessages)
         presenceHandlers = handlers.filter((h) => h.wantsPresence)
         ctx.admin.command('status', statusOf(reservoir))

@@ -1,5 +1,8 @@
 // The plugin's metrics, registered once per registry (the server's, never prom-client's global
 // one) and shared by every vhost, stop/start and reload; each instance binds its own labels.
+// The per-packet counts (accepted, sent, failed, retries) and the queue depths are plain numbers
+// on the hot path; prom-client gets them when it collects (a scrape, a status read): a labelled
+// inc() hashes its labels on every call, which cost more than the rest of the hook.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 
 export const REASONS = ['status', 'timeout', 'connection', 'breaker_open', 'queue_full', 'callback', 'shutdown'] as const
@@ -35,23 +38,42 @@ interface Metrics {
 
 const byRegistry = new WeakMap<Registry, Metrics>()
 
+// Shared through the registry under global symbols, so that a second copy of this module (a
+// re-import) and metrics it adopts still flush the same tallies.
+const FLUSHERS = Symbol.for('mod_event_pusher_http.flushers')
+const DEPTHS = Symbol.for('mod_event_pusher_http.depths')
+type Holder = { [FLUSHERS]?: Set<() => void>; [DEPTHS]?: Map<string, { labels: { host: string; handler: string }; read: () => number }> }
+const flushersOf = (registry: Registry) => ((registry as unknown as Holder)[FLUSHERS] ??= new Set())
+const depthsOf = (registry: Registry) => ((registry as unknown as Holder)[DEPTHS] ??= new Map())
+
 function metricsIn(registry: Registry): Metrics {
   let m = byRegistry.get(registry)
   if (!m) {
     const registers = [registry]
+    const collect = () => {
+      for (const flush of flushersOf(registry)) flush()
+    }
     m = {
       accepted: reuse(registry, 'mod_http_notifications_accepted_total', Counter, () =>
-        new Counter({ name: 'mod_http_notifications_accepted_total', help: METRIC_HELP.accepted, labelNames: ['host'], registers })),
+        new Counter({ name: 'mod_http_notifications_accepted_total', help: METRIC_HELP.accepted, labelNames: ['host'], registers, collect })),
       sent: reuse(registry, 'mod_http_notifications_sent_total', Counter, () =>
-        new Counter({ name: 'mod_http_notifications_sent_total', help: METRIC_HELP.sent, labelNames: ['host'], registers })),
+        new Counter({ name: 'mod_http_notifications_sent_total', help: METRIC_HELP.sent, labelNames: ['host'], registers, collect })),
       failed: reuse(registry, 'mod_http_notifications_failed_total', Counter, () =>
-        new Counter({ name: 'mod_http_notifications_failed_total', help: METRIC_HELP.failed, labelNames: ['host', 'reason'], registers })),
+        new Counter({ name: 'mod_http_notifications_failed_total', help: METRIC_HELP.failed, labelNames: ['host', 'reason'], registers, collect })),
       responseTime: reuse(registry, 'mod_http_notifications_response_time_seconds', Histogram, () =>
         new Histogram({ name: 'mod_http_notifications_response_time_seconds', help: METRIC_HELP.responseTime, labelNames: ['host'], buckets: BUCKETS, registers })),
       retries: reuse(registry, 'mod_http_notifications_retries_total', Counter, () =>
-        new Counter({ name: 'mod_http_notifications_retries_total', help: METRIC_HELP.retries, labelNames: ['host'], registers })),
+        new Counter({ name: 'mod_http_notifications_retries_total', help: METRIC_HELP.retries, labelNames: ['host'], registers, collect })),
       queueDepth: reuse(registry, 'mod_http_notifications_queue_depth', Gauge, () =>
-        new Gauge({ name: 'mod_http_notifications_queue_depth', help: METRIC_HELP.queueDepth, labelNames: ['host', 'handler'], registers })),
+        new Gauge({
+          name: 'mod_http_notifications_queue_depth',
+          help: METRIC_HELP.queueDepth,
+          labelNames: ['host', 'handler'],
+          registers,
+          collect() {
+            for (const { labels, read } of depthsOf(registry).values()) this.set(labels, read())
+          },
+        })),
       breakerState: reuse(registry, 'mod_http_notifications_breaker_state', Gauge, () =>
         new Gauge({ name: 'mod_http_notifications_breaker_state', help: METRIC_HELP.breakerState, labelNames: ['host', 'pool'], registers })),
     }
@@ -90,17 +112,34 @@ export interface Counts {
   response_time: { count: number; sum: number }
 }
 
-/** One vhost's view: label-bound children, so the hot path does no label lookups. */
+/** One vhost's view: plain tallies on the hot path, flushed into label-bound children on collect. */
 export class HostMetrics {
   private readonly m: Metrics
+  private readonly registry: Registry
   private readonly acceptedChild
   private readonly sentChild
   private readonly timeChild
   private readonly retriesChild
   private readonly failedChildren: Record<Reason, { inc(n?: number): void }>
+  // Counted since the last flush.
+  private nAccepted = 0
+  private nSent = 0
+  private nRetries = 0
+  private readonly nFailed: Record<Reason, number> = Object.fromEntries(REASONS.map((r) => [r, 0])) as Record<Reason, number>
+  private readonly flush = () => {
+    if (this.nAccepted) this.acceptedChild.inc(this.nAccepted)
+    if (this.nSent) this.sentChild.inc(this.nSent)
+    if (this.nRetries) this.retriesChild.inc(this.nRetries)
+    this.nAccepted = this.nSent = this.nRetries = 0
+    for (const reason of REASONS) {
+      if (this.nFailed[reason]) this.failedChildren[reason].inc(this.nFailed[reason])
+      this.nFailed[reason] = 0
+    }
+  }
 
   constructor(registry: Registry, readonly host: string) {
     this.m = metricsIn(registry)
+    this.registry = registry
     this.acceptedChild = this.m.accepted.labels({ host })
     this.sentChild = this.m.sent.labels({ host })
     this.timeChild = this.m.responseTime.labels({ host })
@@ -112,31 +151,31 @@ export class HostMetrics {
     this.retriesChild.inc(0)
     zeroOnce(this.m.responseTime, host)
     for (const reason of REASONS) this.failedChildren[reason].inc(0)
+    flushersOf(registry).add(this.flush)
   }
 
   accepted(): void {
-    this.acceptedChild.inc()
+    this.nAccepted++
   }
 
   sent(seconds: number): void {
-    this.sentChild.inc()
+    this.nSent++
     this.timeChild.observe(seconds)
   }
 
   failed(reason: Reason): void {
-    this.failedChildren[reason].inc()
+    this.nFailed[reason]++
   }
 
   /** One more attempt of a notification after its first. */
   retried(): void {
-    this.retriesChild.inc()
+    this.nRetries++
   }
 
-  /** A setter bound to this handler's queue-depth series (created at 0). */
-  queueDepth(handler: string): (depth: number) => void {
-    const child = this.m.queueDepth.labels({ host: this.host, handler })
-    child.set(0)
-    return (depth) => child.set(depth)
+  /** Publishes a handler's queue depth, read when the metrics are collected. */
+  queueDepth(handler: string, read: () => number): void {
+    this.m.queueDepth.set({ host: this.host, handler }, read())
+    depthsOf(this.registry).set(`${this.host}\0${handler}`, { labels: { host: this.host, handler }, read })
   }
 
   breakerState(pool: string): (state: BreakerState) => void {
@@ -147,7 +186,12 @@ export class HostMetrics {
 
   /** Drops this instance's gauge series (the counters stay: they survive disable and reload). */
   release(handlers: string[], pools: string[]): void {
-    for (const handler of handlers) this.m.queueDepth.remove({ host: this.host, handler })
+    this.flush()
+    flushersOf(this.registry).delete(this.flush)
+    for (const handler of handlers) {
+      depthsOf(this.registry).delete(`${this.host}\0${handler}`)
+      this.m.queueDepth.remove({ host: this.host, handler })
+    }
     for (const pool of pools) this.m.breakerState.remove({ host: this.host, pool })
   }
 

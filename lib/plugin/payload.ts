@@ -70,12 +70,12 @@ export interface RequestShape {
   callback: CallbackModule | undefined
 }
 
-export function notificationOf(host: string, packet: Element, from: JID, to: JID): Notification {
+export function notificationOf(host: string, packet: Element, from: JID, to: JID, body = packet.getChildText('body')): Notification {
   return {
     host,
     sender: from.local ?? '',
     receiver: to.local ?? '',
-    message: packet.getChildText('body') ?? '',
+    message: body ?? '',
     packet,
     from,
     to,
@@ -83,7 +83,7 @@ export function notificationOf(host: string, packet: Element, from: JID, to: JID
 }
 
 export function messageEvent(host: string, packet: Element, from: JID, to: JID, time: number): PushEvent {
-  const notification = notificationOf(host, packet, from, to)
+  const body = packet.getChildText('body')
   return {
     event: 'message',
     host,
@@ -91,9 +91,9 @@ export function messageEvent(host: string, packet: Element, from: JID, to: JID, 
     to,
     type: packet.attrs.type ?? 'normal',
     id: packet.attrs.id ?? null,
-    body: packet.getChildText('body'),
+    body,
     time,
-    notification,
+    notification: notificationOf(host, packet, from, to, body),
   }
 }
 
@@ -105,21 +105,34 @@ export function presenceEvent(host: string, hostJid: JID, from: JID, type: 'avai
 type FormSource = Pick<Notification, 'sender' | 'receiver' | 'message' | 'from'>
 
 /**
- * `author, server, receiver, message`, in that order, in standard form encoding (URLSearchParams
- * is the WHATWG serializer: any form parser returns the exact strings). `extra` fields follow.
+ * `author, server, receiver, message`, in that order, in standard form encoding: any form parser
+ * returns the exact strings. `extra` fields follow. The fast path writes the fields with
+ * encodeURIComponent (spaces as "+", as URLSearchParams does); a string it cannot encode (a lone
+ * surrogate) falls back to URLSearchParams, which writes U+FFFD for it.
  */
 export function formBody(n: FormSource, extra?: { event: string; type: string }): string {
-  const params = new URLSearchParams([
-    ['author', n.sender],
-    ['server', n.from.domain],
-    ['receiver', n.receiver],
-    ['message', n.message],
-  ])
-  if (extra) {
-    params.append('event', extra.event)
-    params.append('type', extra.type)
+  try {
+    let out = `author=${formEncode(n.sender)}&server=${formEncode(n.from.domain)}&receiver=${formEncode(n.receiver)}&message=${formEncode(n.message)}`
+    if (extra) out += `&event=${formEncode(extra.event)}&type=${formEncode(extra.type)}`
+    return out
+  } catch {
+    const params = new URLSearchParams([
+      ['author', n.sender],
+      ['server', n.from.domain],
+      ['receiver', n.receiver],
+      ['message', n.message],
+    ])
+    if (extra) {
+      params.append('event', extra.event)
+      params.append('type', extra.type)
+    }
+    return params.toString()
   }
-  return params.toString()
+}
+
+function formEncode(value: string): string {
+  const encoded = encodeURIComponent(value)
+  return encoded.includes('%20') ? encoded.replaceAll('%20', '+') : encoded
 }
 
 function builtinBody(ev: PushEvent, shape: RequestShape): string {

@@ -50,6 +50,17 @@ describe('form body', () => {
     })
   }
 
+  it("round-trips the characters encodeURIComponent leaves as they are: !'()~*-._", () => {
+    const text = "!'()~*-._ (ok) it's ~fine~"
+    assert.equal(new URLSearchParams(formBody(notify(chat('alice@a.test', 'bob@a.test', text)))).get('message'), text)
+  })
+
+  it('writes a lone surrogate (which encodeURIComponent refuses) as U+FFFD, like URLSearchParams', () => {
+    const body = formBody(notify(chat('alice@a.test', 'bob@a.test', 'a\ud800b')))
+    assert.equal(new URLSearchParams(body).get('message'), 'a\ufffdb')
+    assert.equal(new URLSearchParams(body).get('author'), 'alice')
+  })
+
   it('keeps special characters in the localparts too', () => {
     const from = jid('o+k', 'a.test', 'r')
     const to = jid('x=y', 'a.test')
