@@ -19,9 +19,13 @@ export interface Rate {
 
 export interface DispatchResult {
   plugin: Rate
+  /** got's promise API, the usual way to call it. */
   bare_got: Rate
+  /** got's stream API, which the plugin uses (it needs only the status). */
+  bare_got_stream: Rate
   bare_http: Rate
   plugin_vs_got: number
+  plugin_vs_got_stream: number
   plugin_vs_http: number
 }
 
@@ -96,6 +100,14 @@ max_queue = 100000
   })
   await workers(CONCURRENCY, 2000, () => client.post(url, { body: BODY }))
   const bare_got = await measure(sink, () => workers(CONCURRENCY, N, () => client.post(url, { body: BODY })))
+  const streamPost = () =>
+    new Promise<void>((resolve, reject) => {
+      const stream = client.stream.post(url, { body: BODY })
+      stream.once('error', reject)
+      stream.once('end', resolve)
+      stream.resume()
+    })
+  const bare_got_stream = await measure(sink, () => workers(CONCURRENCY, N, streamPost))
   agent.destroy()
 
   const agent2 = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY })
@@ -112,5 +124,13 @@ max_queue = 100000
   const bare_http = await measure(sink, () => workers(CONCURRENCY, N, post))
   agent2.destroy()
 
-  return { plugin, bare_got, bare_http, plugin_vs_got: plugin.per_second / bare_got.per_second, plugin_vs_http: plugin.per_second / bare_http.per_second }
+  return {
+    plugin,
+    bare_got,
+    bare_got_stream,
+    bare_http,
+    plugin_vs_got: plugin.per_second / bare_got.per_second,
+    plugin_vs_got_stream: plugin.per_second / bare_got_stream.per_second,
+    plugin_vs_http: plugin.per_second / bare_http.per_second,
+  }
 }

@@ -73,7 +73,9 @@ export function cpuMicrosOf(pid: number): number {
 /** Starts dist/cli/xmppd.js pinned to `core` with the bench users and `extra` TOML. */
 export async function startServerProcess(core: number, users: Record<string, string>, extra: string): Promise<ServerProcess> {
   const file = writeConfig(configToml({ users, extra }).replace('loglevel = "debug"', 'loglevel = "warn"'))
-  const [cmd, args] = pinned(core, process.execPath, [path.join(root, 'dist/cli/xmppd.js'), '--config', file, '--log-level', 'info'])
+  // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server (docs/performance.md).
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)
+  const [cmd, args] = pinned(core, process.execPath, [...nodeArgs, path.join(root, 'dist/cli/xmppd.js'), '--config', file, '--log-level', 'info'])
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   const ports = await new Promise<{ c2s: number; http: number }>((resolve, reject) => {

@@ -234,6 +234,7 @@ class XmppdTCPServer extends BaseTCPServer {
   declare xmppdNextId: number
 
   override acceptConnection(socket: Socket): void {
+    socket.setNoDelay(true) // stanzas are small and latency-bound: no Nagle delay
     const connection = new XmppdConnection({ reconnect: false, streamAttrs: {} })
     connection.maxBytes = this.xmppdMaxBytes
     const session = new XmppdSession({ socket, server: this, connection }) as XmppdSession

@@ -24,6 +24,7 @@ export class RawXmpp {
 
   static async connect(port: number, domain = 'localhost'): Promise<RawXmpp> {
     const socket = net.connect(port, '127.0.0.1')
+    socket.setNoDelay(true)
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
     return new RawXmpp(socket, domain)
   }
