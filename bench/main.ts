@@ -30,7 +30,7 @@ try {
   if (want('routing')) {
     const r = await routing(hanging)
     results.routing = r
-    log(`\n2. Routing, 20 pairs x 1000 messages (server on one core)`)
+    log(`\n2. Routing, 20 pairs x 1000 messages (server on one core; median of 3 interleaved runs)`)
     log(`   plugin disabled ${f(r.disabled.messages_per_second)}/s | endpoint hanging ${f(r.hanging.messages_per_second)}/s (ratio ${f(r.hanging_ratio, 2)}) | breaker open ${f(r.breaker_open.messages_per_second)}/s (ratio ${f(r.breaker_open_ratio, 2)})`)
   }
   if (want('dispatch')) {
@@ -47,7 +47,7 @@ try {
   if (want('whole')) {
     const r = await wholeServer(fast)
     results.whole_server = r
-    log(`\n4. Whole server on one core, 20 pairs, 20,000 messages, each notified to a sink on the other core`)
+    log(`\n4. Whole server on one core, 20 pairs, 20,000 messages, each notified to a sink on the other core (median of 3)`)
     log(`   ${f(r.messages_per_second)} messages/s, ${f(r.server_cpu_us_per_message)} us server CPU per message (reference: 3,000/s at 330 us; 4,000/s at 240 us warm)`)
   }
   if (want('memory')) {
