@@ -54,7 +54,8 @@ try {
     const r = await memory(hanging)
     results.memory = r
     log(`\n5. Memory, endpoint hanging, max_queue ${f(r.max_queue)}`)
-    log(`   RSS start ${f(r.rss_start_mb, 1)} MB, peak in the first 50k ${f(r.rss_peak_first_50k_mb, 1)} MB, in the second 50k ${f(r.rss_peak_second_50k_mb, 1)} MB, at the end ${f(r.rss_end_mb, 1)} MB; queue depth ${f(r.queue_depth)} (max_queue ${f(r.max_queue)}); queue_full ${f(r.queue_full)}`)
+    log(`   live heap after a full GC: start ${f(r.live_heap_start_mb, 1)} MB, after 50k ${f(r.live_heap_after_50k_mb, 1)} MB, after 100k ${f(r.live_heap_after_100k_mb, 1)} MB`)
+    log(`   RSS start ${f(r.rss_start_mb, 1)} MB, peak ${f(r.rss_peak_mb, 1)} MB, end ${f(r.rss_end_mb, 1)} MB; queue depth ${f(r.queue_depth)} (max_queue ${f(r.max_queue)}); queue_full ${f(r.queue_full)}`)
   }
 } finally {
   fast.stop()

@@ -59,6 +59,8 @@ export interface ServerProcess {
   /** CPU time (user + system) the process has used, in microseconds. */
   cpuMicros(): number
   rssBytes(): number
+  /** Forces a full GC in the server, then reads its live heap (bytes). */
+  liveHeapBytes(): Promise<number>
   metrics(): Promise<string>
   stop(): Promise<void>
 }
@@ -74,8 +76,8 @@ export function cpuMicrosOf(pid: number): number {
 export async function startServerProcess(core: number, users: Record<string, string>, extra: string): Promise<ServerProcess> {
   const file = writeConfig(configToml({ users, extra }).replace('loglevel = "debug"', 'loglevel = "warn"'))
   // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server (docs/performance.md).
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)
-  const [cmd, args] = pinned(core, process.execPath, [...nodeArgs, path.join(root, 'dist/cli/xmppd.js'), '--config', file, '--log-level', 'info'])
+  const nodeArgs = ['--expose-gc', ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)]
+  const [cmd, args] = pinned(core, process.execPath, [...nodeArgs, path.join(root, 'bench/xmppd-gc.mjs'), '--config', file, '--log-level', 'info'])
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   const ports = await new Promise<{ c2s: number; http: number }>((resolve, reject) => {
@@ -97,6 +99,11 @@ export async function startServerProcess(core: number, users: Record<string, str
     cpuMicros: () => cpuMicrosOf(pid),
     rssBytes: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024,
     metrics: async () => (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text(),
+    async liveHeapBytes() {
+      process.kill(pid, 'SIGUSR2')
+      await new Promise((r) => setTimeout(r, 500))
+      return sample(await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text(), 'nodejs_heap_size_used_bytes')
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve())

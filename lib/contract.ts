@@ -29,6 +29,7 @@ export type Hook = (typeof HOOKS)[number]
  * skipped. `to` defaults to the sender's vhost when the stanza has no `to`.
  */
 export type SendPacketHandler = (packet: Element, from: JID, to: JID) => void
+// The packet and both JIDs are shared (the server reuses parsed JIDs): read them, never modify.
 /** A resource came online (user_available) or went offline (user_unavailable). */
 export type PresenceHandler = (jid: JID) => void
 

@@ -77,7 +77,11 @@ export class Dispatcher {
 
   /** Failures decided before or instead of sending: callback threw, queue full, shutdown. */
   fail(handler: HandlerRef, reason: Reason, err?: unknown, attempts = 0): void {
-    this.settle(handler, { sent: false, reason, err }, attempts)
+    // The hot path of a dead endpoint (queue_full, breaker_open): no object unless it is logged.
+    this.metrics.failed(reason)
+    if (this.failures.admit(handler.name, reason)) {
+      this.failures.write(handler.name, reason, { pool: handler.pool.name, attempts, err: errorSummary(err) }, 'notification failed')
+    }
   }
 
   private settle(handler: HandlerRef, outcome: Outcome, attempts: number): void {
@@ -87,12 +91,9 @@ export class Dispatcher {
       return
     }
     this.metrics.failed(outcome.reason)
-    this.failures.warn(
-      handler.name,
-      outcome.reason,
-      { pool: handler.pool.name, status: outcome.status, attempts, err: errorSummary(outcome.err) },
-      'notification failed',
-    )
+    if (this.failures.admit(handler.name, outcome.reason)) {
+      this.failures.write(handler.name, outcome.reason, { pool: handler.pool.name, status: outcome.status, attempts, err: errorSummary(outcome.err) }, 'notification failed')
+    }
   }
 }
 
@@ -114,6 +115,7 @@ function attemptRequest(req: NotificationRequest, policy: DeliveryPolicy): HttpR
 export function classify(err: unknown, pool: { aborted: boolean }): Reason {
   if (pool.aborted) return 'shutdown'
   const e = err as { code?: string; name?: string } | null
+  if (e?.code === 'EOPENBREAKER') return 'breaker_open' // opossum's, or the pool's own fast refusal
   if (err instanceof Error && CircuitBreaker.isOurError(err)) {
     return e?.code === 'EOPENBREAKER' ? 'breaker_open' : e?.code === 'ESHUTDOWN' ? 'shutdown' : 'connection'
   }

@@ -21,8 +21,16 @@ export class FailureLog {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Logs `obj` at warn unless this (handler, cause) was logged within the window. */
-  warn(handler: string, cause: string, obj: Record<string, unknown>, msg: string): void {
+  /**
+   * Logs `obj` at warn unless this (handler, cause) was logged within the window. `obj` may be a
+   * function, called only when the line is written (a suppressed failure then costs no object).
+   */
+  warn(handler: string, cause: string, obj: Record<string, unknown> | (() => Record<string, unknown>), msg: string): void {
+    if (this.admit(handler, cause)) this.write(handler, cause, typeof obj === 'function' ? obj() : obj, msg)
+  }
+
+  /** Counts one failure; true when it opens a window and is to be written (write()). */
+  admit(handler: string, cause: string): boolean {
     let byCause = this.windows.get(handler)
     if (!byCause) this.windows.set(handler, (byCause = new Map()))
     const t = this.now()
@@ -32,11 +40,15 @@ export class FailureLog {
         w.timer = setTimeout(() => this.summarise(handler, cause, w), w.until - t)
         w.timer.unref()
       }
-      return
+      return false
     }
     // The timer may not have run yet (a busy loop, a late tick): the old window's count first.
     if (w) this.summarise(handler, cause, w)
     byCause.set(cause, { until: t + this.windowMs, suppressed: 0, timer: undefined })
+    return true
+  }
+
+  write(handler: string, cause: string, obj: Record<string, unknown>, msg: string): void {
     this.log.warn({ ...obj, handler, reason: cause }, msg)
   }
 

@@ -1,5 +1,5 @@
 // One handler on one vhost: its filter, its bounded queue of fresh notifications, the ones it
-// holds for a retry, its endpoint URL and pool. The hook calls accepts() and enqueue()
+// holds for a retry, its endpoint URL and pool. The hook calls accepts(), admit() and enqueue()
 // synchronously; the pool pulls work through next().
 import type { Element, JID } from '../contract.js'
 import type { DeliveryPolicy } from './delivery.js'
@@ -94,7 +94,25 @@ export class Handler implements Feeder, HandlerRef {
     return verdict
   }
 
-  /** Builds the request and queues it; only call once the event was counted as accepted. */
+  /**
+   * For an accepted packet, before any payload is built (it would be wasted): false, and the
+   * notification failed, when the queue is full (the newest fails, so what waits longest still
+   * gets its turn) or the breaker is open and there is no retry to wait for (the outcome a
+   * dispatch would give, without its cost).
+   */
+  admit(): boolean {
+    if (this.queue.size >= this.queue.capacity) {
+      this.dispatcher.fail(this, 'queue_full')
+      return false
+    }
+    if (this.policy.retries === 0 && this.pool.refusing) {
+      this.dispatcher.fail(this, 'breaker_open')
+      return false
+    }
+    return true
+  }
+
+  /** Builds the request and queues it; call once the event was accepted and admitted. */
   enqueue(ev: PushEvent): void {
     let req: NotificationRequest
     try {
@@ -104,7 +122,6 @@ export class Handler implements Feeder, HandlerRef {
       this.dispatcher.fail(this, 'callback', err)
       return
     }
-    // Full: the newest fails, so what waits longest still gets its turn.
     if (!this.queue.push(req)) {
       this.dispatcher.fail(this, 'queue_full')
       return
@@ -158,6 +175,13 @@ export class Handler implements Feeder, HandlerRef {
   }
 
   /** Fails whatever still waits (reason shutdown); in-flight requests are the pool's to abort. */
+  /** The pool's breaker opened: queued notifications without retries fail now (breaker_open). */
+  failQueuedOnOpen(): void {
+    if (this.policy.retries > 0) return // they may wait for the breaker to half-open
+    for (const _ of this.queue.clear()) this.dispatcher.fail(this, 'breaker_open')
+    this.notifyIfIdle()
+  }
+
   dropQueued(): void {
     for (const _ of this.queue.clear()) this.dispatcher.fail(this, 'shutdown')
     for (const req of this.due.clear()) this.dispatcher.fail(this, 'shutdown', undefined, req.attempt)

@@ -53,7 +53,7 @@ export default function createEventPusherHttp(): Plugin {
     let ev: PushEvent | undefined
     for (let i = 0; i < messageHandlers.length; i++) {
       const handler = messageHandlers[i]
-      if (!handler.accepts(packet, from, to)) continue
+      if (!handler.accepts(packet, from, to) || !handler.admit()) continue
       ev ??= messageEvent(host, packet, from, to, Date.now())
       handler.enqueue(ev)
     }
@@ -65,7 +65,7 @@ export default function createEventPusherHttp(): Plugin {
       const ev = presenceEvent(host, hostJid!, who, type, Date.now())
       for (let i = 0; i < presenceHandlers.length; i++) {
         dispatcher!.accepted()
-        presenceHandlers[i].enqueue(ev)
+        if (presenceHandlers[i].admit()) presenceHandlers[i].enqueue(ev)
       }
     }
   }
@@ -140,7 +140,12 @@ export default function createEventPusherHttp(): Plugin {
           if (pools.has(name)) continue
           const settings = { ...ctx.httpPools.get(name)!, name }
           if (!settings.tls.verify) ctx.log.warn({ pool: name }, 'tls.verify is off: endpoint certificates are not checked')
-          const onState = metrics.breakerState(name)
+          const setState = metrics.breakerState(name)
+          const onState = (state: 'open' | 'half-open' | 'closed') => {
+            setState(state)
+            // What waits in the queues would only meet the open breaker one by one: fail it now.
+            if (state === 'open') for (const h of handlers) if (h.pool.name === name) h.failQueuedOnOpen()
+          }
           pools.set(name, new Pool(settings, { breaker: options.breaker, ca: cas.get(name), log: ctx.log, onState }))
         }
         handlers = prepared.map(

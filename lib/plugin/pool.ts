@@ -42,6 +42,11 @@ export interface PoolDeps {
 
 const USER_AGENT = 'xmppd mod_event_pusher_http'
 
+/** The rejection for a request the open breaker refuses: one shared, stack-less error. */
+const OPEN_ERROR = Object.assign(Object.create(Error.prototype) as Error, { name: 'Error', code: 'EOPENBREAKER', message: 'Breaker is open' })
+const BREAKER_OPEN: Promise<number> = Promise.reject(OPEN_ERROR)
+BREAKER_OPEN.catch(() => undefined) // handled by every caller; not an unhandled rejection
+
 export class Pool {
   readonly name: string
   readonly size: number
@@ -105,6 +110,11 @@ export class Pool {
     return this.breaker.opened ? 'open' : this.breaker.halfOpen ? 'half-open' : 'closed'
   }
 
+  /** The breaker is open: requests are refused without being sent. */
+  get refusing(): boolean {
+    return this.breaker.opened
+  }
+
   get inFlight(): number {
     return this.running
   }
@@ -119,6 +129,9 @@ export class Pool {
    * rejects with got's error, an UpstreamError (5xx, 408, 429) or opossum's EOPENBREAKER.
    */
   send(req: HttpRequest): Promise<number> {
+    // Open: fail fast without opossum building an Error (and its stack) per notification; the
+    // outcome is the same one fire() would give (EOPENBREAKER, counted breaker_open).
+    if (this.breaker.opened) return BREAKER_OPEN
     return this.breaker.fire(req)
   }
 

@@ -23,12 +23,25 @@ export interface C2SDeps {
 }
 
 const MAX_RESOURCE = 1023
+/** Parsed `to` addresses kept for reuse: a server sees the same few thousand over and over, and
+ * parsing one (with XEP-0106 escape detection) was a tenth of the routing CPU. */
+const JID_CACHE_SIZE = 10_000
 // eslint-disable-next-line no-control-regex
 const BAD_RESOURCE = /[\u0000-\u001f\u007f]/
 
 export function createC2SHandlers(deps: C2SDeps): C2SHandlers {
   const { isVhost, accounts, sessions, hooksOf, router, presence, metrics, log } = deps
   const vhostJids = new Map<string, JID>()
+  let parsed = new Map<string, JID>()
+  const parseTo = (address: string): JID => {
+    let j = parsed.get(address)
+    if (j === undefined) {
+      j = parseJid(address) // throws on a malformed address: nothing cached
+      if (parsed.size >= JID_CACHE_SIZE) parsed = new Map() // crude but bounded; refills at once
+      parsed.set(address, j)
+    }
+    return j
+  }
   const vhostJid = (host: string): JID => {
     let j = vhostJids.get(host)
     if (!j) vhostJids.set(host, (j = parseJid(host)))
@@ -64,7 +77,7 @@ export function createC2SHandlers(deps: C2SDeps): C2SHandlers {
       let to: JID | null = null
       if (stanza.attrs.to !== undefined) {
         try {
-          to = parseJid(String(stanza.attrs.to))
+          to = parseTo(String(stanza.attrs.to))
         } catch {
           return router.bounce(session, stanza, 'jid-malformed', 'modify')
         }
