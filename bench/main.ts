@@ -64,7 +64,7 @@ try {
 }
 
 const commit = execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim()
-const dirty = execSync('git status --porcelain -- lib bench', { cwd: root }).toString().trim() !== ''
+const dirty = execSync("git status --porcelain -- lib bench ':!bench/results'", { cwd: root }).toString().trim() !== ''
 const machine = { cpu: cpus()[0]?.model, cores: CORES, memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version }
 const file = path.join(root, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}-${commit}${dirty ? '-dirty' : ''}.json`)
 writeFileSync(file, `${JSON.stringify({ commit, dirty, date: new Date().toISOString(), machine, results }, null, 2)}\n`)
