@@ -1,5 +1,6 @@
-// The C2S listener: the only module that touches node-xmpp-server. It turns the library's
-// callback/event API into a small typed one (authenticate → bound → stanza → closed) and contains
+// The C2S listener: with transport/connection.ts and transport/session.ts, the only modules that
+// touch node-xmpp-server. It turns the library's callback/event API into a small typed one
+// (authenticate → bound → stanza → closed) and contains
 // its known defects by overriding methods on subclasses at load time (its files stay untouched):
 // - an <auth> naming a mechanism we did not offer crashed the process (matchingMechs[0]);
 // - max stanza size was never enforced (the number is passed where an options object is read);
@@ -9,24 +10,16 @@
 // - stanzas carry a stray xmlns:stream attribute;
 // - stanzas before STARTTLS/auth were silently dropped or processed; in-band registration hung;
 // - 'online' never fires for modern clients (we report a session once its resource is bound).
-import { StringDecoder } from 'node:string_decoder'
 import type { Socket } from 'node:net'
-import nxs, { type LtxElement, type NxsConnection, type NxsSession, type NxsTCPServer } from 'node-xmpp-server'
+import nxs, { type LtxElement, type NxsTCPServer } from 'node-xmpp-server'
 import type { Logger } from '../contract.js'
+import { XmppdConnection } from './transport/connection.js'
+import { XmppdSession, type SessionState } from './transport/session.js'
 
 export type { LtxElement }
 export const Element = nxs.Element
 
-const NS_TLS = 'urn:ietf:params:xml:ns:xmpp-tls'
-const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl'
-const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind'
-const NS_SESSION = 'urn:ietf:params:xml:ns:xmpp-session'
-const NS_STREAMS = 'http://etherx.jabber.org/streams'
 const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
-/** Parser input is fed in slices this long, so an oversized stanza is caught within one slice. */
-const SLICE = 4096
-/** Failed SASL attempts before the stream is closed. */
-const MAX_AUTH_FAILURES = 3
 
 /** What the listener asks of the rest of the server. */
 export interface C2SHandlers {
@@ -59,168 +52,6 @@ export interface RawSession {
   send(stanza: LtxElement): void
   /** Ends the stream, with a stream error when a condition is given. */
   close(condition?: string, text?: string): void
-}
-
-type SessionInternals = NxsSession & {
-  xmppd: SessionState
-  onAuth(stanza: LtxElement): void
-  onAuthStanza(stanza: LtxElement): void
-  sendAuthError(error?: { message?: string; type?: string }): void
-}
-
-interface SessionState {
-  raw: RawSession
-  handlers: C2SHandlers
-  authFailures: number
-  bound: boolean
-  closed: boolean
-}
-
-// ---- Connection: input decoding, stanza size, fail-once ----------------------------------------
-
-const BaseConnection = nxs.Connection as unknown as new (opts: Record<string, unknown>) => NxsConnection
-
-class XmppdConnection extends BaseConnection {
-  maxBytes = Infinity
-  failed = false
-  private readonly decoder = new StringDecoder('utf8')
-  private fed = 0
-  private stanzaStart = -1
-  private startedInSlice = false
-
-  override startParser(): void {
-    super.startParser()
-    this.stanzaStart = -1
-    this.parser?.on('startElement', () => {
-      this.startedInSlice = true
-    })
-  }
-
-  override onData(data: Buffer | string): void {
-    if (!this.parser || this.failed) return
-    const text = typeof data === 'string' ? data : this.decoder.write(data)
-    for (let i = 0; i < text.length; i += SLICE) {
-      const slice = text.length <= SLICE ? text : text.slice(i, i + SLICE)
-      if (hasRestrictedMarkup(slice)) {
-        this.error('restricted-xml', 'comments, processing instructions and DTDs are not allowed')
-        return
-      }
-      this.startedInSlice = false
-      try {
-        this.parser.write(slice)
-      } catch (err) {
-        // ltx throws (rather than emits) on an unknown entity such as &foo;
-        this.error('xml-not-well-formed', (err as Error).message)
-        return
-      }
-      if (!this.parser || this.failed) return
-      this.fed += Buffer.byteLength(slice)
-      if (this.startedInSlice) this.stanzaStart = this.fed
-      // A lower bound of the open stanza's size: never rejects a stanza within the limit.
-      if (this.parser.element && this.stanzaStart >= 0 && this.fed - this.stanzaStart > this.maxBytes) {
-        this.error('policy-violation', `stanza larger than max_stanza_size (${this.maxBytes} bytes)`)
-        return
-      }
-    }
-  }
-
-  override error(condition: string, message?: string): void {
-    if (this.failed) return
-    this.failed = true
-    super.error(condition, message)
-    this.stopParser()
-  }
-}
-
-/** RFC 6120 §11.1: no comments, PIs (but the XML declaration), DTDs or entity declarations. */
-function hasRestrictedMarkup(text: string): boolean {
-  for (let i = text.indexOf('<!'); i !== -1; i = text.indexOf('<!', i + 2)) {
-    if (!text.startsWith('<![CDATA[', i)) return true
-  }
-  for (let i = text.indexOf('<?'); i !== -1; i = text.indexOf('<?', i + 2)) {
-    if (!text.startsWith('<?xml ', i) && !text.startsWith('<?xml?', i)) return true
-  }
-  return false
-}
-
-// ---- Session: features, ordering rules, SASL containment --------------------------------------
-
-const BaseSession = nxs.C2S._Session as unknown as new (opts: Record<string, unknown>) => SessionInternals
-
-class XmppdSession extends BaseSession {
-  declare xmppd: SessionState
-
-  startStream(): void {
-    const domain = String(this.serverdomain ?? '').toLowerCase()
-    if (!this.server || !(this.server as XmppdTCPServer).xmppdHandlers.isVhost(domain)) {
-      this.connection.error('host-unknown', `this server does not serve '${domain}'`)
-      return
-    }
-    this.serverdomain = domain
-    this.connection.streamAttrs.from = domain
-    // The base method opens the stream and sends features.
-    ;(BaseSession.prototype as unknown as { startStream(this: unknown): void }).startStream.call(this)
-  }
-
-  sendFeatures(): void {
-    if (!this.authenticated && !this.connection.isSecure) {
-      // STARTTLS is required: offer nothing else before it.
-      const features = new nxs.Element('stream:features', { 'xmlns:stream': NS_STREAMS })
-      features.c('starttls', { xmlns: NS_TLS }).c('required')
-      this.send(features)
-    } else if (this.authenticated) {
-      const features = new nxs.Element('stream:features', { 'xmlns:stream': NS_STREAMS })
-      features.c('bind', { xmlns: NS_BIND })
-      features.c('session', { xmlns: NS_SESSION }).c('optional')
-      this.send(features)
-    } else {
-      ;(BaseSession.prototype as unknown as { sendFeatures(this: unknown): void }).sendFeatures.call(this)
-    }
-  }
-
-  onStanza(stanza: LtxElement): void {
-    const conn = this.connection as XmppdConnection
-    if (conn.failed || this.xmppd?.closed) return
-    delete stanza.attrs['xmlns:stream']
-    // The server sets `from`; whatever the client wrote is replaced.
-    if (this.jid) stanza.attrs.from = this.jid.toString()
-    else delete stanza.attrs.from
-
-    if (stanza.is('starttls', NS_TLS)) {
-      if (conn.isSecure) return conn.error('policy-violation', 'TLS is already established')
-      return (BaseSession.prototype as unknown as { onStanza(this: unknown, s: LtxElement): void }).onStanza.call(this, stanza)
-    }
-    if (!conn.isSecure) return conn.error('policy-violation', 'STARTTLS is required first')
-    if (stanza.is('auth', NS_SASL) || stanza.is('response', NS_SASL) || stanza.is('abort', NS_SASL)) {
-      return this.onSasl(stanza)
-    }
-    if (!this.authenticated) return conn.error('not-authorized', 'authenticate first')
-    this.onAuthStanza(stanza)
-  }
-
-  private onSasl(stanza: LtxElement): void {
-    if (this.authenticated) return this.connection.error('policy-violation', 'already authenticated')
-    if (stanza.is('abort', NS_SASL)) {
-      this.mechanism = undefined
-      return this.sendAuthError({ type: 'aborted', message: 'aborted' })
-    }
-    if (!this.mechanism) {
-      const offered = (this.mechanisms ?? []).some((m) => m.prototype.name === stanza.attrs.mechanism)
-      if (!stanza.is('auth', NS_SASL) || !offered) {
-        this.send(new nxs.Element('failure', { xmlns: NS_SASL }).c('invalid-mechanism').up())
-        return
-      }
-    }
-    this.onAuth(stanza)
-  }
-
-  override sendAuthError(error?: { message?: string; type?: string }): void {
-    ;(BaseSession.prototype as unknown as { sendAuthError(this: unknown, e: unknown): void }).sendAuthError.call(this, error)
-    this.mechanism = undefined // the next <auth> may choose again
-    if (++this.xmppd.authFailures >= MAX_AUTH_FAILURES) {
-      this.connection.error('policy-violation', 'too many failed authentication attempts')
-    }
-  }
 }
 
 // ---- TCP server: our connection and session classes, our handlers -----------------------------

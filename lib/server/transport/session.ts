@@ -1,0 +1,110 @@
+// The stream's XMPP side, on node-xmpp-server's C2S Session: features (STARTTLS required first),
+// the order of negotiation, and SASL without the crash on an unoffered mechanism. (Part of the
+// transport layer: see ../transport.ts.)
+import nxs, { type LtxElement, type NxsSession } from 'node-xmpp-server'
+import type { C2SHandlers, RawSession } from '../transport.js'
+import type { XmppdConnection } from './connection.js'
+
+const NS_TLS = 'urn:ietf:params:xml:ns:xmpp-tls'
+const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl'
+const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind'
+const NS_SESSION = 'urn:ietf:params:xml:ns:xmpp-session'
+const NS_STREAMS = 'http://etherx.jabber.org/streams'
+/** Failed SASL attempts before the stream is closed. */
+const MAX_AUTH_FAILURES = 3
+
+export type SessionInternals = NxsSession & {
+  xmppd: SessionState
+  onAuth(stanza: LtxElement): void
+  onAuthStanza(stanza: LtxElement): void
+  sendAuthError(error?: { message?: string; type?: string }): void
+}
+
+export interface SessionState {
+  raw: RawSession
+  handlers: C2SHandlers
+  authFailures: number
+  bound: boolean
+  closed: boolean
+}
+
+
+
+const BaseSession = nxs.C2S._Session as unknown as new (opts: Record<string, unknown>) => SessionInternals
+
+export class XmppdSession extends BaseSession {
+  declare xmppd: SessionState
+
+  startStream(): void {
+    const domain = String(this.serverdomain ?? '').toLowerCase()
+    if (!this.server || !(this.server as { xmppdHandlers: C2SHandlers }).xmppdHandlers.isVhost(domain)) {
+      this.connection.error('host-unknown', `this server does not serve '${domain}'`)
+      return
+    }
+    this.serverdomain = domain
+    this.connection.streamAttrs.from = domain
+    // The base method opens the stream and sends features.
+    ;(BaseSession.prototype as unknown as { startStream(this: unknown): void }).startStream.call(this)
+  }
+
+  sendFeatures(): void {
+    if (!this.authenticated && !this.connection.isSecure) {
+      // STARTTLS is required: offer nothing else before it.
+      const features = new nxs.Element('stream:features', { 'xmlns:stream': NS_STREAMS })
+      features.c('starttls', { xmlns: NS_TLS }).c('required')
+      this.send(features)
+    } else if (this.authenticated) {
+      const features = new nxs.Element('stream:features', { 'xmlns:stream': NS_STREAMS })
+      features.c('bind', { xmlns: NS_BIND })
+      features.c('session', { xmlns: NS_SESSION }).c('optional')
+      this.send(features)
+    } else {
+      ;(BaseSession.prototype as unknown as { sendFeatures(this: unknown): void }).sendFeatures.call(this)
+    }
+  }
+
+  onStanza(stanza: LtxElement): void {
+    const conn = this.connection as XmppdConnection
+    if (conn.failed || this.xmppd?.closed) return
+    delete stanza.attrs['xmlns:stream']
+    // The server sets `from`; whatever the client wrote is replaced.
+    if (this.jid) stanza.attrs.from = this.jid.toString()
+    else delete stanza.attrs.from
+
+    if (stanza.is('starttls', NS_TLS)) {
+      if (conn.isSecure) return conn.error('policy-violation', 'TLS is already established')
+      return (BaseSession.prototype as unknown as { onStanza(this: unknown, s: LtxElement): void }).onStanza.call(this, stanza)
+    }
+    if (!conn.isSecure) return conn.error('policy-violation', 'STARTTLS is required first')
+    if (stanza.is('auth', NS_SASL) || stanza.is('response', NS_SASL) || stanza.is('abort', NS_SASL)) {
+      return this.onSasl(stanza)
+    }
+    if (!this.authenticated) return conn.error('not-authorized', 'authenticate first')
+    this.onAuthStanza(stanza)
+  }
+
+  private onSasl(stanza: LtxElement): void {
+    if (this.authenticated) return this.connection.error('policy-violation', 'already authenticated')
+    if (stanza.is('abort', NS_SASL)) {
+      this.mechanism = undefined
+      return this.sendAuthError({ type: 'aborted', message: 'aborted' })
+    }
+    if (!this.mechanism) {
+      const offered = (this.mechanisms ?? []).some((m) => m.prototype.name === stanza.attrs.mechanism)
+      if (!stanza.is('auth', NS_SASL) || !offered) {
+        this.send(new nxs.Element('failure', { xmlns: NS_SASL }).c('invalid-mechanism').up())
+        return
+      }
+    }
+    this.onAuth(stanza)
+  }
+
+  override sendAuthError(error?: { message?: string; type?: string }): void {
+    ;(BaseSession.prototype as unknown as { sendAuthError(this: unknown, e: unknown): void }).sendAuthError.call(this, error)
+    this.mechanism = undefined // the next <auth> may choose again
+    if (++this.xmppd.authFailures >= MAX_AUTH_FAILURES) {
+      this.connection.error('policy-violation', 'too many failed authentication attempts')
+    }
+  }
+}
+

@@ -1,0 +1,46 @@
+// The boundaries of DESIGN.md and STYLE.md, checked on the sources: the plugin needs nothing but
+// the contract; only the transport layer touches node-xmpp-server; lib/ never imports spec/; the server
+// loads plugins by dynamic import only; one concern per file keeps files short.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import path from 'node:path'
+import { root } from './helpers/xmppd.js'
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const file = path.join(dir, name)
+    return statSync(file).isDirectory() ? files(file) : name.endsWith('.ts') ? [file] : []
+  })
+}
+
+const importsOf = (file: string) => [...readFileSync(file, 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)[^'"\n]*?from\s+['"]([^'"]+)['"]/g)].map((m) => m[1])
+const rel = (file: string) => path.relative(root, file)
+
+test('lib/plugin imports only the contract, the errors, its own folder and its packages', () => {
+  const allowed = /^(\.\.\/contract\.js|\.\.\/errors\.js|\.\/[\w.-]+\.js|node:[\w/]+|got|opossum|prom-client|@xmpp\/jid)$/
+  const bad = files(path.join(root, 'lib/plugin')).flatMap((f) => importsOf(f).filter((s) => !allowed.test(s)).map((s) => `${rel(f)} imports ${s}`))
+  assert.deepEqual(bad, [])
+})
+
+test('only the transport layer imports node-xmpp-server', () => {
+  const users = files(path.join(root, 'lib')).filter((f) => importsOf(f).includes('node-xmpp-server') && !f.endsWith('.d.ts'))
+  assert.deepEqual(users.map(rel).sort(), ['lib/server/transport.ts', 'lib/server/transport/connection.ts', 'lib/server/transport/session.ts'])
+})
+
+test('lib never imports spec, and the server never imports the plugin statically', () => {
+  const bad = files(path.join(root, 'lib')).flatMap((f) =>
+    importsOf(f)
+      .filter((s) => s.includes('/spec/') || s.startsWith('../spec') || (rel(f).startsWith('lib/server/') && s.includes('plugin/')))
+      .map((s) => `${rel(f)} imports ${s}`),
+  )
+  assert.deepEqual(bad, [])
+})
+
+test('source files stay under 300 lines (one concern each)', () => {
+  const long = files(path.join(root, 'lib'))
+    .filter((f) => !f.endsWith('.generated.ts'))
+    .map((f) => [rel(f), readFileSync(f, 'utf8').split('\n').length] as const)
+    .filter(([, n]) => n > 300)
+  assert.deepEqual(long, [])
+})
