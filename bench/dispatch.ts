@@ -3,10 +3,8 @@
 // same agent settings and concurrency, and against bare node:http with a keep-alive agent.
 import http from 'node:http'
 import got from 'got'
-import { jid } from '@xmpp/jid'
-import { element } from '../spec/helpers/stanza.js'
 import { startTestServer } from '../spec/helpers/xmppd.js'
-import { waitUntil, type SinkProcess } from './support.js'
+import { chatPacket, waitUntil, type SinkProcess } from './support.js'
 
 const N = 20_000
 const CONCURRENCY = 50
@@ -68,10 +66,7 @@ max_queue = 100000
   let plugin: Rate
   try {
     const hooks = server.hooksOf('localhost')!
-    const from = jid('alice@localhost/phone')
-    const to = jid('bob@localhost')
-    const chat = element('message', { to: 'bob@localhost', type: 'chat', from: 'alice@localhost/phone' })
-    chat.c('body').t('hello, this is a typical chat message of a few dozen characters')
+    const { packet: chat, from, to } = chatPacket()
     const warm = async () => {
       for (let i = 0; i < 2000; i++) hooks.run('user_send_packet', chat, from, to)
       await waitUntil(async () => (await sink.count()) >= 2000, 30_000)

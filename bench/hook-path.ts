@@ -3,10 +3,9 @@
 // ineligible packet. In-process. Only the synchronous loops are timed, in chunks of 1000 packets
 // (a burst a server meets), with the queue drained to a fast sink between chunks so that it
 // never holds more than a chunk: a queue grown to 200k entries would measure the GC instead.
-import { jid } from '@xmpp/jid'
 import { element } from '../spec/helpers/stanza.js'
 import { startTestServer } from '../spec/helpers/xmppd.js'
-import { waitUntil, type SinkProcess } from './support.js'
+import { chatPacket, waitUntil, type SinkProcess } from './support.js'
 
 const N = 200_000
 const WARM = 20_000
@@ -46,10 +45,7 @@ drain_timeout = 100
   })
   try {
     const hooks = server.hooksOf('localhost')!
-    const from = jid('alice@localhost/phone')
-    const to = jid('bob@localhost')
-    const chat = element('message', { to: 'bob@localhost', type: 'chat', from: 'alice@localhost/phone' })
-    chat.c('body').t('hello, this is a typical chat message of a few dozen characters')
+    const { packet: chat, from, to } = chatPacket()
     const presence = element('presence', { from: 'alice@localhost/phone' })
     await sink.reset()
     let expected = 0

@@ -4,7 +4,10 @@ import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { jid, type JID } from '@xmpp/jid'
+import type { Element } from '../lib/contract.js'
 import { RawXmpp } from '../spec/helpers/raw-xmpp.js'
+import { element } from '../spec/helpers/stanza.js'
 import { configToml, writeConfig } from '../spec/helpers/xmppd.js'
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -190,4 +193,11 @@ export function sample(text: string, name: string, labels: Record<string, string
 export function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+}
+
+/** A typical eligible packet as the hook sees it: a chat message alice → bob with a body. */
+export function chatPacket(): { packet: Element; from: JID; to: JID } {
+  const packet = element('message', { to: 'bob@localhost', type: 'chat', from: 'alice@localhost/phone' })
+  packet.c('body').t('hello, this is a typical chat message of a few dozen characters')
+  return { packet: packet as unknown as Element, from: jid('alice@localhost/phone'), to: jid('bob@localhost') }
 }
