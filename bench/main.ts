@@ -34,7 +34,7 @@ try {
   if (want('routing')) {
     const r = await routing(hanging)
     results.routing = r
-    log(`\n2. Routing, 20 pairs x 1000 messages (server on one core; median of 5 interleaved runs)`)
+    log(`\n2. Routing, 20 pairs x 3000 messages (server on one core; median of 3 interleaved runs)`)
     log(`   plugin disabled ${f(r.disabled.messages_per_second)}/s | endpoint hanging ${f(r.hanging.messages_per_second)}/s (ratio ${f(r.hanging_ratio, 2)}) | breaker open ${f(r.breaker_open.messages_per_second)}/s (ratio ${f(r.breaker_open_ratio, 2)})`)
   }
   if (want('dispatch')) {
