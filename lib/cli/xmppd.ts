@@ -89,7 +89,8 @@ async function main(): Promise<void> {
         `  XMPP (STARTTLS, self-signed certificate): 127.0.0.1:${server.c2sPort}, domain "localhost"\n` +
         `  demo accounts:\n${accounts}\n` +
         `  notifications go to ${receiver.url}/webservice/notifications and are printed below\n` +
-        `  health and metrics: http://127.0.0.1:${server.httpPort}/health  /metrics\n\n`,
+        `  dashboard: http://127.0.0.1:${server.httpPort}/dashboard   (also /health, /metrics)\n` +
+        `  admin: npx xmppctl --url http://127.0.0.1:${server.httpPort} plugin list   (token: ${server.adminToken.file ?? 'from XMPPD_ADMIN_TOKEN'})\n\n`,
     )
   }
 

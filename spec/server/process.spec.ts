@@ -16,7 +16,7 @@ test('the embedded default: two demo users chat, the built-in receiver prints th
   const run = spawnBin('xmppd', ['--c2s-port', '0', '--http-port', '0', '--receiver-port', '0'], {}, cwd)
   try {
     const [, c2s] = await run.waitFor(/XMPP \(STARTTLS, self-signed certificate\): 127\.0\.0\.1:(\d+)/)
-    const [, http] = await run.waitFor(/http:\/\/127\.0\.0\.1:(\d+)\/health/)
+    const [, http] = await run.waitFor(/dashboard: http:\/\/127\.0\.0\.1:(\d+)\/dashboard/)
     assert.match(run.stdout(), /alice@localhost {2}password: alice/)
     // The embedded default's certificate is generated: tell @xmpp/client nothing, use go-sendxmpp -n to send.
     const received: string[] = []
