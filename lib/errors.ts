@@ -56,5 +56,8 @@ export const XMPPD_ERR_PLUGIN_STATE = defineError(
   (id: string, host: string, state: string) => `plugin '${id}' is already ${state} on '${host}'`,
 )
 
+export const XMPPD_ERR_COMMAND_UNKNOWN = defineError('XMPPD_ERR_COMMAND_UNKNOWN', (id: string, name: string) => `plugin '${id}' has no admin command '${name}'`)
+export const XMPPD_ERR_NO_CONFIG_FILE = defineError('XMPPD_ERR_NO_CONFIG_FILE', () => 'running the embedded default: there is no config file to reload')
+
 /** An endpoint answered with a status that is not a success. */
 export const PUSH_ERR_UPSTREAM = defineError('PUSH_ERR_UPSTREAM', (status: number) => `endpoint answered ${status}`)

@@ -6,6 +6,7 @@
 //   POST /api/reload                                  re-read the config file (validated first)
 // JSON in and out; errors are { error, message } with 400/401/404/409.
 import type { ServerResponse } from 'node:http'
+import { XMPPD_ERR_PLUGIN_UNKNOWN, XMPPD_ERR_VHOST_UNKNOWN } from '../errors.js'
 import { sendJson, type HttpListener } from './http.js'
 import type { PluginLoader } from './plugin-loader.js'
 import type { PluginStatusService } from './plugin-status.js'
@@ -46,7 +47,7 @@ export function sendError(res: ServerResponse, err: unknown): void {
 export function mountAdminApi(http: HttpListener, deps: AdminDeps): void {
   const checkHost = (host: string | null): string | undefined => {
     if (host === null) return undefined
-    if (!deps.hosts.includes(host)) throw Object.assign(new Error(`no virtual host '${host}'`), { code: 'XMPPD_ERR_VHOST_UNKNOWN' })
+    if (!deps.hosts.includes(host)) throw new XMPPD_ERR_VHOST_UNKNOWN(host)
     return host
   }
 
@@ -62,7 +63,7 @@ export function mountAdminApi(http: HttpListener, deps: AdminDeps): void {
         if (parts.length === 2 && parts[1] === 'status') return sendJson(res, 200, { plugins: await deps.status.status(undefined, host) })
         if (parts.length === 4 && parts[1] === 'plugins' && parts[3] === 'status') {
           const list = await deps.status.status(parts[2], host)
-          if (list.length === 0) throw Object.assign(new Error(`no plugin named '${parts[2]}'`), { code: 'XMPPD_ERR_PLUGIN_UNKNOWN' })
+          if (list.length === 0) throw new XMPPD_ERR_PLUGIN_UNKNOWN(parts[2])
           return sendJson(res, 200, { plugins: list })
         }
         sendJson(res, 404, { error: 'not_found', message: `no route GET ${url.pathname}` })

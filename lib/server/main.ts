@@ -3,7 +3,7 @@
 import type { DestinationStream } from 'pino'
 import type { JID } from '@xmpp/jid'
 import type { Logger } from '../contract.js'
-import { ConfigErrors, defineError } from '../errors.js'
+import { ConfigErrors, XMPPD_ERR_NO_CONFIG_FILE } from '../errors.js'
 import { Accounts } from './accounts.js'
 import { resolveAdminToken, type AdminToken } from './admin-token.js'
 import { createC2SHandlers } from './c2s.js'
@@ -55,8 +55,6 @@ export interface XmppServer {
   /** Graceful stop: stop accepting, stop plugins (they drain), close streams, close listeners. */
   stop(): Promise<void>
 }
-
-export const XMPPD_ERR_NO_CONFIG_FILE = defineError('XMPPD_ERR_NO_CONFIG_FILE', () => 'running the embedded default: there is no config file to reload')
 
 /** Starts xmppd; rejects with ConfigErrors (nothing left listening) when the config cannot run. */
 export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}): Promise<XmppServer> {
