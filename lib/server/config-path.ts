@@ -10,7 +10,7 @@ export function formatPath(segments: ReadonlyArray<string | number>): string {
 }
 
 /** ajv's instancePath ("/listen/c2s/port", JSON Pointer) as segments. */
-export function pointerSegments(pointer: string): string[] {
+function pointerSegments(pointer: string): string[] {
   if (!pointer) return []
   return pointer
     .slice(1)
@@ -19,7 +19,7 @@ export function pointerSegments(pointer: string): string[] {
 }
 
 /** Where an ajv error points, as segments under the validated value. */
-export function ajvErrorSegments(e: ErrorObject): string[] {
+function ajvErrorSegments(e: ErrorObject): string[] {
   const segments = pointerSegments(e.instancePath)
   if (e.keyword === 'additionalProperties') segments.push(String(e.params.additionalProperty))
   if (e.keyword === 'required') segments.push(String(e.params.missingProperty))

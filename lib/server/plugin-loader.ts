@@ -117,10 +117,6 @@ export class PluginLoader {
     })
   }
 
-  isEnabled(key: string): boolean {
-    return this.instances.has(key)
-  }
-
   list(host?: string): PluginState[] {
     return [...this.settings.values()]
       .filter((s) => !host || s.host === host)

@@ -68,10 +68,6 @@ export class SessionRegistry {
     return this.byBare.get(bare)?.get(resource)
   }
 
-  hasResource(bare: string, resource: string): boolean {
-    return this.byBare.get(bare)?.has(resource) ?? false
-  }
-
   isOnline(jid: JID): boolean {
     return this.byBare.has(`${jid.local}@${jid.domain}`)
   }
