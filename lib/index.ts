@@ -3,5 +3,5 @@ export type { Element, Hook, HookHandlers, Hooks, HttpPoolSettings, Logger, Plug
 export { HOOKS } from './contract.js'
 export { ConfigError, ConfigErrors } from './errors.js'
 export { startServer, type XmppServer, type ServerOptions } from './server/main.js'
-export { readConfigFile, parseConfig, type LoadedConfig, type Config } from './server/config.js'
+export { readConfigFile, parseConfig, type LoadedConfig, type Config } from './server/config/load.js'
 export { default as createEventPusherHttp } from './plugin/index.js'

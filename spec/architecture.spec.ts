@@ -25,7 +25,43 @@ test('lib/plugin imports only the contract, the errors, its own folder and its p
 
 test('only the transport layer imports node-xmpp-server', () => {
   const users = files(path.join(root, 'lib')).filter((f) => importsOf(f).includes('node-xmpp-server') && !f.endsWith('.d.ts'))
-  assert.deepEqual(users.map(rel).sort(), ['lib/server/transport.ts', 'lib/server/transport/connection.ts', 'lib/server/transport/session.ts'])
+  assert.deepEqual(users.map(rel).sort(), ['lib/server/xmpp/transport.ts', 'lib/server/xmpp/transport/connection.ts', 'lib/server/xmpp/transport/session.ts'])
+})
+
+// The rooms of lib/server and what each may import from its siblings: the folder names are the
+// architecture. XMPP knows the hook registry and nothing else of plugins; config, observability
+// and the demo stand alone; admin sits on top of the others; only main.ts wires every room.
+const ROOMS: Record<string, RegExp> = {
+  config: /^$/,
+  observability: /^$/,
+  demo: /^$/,
+  xmpp: /^(observability\/[\w-]+|plugins\/hooks)\.js$/,
+  plugins: /^(config|observability)\/[\w-]+\.js$/,
+  admin: /^(config|observability|plugins|xmpp)\/[\w-]+\.js$/,
+}
+
+test('lib/server is grouped into rooms, and each imports only the rooms below it', () => {
+  const serverDir = path.join(root, 'lib/server')
+  const loose = readdirSync(serverDir).filter((n) => n.endsWith('.ts') && n !== 'main.ts')
+  assert.deepEqual(loose, [], 'only main.ts sits directly in lib/server')
+  assert.deepEqual(
+    readdirSync(serverDir).filter((n) => statSync(path.join(serverDir, n)).isDirectory()).sort(),
+    Object.keys(ROOMS).sort(),
+  )
+  const bad: string[] = []
+  for (const [room, allowed] of Object.entries(ROOMS)) {
+    for (const f of files(path.join(serverDir, room))) {
+      for (const spec of importsOf(f)) {
+        if (!spec.startsWith('.')) continue
+        const target = path.relative(serverDir, path.resolve(path.dirname(f), spec))
+        if (target.startsWith('..')) continue // lib/contract.js and lib/errors.js
+        const [targetRoom] = target.split(path.sep)
+        if (targetRoom === room) continue
+        if (!allowed.test(target.split(path.sep).join('/'))) bad.push(`${rel(f)} imports ${spec}`)
+      }
+    }
+  }
+  assert.deepEqual(bad, [])
 })
 
 test('lib never imports spec, and the server never imports the plugin statically', () => {

@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { parse as parseToml } from 'smol-toml'
-import { TOKEN_FILE } from '../server/admin-token.js'
-import { formatList, formatSeed, formatStatus } from '../server/status-text.js'
+import { TOKEN_FILE } from '../server/admin/token.js'
+import { formatList, formatSeed, formatStatus } from '../server/admin/status-text.js'
 
 const HELP: Record<string, string> = {
   main: `usage: xmppctl [--url URL] [--token TOKEN] [--config FILE] [--json] COMMAND

@@ -3,11 +3,11 @@
 // built-in notification receiver). `xmppd hash-password` prints an scrypt hash for [auth.users].
 import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
-import { hashPassword } from '../server/accounts.js'
-import { parseConfig, readConfigFile, type ConfigOverrides, type LoadedConfig } from '../server/config.js'
-import { DEMO_USERS, defaultConfigToml } from '../server/default-config.js'
+import { hashPassword } from '../server/xmpp/accounts.js'
+import { parseConfig, readConfigFile, type ConfigOverrides, type LoadedConfig } from '../server/config/load.js'
+import { DEMO_USERS, defaultConfigToml } from '../server/demo/embedded-default.js'
 import { startServer, type XmppServer } from '../server/main.js'
-import { startReceiver, type Receiver } from '../server/receiver.js'
+import { startReceiver, type Receiver } from '../server/demo/receiver.js'
 
 const USAGE = `usage: xmppd [--config FILE] [--c2s-port N] [--http-port N] [--receiver-port N] [--log-level LEVEL]
        xmppd hash-password        (reads a password on stdin, prints an scrypt hash for [auth.users])

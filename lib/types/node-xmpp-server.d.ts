@@ -1,4 +1,4 @@
-// The parts of node-xmpp-server@2.2.7 (untyped CommonJS) that lib/server/transport.ts uses.
+// The parts of node-xmpp-server@2.2.7 (untyped CommonJS) that lib/server/xmpp/transport.ts uses.
 declare module 'node-xmpp-server' {
   import type { EventEmitter } from 'node:events'
   import type { Server as NetServer, Socket } from 'node:net'

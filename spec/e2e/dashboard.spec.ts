@@ -10,8 +10,8 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { connectClient, type TestClient } from '../helpers/client.js'
 import { eventually } from '../helpers/metrics.js'
 import { closedPort, startSink, type Sink } from '../helpers/sink.js'
-import { formatStatus } from '../../lib/server/status-text.js'
-import type { PluginStatus } from '../../lib/server/plugin-status.js'
+import { formatStatus } from '../../lib/server/admin/status-text.js'
+import type { PluginStatus } from '../../lib/server/plugins/status.js'
 import { ADMIN_TOKEN, root, startTestServer, type TestServer } from '../helpers/xmppd.js'
 
 const ARTIFACTS = path.join(root, 'spec/artifacts')

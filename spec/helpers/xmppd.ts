@@ -6,7 +6,7 @@ import path from 'node:path'
 import { Writable } from 'node:stream'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { readConfigFile } from '../../lib/server/config.js'
+import { readConfigFile } from '../../lib/server/config/load.js'
 import { startServer, type XmppServer } from '../../lib/server/main.js'
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')

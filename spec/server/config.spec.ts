@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
-import { parseConfig } from '../../lib/server/config.js'
+import { parseConfig } from '../../lib/server/config/load.js'
 import { configToml, spawnBin, writeConfig } from '../helpers/xmppd.js'
 
 /** A port nobody listens on right now. */

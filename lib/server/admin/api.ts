@@ -6,10 +6,10 @@
 //   POST /api/reload                                  re-read the config file (validated first)
 // JSON in and out; errors are { error, message } with 400/401/404/409.
 import type { ServerResponse } from 'node:http'
-import { XMPPD_ERR_PLUGIN_UNKNOWN, XMPPD_ERR_VHOST_UNKNOWN } from '../errors.js'
+import { XMPPD_ERR_PLUGIN_UNKNOWN, XMPPD_ERR_VHOST_UNKNOWN } from '../../errors.js'
 import { sendJson, type HttpListener } from './http.js'
-import type { PluginLoader } from './plugin-loader.js'
-import type { PluginStatusService } from './plugin-status.js'
+import type { PluginLoader } from '../plugins/loader.js'
+import type { PluginStatusService } from '../plugins/status.js'
 
 export interface ReloadResult {
   /** Plugin instances (re)started and stopped by the reload. */

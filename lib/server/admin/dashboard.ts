@@ -8,7 +8,7 @@ import type { ServerResponse } from 'node:http'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { sendJson, type HttpListener } from './http.js'
-import type { PluginStatus, PluginStatusService } from './plugin-status.js'
+import type { PluginStatus, PluginStatusService } from '../plugins/status.js'
 
 export interface DashboardDeps {
   status: PluginStatusService
@@ -23,9 +23,9 @@ export interface DashboardData {
   hosts: Array<{ host: string; sessions: number; plugins: PluginStatus[] }>
 }
 
-// lib/server/dashboard.ts under tsx and dist/server/dashboard.js both sit two folders below the
-// package root; the assets ship as sources in lib/server/dashboard/ (package.json "files").
-const ASSET_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'lib', 'server', 'dashboard')
+// lib/server/admin/dashboard.ts under tsx and dist/server/admin/dashboard.js both sit three folders
+// below the package root; the assets ship as sources in lib/server/admin/dashboard/ (package.json "files").
+const ASSET_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'lib', 'server', 'admin', 'dashboard')
 
 /** Every file served, by request name: nothing else under the folder is reachable. */
 const FILES: Record<string, { file: string; type: string }> = {

@@ -3,7 +3,7 @@
 // Fires the user_available / user_unavailable hooks when a resource comes online or leaves.
 import type { JID } from '@xmpp/jid'
 import type { Accounts } from './accounts.js'
-import type { HookRegistry } from './hooks.js'
+import type { HookRegistry } from '../plugins/hooks.js'
 import type { ClientSession, SessionRegistry } from './sessions.js'
 import { Element, type LtxElement } from './transport.js'
 

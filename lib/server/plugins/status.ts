@@ -3,8 +3,8 @@
 // disabled too, under their seed names where it gives them), and its own `status` command's
 // details while it runs. Also keeps a short history of sent/failed totals for the charts.
 import type { Registry } from 'prom-client'
-import type { PluginLoader, PluginState } from './plugin-loader.js'
-import type { CatalogEntry } from './plugin-catalog.js'
+import type { PluginLoader, PluginState } from './loader.js'
+import type { CatalogEntry } from './catalog.js'
 
 export interface SeedValue {
   /** e.g. "[localhost, mod_http_notifications, sent]" */

@@ -1,7 +1,7 @@
 // One vhost's hook registry: ordered observer handlers per hook name. Handlers cannot veto
 // routing; a throwing handler is logged and skipped, the others still run.
-import { HOOKS, type Hook, type HookHandlers, type Logger } from '../contract.js'
-import { XMPPD_ERR_HOOK_UNKNOWN } from '../errors.js'
+import { HOOKS, type Hook, type HookHandlers, type Logger } from '../../contract.js'
+import { XMPPD_ERR_HOOK_UNKNOWN } from '../../errors.js'
 
 type Handlers = { [H in Hook]: Array<HookHandlers[H]> }
 

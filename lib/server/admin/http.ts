@@ -4,8 +4,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
-import type { Logger } from '../contract.js'
-import type { AdminToken } from './admin-token.js'
+import type { Logger } from '../../contract.js'
+import type { AdminToken } from './token.js'
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void
 

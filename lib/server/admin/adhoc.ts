@@ -4,12 +4,12 @@
 // request (a submitted form with `execute`) or in two (execute → form → complete).
 import { randomBytes } from 'node:crypto'
 import type { JID } from '@xmpp/jid'
-import type { PluginLoader } from './plugin-loader.js'
-import type { PluginStatusService } from './plugin-status.js'
-import type { ClientSession } from './sessions.js'
-import type { IqExtension } from './server-iq.js'
+import type { PluginLoader } from '../plugins/loader.js'
+import type { PluginStatusService } from '../plugins/status.js'
+import type { ClientSession } from '../xmpp/sessions.js'
+import type { IqExtension } from '../xmpp/server-iq.js'
 import { formatList, formatStatus } from './status-text.js'
-import { Element, errorReply, type LtxElement } from './transport.js'
+import { Element, errorReply, type LtxElement } from '../xmpp/transport.js'
 
 export const NS_COMMANDS = 'http://jabber.org/protocol/commands'
 const NS_DATA = 'jabber:x:data'

@@ -1,5 +1,5 @@
 import type { ErrorObject } from 'ajv'
-import { ConfigError } from '../errors.js'
+import { ConfigError } from '../../errors.js'
 
 // Config paths as users read them: dotted, with keys that contain dots or spaces quoted,
 // e.g. host_config."example.com".plugins.mod_event_pusher_http.enabled

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
-import type { PluginFactory } from '../contract.js'
+import type { PluginFactory } from '../../contract.js'
 
 export interface PluginManifest {
   id: string
@@ -26,8 +26,8 @@ export interface CatalogEntry {
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-/** The package root: lib/server (sources, run by tsx) and dist/server both sit two levels down. */
-const packageRoot = path.resolve(here, '..', '..')
+/** The package root: lib/server/plugins (sources, run by tsx) and dist/server/plugins both sit three levels down. */
+const packageRoot = path.resolve(here, '..', '..', '..')
 const runningFromSources = import.meta.url.endsWith('.ts')
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false })

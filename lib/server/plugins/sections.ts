@@ -2,10 +2,10 @@
 // over it (tables merge key by key, other values replace), `enabled` split off, the rest validated
 // against the plugin's schema with defaults applied. Errors name the place in the file that holds
 // the bad value.
-import { ConfigError, ConfigErrors } from '../errors.js'
-import type { Config, PluginSection } from './config-schema.js'
-import type { CatalogEntry } from './plugin-catalog.js'
-import { formatPath, fromAjvError } from './config-path.js'
+import { ConfigError, ConfigErrors } from '../../errors.js'
+import type { Config, PluginSection } from '../config/schema.js'
+import type { CatalogEntry } from './catalog.js'
+import { formatPath, fromAjvError } from '../config/path.js'
 
 export interface PluginSettings {
   id: string

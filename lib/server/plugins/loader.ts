@@ -2,12 +2,12 @@
 // reload, shutdown. The loader records every hook and admin command an instance adds and drops
 // them when it stops (first the hooks, so no packet arrives while the plugin drains).
 // Transitions run one at a time.
-import { HOOKS, type AdminCommand, type Hook, type HookHandlers, type HttpPoolSettings, type Logger, type Plugin, type PluginContext, type Registry, type Sessions } from '../contract.js'
-import { ConfigError, ConfigErrors, XMPPD_ERR_HOOK_UNKNOWN, XMPPD_ERR_PLUGIN_STATE, XMPPD_ERR_PLUGIN_UNKNOWN, XMPPD_ERR_VHOST_UNKNOWN, XMPPD_ERR_COMMAND_UNKNOWN } from '../errors.js'
-import type { Config } from './config-schema.js'
+import { HOOKS, type AdminCommand, type Hook, type HookHandlers, type HttpPoolSettings, type Logger, type Plugin, type PluginContext, type Registry, type Sessions } from '../../contract.js'
+import { ConfigError, ConfigErrors, XMPPD_ERR_HOOK_UNKNOWN, XMPPD_ERR_PLUGIN_STATE, XMPPD_ERR_PLUGIN_UNKNOWN, XMPPD_ERR_VHOST_UNKNOWN, XMPPD_ERR_COMMAND_UNKNOWN } from '../../errors.js'
+import type { Config } from '../config/schema.js'
 import type { HookRegistry } from './hooks.js'
-import type { CatalogEntry } from './plugin-catalog.js'
-import { settingsKey, type PluginSettings } from './plugin-sections.js'
+import type { CatalogEntry } from './catalog.js'
+import { settingsKey, type PluginSettings } from './sections.js'
 
 
 export interface LoaderDeps {

@@ -12,7 +12,7 @@
 // - 'online' never fires for modern clients (we report a session once its resource is bound).
 import type { Socket } from 'node:net'
 import nxs, { type LtxElement, type NxsTCPServer } from 'node-xmpp-server'
-import type { Logger } from '../contract.js'
+import type { Logger } from '../../contract.js'
 import { XmppdConnection } from './transport/connection.js'
 import { XmppdSession, type SessionState } from './transport/session.js'
 

@@ -4,12 +4,12 @@
 import { randomBytes } from 'node:crypto'
 import { jid as parseJid, type JID } from '@xmpp/jid'
 import type { Accounts } from './accounts.js'
-import type { HookRegistry } from './hooks.js'
-import type { ServerMetrics } from './metrics.js'
+import type { HookRegistry } from '../plugins/hooks.js'
+import type { ServerMetrics } from '../observability/metrics.js'
 import type { Router } from './router.js'
 import type { SessionRegistry } from './sessions.js'
 import type { C2SHandlers } from './transport.js'
-import type { Logger } from '../contract.js'
+import type { Logger } from '../../contract.js'
 
 export interface C2SDeps {
   isVhost(domain: string): boolean

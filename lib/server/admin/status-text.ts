@@ -1,6 +1,6 @@
 // Plugin states and statuses as plain text, for xmppctl and the XMPP admin commands.
-import type { PluginState } from './plugin-loader.js'
-import type { PluginStatus } from './plugin-status.js'
+import type { PluginState } from '../plugins/loader.js'
+import type { PluginStatus } from '../plugins/status.js'
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))

@@ -1,7 +1,7 @@
 // Structured logs (pino, JSON lines on stdout). Secrets are redacted by key wherever they appear,
 // so a careless `log.info({ config })` cannot leak a password or a token.
 import { pino, type DestinationStream, type Logger as Pino } from 'pino'
-import type { Logger } from '../contract.js'
+import type { Logger } from '../../contract.js'
 
 const SECRET_KEYS = ['password', 'passwd', 'secret', 'token', 'admin_token', 'authorization', 'signing_secrets', 'headers', 'users', 'credentials', 'cookie']
 

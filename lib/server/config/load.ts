@@ -4,11 +4,11 @@ import { readFileSync, existsSync } from 'node:fs'
 import path from 'node:path'
 import { parse as parseToml, TomlError } from 'smol-toml'
 import { Ajv } from 'ajv'
-import { ConfigError, ConfigErrors } from '../errors.js'
-import { configSchema, type Config } from './config-schema.js'
-import { formatPath, fromAjvError } from './config-path.js'
+import { ConfigError, ConfigErrors } from '../../errors.js'
+import { configSchema, type Config } from './schema.js'
+import { formatPath, fromAjvError } from './path.js'
 
-export type { Config } from './config-schema.js'
+export type { Config } from './schema.js'
 
 export interface LoadedConfig {
   config: Readonly<Config>
