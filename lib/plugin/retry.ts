@@ -7,6 +7,8 @@ export interface RetryPolicy {
   retries: number
   baseDelay: number
   maxDelay: number
+  /** retry_schedule in ms: the wait before each retry (the last one repeats); replaces the doubling. */
+  schedule?: readonly number[]
 }
 
 /**
@@ -42,8 +44,17 @@ export function parseRetryAfter(value: string | undefined, now: number = Date.no
   return Number.isNaN(at) ? undefined : Math.max(0, at - now)
 }
 
-/** The wait before retry number `retry`: Retry-After when the endpoint sent one, else backoff; at most maxDelay. */
+/**
+ * The wait before retry number `retry`. With a schedule: its entry, or the endpoint's Retry-After
+ * (at most maxDelay) when that is longer. Without: Retry-After when the endpoint sent one, else
+ * backoff; at most maxDelay.
+ */
 export function retryDelay(retry: number, policy: RetryPolicy, retryAfter: string | undefined, random?: () => number): number {
   const asked = parseRetryAfter(retryAfter)
+  const schedule = policy.schedule
+  if (schedule && schedule.length > 0) {
+    const planned = schedule[Math.min(retry, schedule.length) - 1]
+    return asked !== undefined ? Math.max(planned, Math.min(policy.maxDelay, asked)) : planned
+  }
   return asked !== undefined ? Math.min(policy.maxDelay, asked) : backoffDelay(retry, policy, random)
 }

@@ -1,0 +1,70 @@
+// Opens the outbox an instance asked for, shared within the process: a reload starts the new
+// instance before the old one stops, and both must see the same pending notifications (and the
+// same leases) instead of two handles on one file or two memories. The file itself is a process's
+// own (its lock); this module counts the instances that hold it and closes it with the last one.
+import path from 'node:path'
+import type { Outbox, OutboxEntry } from './outbox.js'
+import { MemoryOutbox } from './memory.js'
+import { SqliteOutbox } from './sqlite.js'
+
+export type OutboxKind = 'sqlite' | 'memory'
+
+export interface OutboxHandle {
+  readonly outbox: Outbox
+  /**
+   * Notifications of this host found when the outbox was opened by this process, counted once per
+   * host in the process's life (a disable/enable finds its own leftovers, which were counted).
+   */
+  claimRecovered(): number
+  /**
+   * Lets go of the outbox. The last holder closes it; for the memory backend, what it still held
+   * for this host is returned (it is lost: the caller counts it).
+   */
+  release(): Promise<OutboxEntry[]>
+}
+
+interface Shared {
+  outbox: Outbox
+  holders: number
+}
+
+const open = new Map<string, Shared>()
+/** Hosts whose leftovers were counted as recovered, per outbox, for the process's life. */
+const claimed = new Map<string, Set<string>>()
+
+export const OUTBOX_FILE = 'outbox.sqlite'
+
+export function openOutbox(kind: OutboxKind, dataDir: string, host: string, onWriteError: (err: Error) => void): OutboxHandle {
+  // sqlite: one file per node, shared by its vhosts. memory: one per host, as nothing outlives it.
+  const key = kind === 'sqlite' ? `sqlite:${path.resolve(dataDir, OUTBOX_FILE)}` : `memory:${path.resolve(dataDir)}:${host}`
+  let shared = open.get(key)
+  if (!shared) {
+    const outbox = kind === 'sqlite' ? new SqliteOutbox(path.resolve(dataDir, OUTBOX_FILE)) : new MemoryOutbox()
+    if (outbox instanceof SqliteOutbox) outbox.onError(onWriteError)
+    shared = { outbox, holders: 0 }
+    open.set(key, shared)
+  }
+  shared.holders++
+  const held = shared
+  let released = false
+  return {
+    outbox: held.outbox,
+    claimRecovered() {
+      let hosts = claimed.get(key)
+      if (!hosts) claimed.set(key, (hosts = new Set()))
+      if (hosts.has(host)) return 0
+      hosts.add(host)
+      return held.outbox instanceof SqliteOutbox ? held.outbox.foundAtOpen(host) : 0
+    },
+    async release() {
+      if (released) return []
+      released = true
+      held.holders--
+      if (held.holders > 0) return []
+      open.delete(key)
+      const lost = held.outbox instanceof MemoryOutbox ? held.outbox.drainAll(host) : []
+      await held.outbox.close()
+      return lost
+    },
+  }
+}
