@@ -1,20 +1,23 @@
 #!/usr/bin/env node
 // xmppd: runs the server from --config FILE, or the embedded default (demo accounts and the
 // built-in notification receiver). `xmppd hash-password` prints an scrypt hash for [auth.users].
-import { parseArgs } from 'node:util'
-import { readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
 import { hashPassword } from '../server/xmpp/accounts.js'
 import { parseConfig, readConfigFile, type ConfigOverrides, type LoadedConfig } from '../server/config/load.js'
-import { DEMO_USERS, defaultConfigToml } from '../server/demo/embedded-default.js'
+import { DATA_DIR, DEMO_USERS, defaultConfigToml } from '../server/demo/embedded-default.js'
 import { startServer, type XmppServer } from '../server/main.js'
 import { startReceiver, type Receiver } from '../server/demo/receiver.js'
+import { packageVersion, parseCommandLine, UsageError, usageLine } from './args.js'
 
 const USAGE = `usage: xmppd [--config FILE] [--c2s-port N] [--http-port N] [--receiver-port N] [--log-level LEVEL]
        xmppd hash-password        (reads a password on stdin, prints an scrypt hash for [auth.users])
+       xmppd --version
 
 Without --config, xmppd runs its embedded default: vhost "localhost", demo accounts, the
 mod_event_pusher_http plugin enabled, and a notification receiver on http://localhost:8000
-that prints what it gets. Port 0 means any free port (the chosen one is logged).`
+that prints what it gets. It keeps its state (the admin token) in ./${DATA_DIR}/, created if
+missing. Port 0 means any free port (the chosen one is logged).`
 
 function fail(message: string, code: number): never {
   process.stderr.write(`xmppd: ${message}\n`)
@@ -28,30 +31,28 @@ function port(value: string | undefined, flag: string): number | undefined {
   return n
 }
 
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  'c2s-port': { type: 'string' },
+  'http-port': { type: 'string' },
+  'receiver-port': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const
+
 async function main(): Promise<void> {
   let args
   try {
-    args = parseArgs({
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        'c2s-port': { type: 'string' },
-        'http-port': { type: 'string' },
-        'receiver-port': { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean' },
-      },
-    })
+    args = parseCommandLine(process.argv.slice(2), OPTIONS)
   } catch (err) {
-    fail(`${(err as Error).message}\n${USAGE}`, 2)
+    if (!(err instanceof UsageError)) throw err
+    process.stderr.write(`${usageLine('xmppd', err)}\n`)
+    process.exit(2)
   }
   const { values, positionals } = args
   if (values.help) return void process.stdout.write(`${USAGE}\n`)
-  if (values.version) {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-    return void process.stdout.write(`${pkg.version}\n`)
-  }
+  if (values.version) return void process.stdout.write(`${packageVersion()}\n`)
   if (positionals[0] === 'hash-password') {
     const password = readFileSync(0, 'utf8').replace(/\r?\n$/, '')
     if (!password) fail('no password on stdin', 2)
@@ -62,11 +63,13 @@ async function main(): Promise<void> {
   const overrides: ConfigOverrides = { c2sPort: port(values['c2s-port'], '--c2s-port'), httpPort: port(values['http-port'], '--http-port') }
   let receiver: Receiver | undefined
   let loaded: LoadedConfig
+  let dataDir: string | undefined
   try {
     if (values.config) {
       if (values['receiver-port'] !== undefined) fail('--receiver-port applies to the embedded default only', 2)
       loaded = readConfigFile(values.config, overrides)
     } else {
+      dataDir = makeDataDir()
       receiver = await startReceiver({ ip: '127.0.0.1', port: port(values['receiver-port'], '--receiver-port') ?? 8000 })
       loaded = parseConfig(defaultConfigToml(receiver.url), process.cwd(), overrides)
     }
@@ -77,7 +80,7 @@ async function main(): Promise<void> {
 
   let server: XmppServer
   try {
-    server = await startServer(loaded, { logLevel: values['log-level'], overrides })
+    server = await startServer(loaded, { logLevel: values['log-level'], overrides, dataDir })
   } catch (err) {
     await receiver?.close()
     return reportStartError(err)
@@ -90,7 +93,8 @@ async function main(): Promise<void> {
         `  demo accounts:\n${accounts}\n` +
         `  notifications go to ${receiver.url}/webservice/notifications and are printed below\n` +
         `  dashboard: http://127.0.0.1:${server.httpPort}/dashboard   (also /health, /metrics)\n` +
-        `  admin: npx xmppctl --url http://127.0.0.1:${server.httpPort} plugin list   (token: ${server.adminToken.file ?? 'from XMPPD_ADMIN_TOKEN'})\n\n`,
+        `  state: ./${DATA_DIR}/ (the admin token: ${server.adminToken.file ?? 'none written, XMPPD_ADMIN_TOKEN is set'})\n` +
+        `  admin: npx xmppctl --url http://127.0.0.1:${server.httpPort} plugin list   (run here, xmppctl finds the token in ./${DATA_DIR}/)\n\n`,
     )
   }
 
@@ -115,6 +119,17 @@ async function main(): Promise<void> {
   })
   process.on('SIGINT', () => void shutdown('SIGINT'))
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
+}
+
+/** The embedded default's state folder in the working directory, created if missing. */
+function makeDataDir(): string {
+  const dir = path.resolve(DATA_DIR)
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+  } catch (err) {
+    fail(`cannot create the embedded default's data folder ${dir}: ${(err as Error).message}`, 1)
+  }
+  return dir
 }
 
 function reportStartError(err: unknown): never {

@@ -9,6 +9,7 @@ import { resolveAdminToken, type AdminToken } from './admin/token.js'
 import { createC2SHandlers } from './xmpp/c2s.js'
 import { readConfigFile, type ConfigOverrides, type LoadedConfig } from './config/load.js'
 import type { Config } from './config/schema.js'
+import { configWarnings } from './config/warnings.js'
 import { mountAdminApi, type ReloadResult } from './admin/api.js'
 import { mountDashboard } from './admin/dashboard.js'
 import { PluginStatusService } from './plugins/status.js'
@@ -35,6 +36,8 @@ export interface ServerOptions {
   /** Command-line port overrides, applied again on reload. */
   overrides?: ConfigOverrides
   env?: NodeJS.ProcessEnv
+  /** Folder for the server's state (the generated admin token); default the config's folder. */
+  dataDir?: string
 }
 
 export interface XmppServer {
@@ -62,6 +65,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   let config: Readonly<Config> = loaded.config
   const log = createLogger({ level: opts.logLevel ?? config.general.loglevel, destination: opts.logDestination })
   const hosts = config.general.hosts
+  warnAbout(config, log)
   const vhosts = new Map(hosts.map((h) => [h, new HookRegistry(log.child({ host: h }))]))
   const isVhost = (domain: string) => vhosts.has(domain)
   const hooksOf = (host: string) => vhosts.get(host)
@@ -101,6 +105,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
     const { started, stopped } = await loader.apply(next.config, next.configDir, nextSettings)
     accounts.replace(next.config.auth.users)
     if (!opts.logLevel) log.level = next.config.general.loglevel
+    warnAbout(next.config, log)
     config = next.config
     const named = (keys: string[]) => keys.map((k) => ({ id: k.split('\0')[0], host: k.split('\0')[1] }))
     log.info({ started: named(started), stopped: named(stopped), restart_required }, 'config reloaded')
@@ -111,7 +116,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   let http: HttpListener | undefined
   let stopping = false
   try {
-    const adminToken = resolveAdminToken(config.listen.http.admin_token, configDir, opts.env)
+    const adminToken = resolveAdminToken(config.listen.http.admin_token, opts.dataDir ?? configDir, opts.env)
     c2s = await listenC2S({ ip: config.listen.c2s.ip, port: config.listen.c2s.port, maxStanzaSize: config.listen.c2s.max_stanza_size, tls, log, handlers })
     http = await listenHttp({
       ip: config.listen.http.ip,
@@ -163,6 +168,10 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
     await loader.stopAll()
     throw err
   }
+}
+
+function warnAbout(config: Readonly<Config>, log: Logger): void {
+  for (const w of configWarnings(config)) log.warn({ path: w.path }, `${w.path}: ${w.message}`)
 }
 
 /** Ends every stream with </stream:stream> and waits (briefly) for the sockets to close. */

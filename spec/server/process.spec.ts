@@ -1,8 +1,8 @@
-// The xmppd process: the embedded default (what `npm start` runs) end to end, and a graceful
-// shutdown on SIGTERM that closes streams with </stream:stream> and exits 0.
+// The xmppd process: the embedded default (what `npm start` runs) end to end, its state folder,
+// and a graceful shutdown on SIGTERM that closes streams with </stream:stream> and exits 0.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
@@ -32,6 +32,26 @@ test('the embedded default: two demo users chat, the built-in receiver prints th
     assert.match(received.join(''), /hello from the default/)
     const metrics = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text()
     assert.match(metrics, /mod_http_notifications_sent_total\{host="localhost"\} 1/)
+  } finally {
+    run.child.kill('SIGTERM')
+    await run.exit
+  }
+})
+
+test('the embedded default keeps its admin token in ./xmppd-data, says so, and xmppctl run there finds it', async () => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'xmppd-data-'))
+  const run = spawnBin('xmppd', ['--c2s-port', '0', '--http-port', '0', '--receiver-port', '0'], { XMPPD_ADMIN_TOKEN: '' }, cwd)
+  try {
+    const [, http] = await run.waitFor(/dashboard: http:\/\/127\.0\.0\.1:(\d+)\/dashboard/)
+    const file = path.join(cwd, 'xmppd-data', '.xmppd-admin-token')
+    await run.waitFor(/admin: npx xmppctl/)
+    assert.ok(run.stdout().includes(`state: ./xmppd-data/ (the admin token: ${file})`), run.stdout())
+    assert.equal(statSync(file).mode & 0o777, 0o600)
+    assert.ok(readFileSync(file, 'utf8').trim().length >= 16)
+    assert.equal(existsSync(path.join(cwd, '.xmppd-admin-token')), false, 'nothing is written loose in the working directory')
+    const ctl = spawnBin('xmppctl', ['--url', `http://127.0.0.1:${http}`, 'plugin', 'list'], { XMPPD_ADMIN_TOKEN: '' }, cwd)
+    assert.equal(await ctl.exit, 0, ctl.stderr())
+    assert.match(ctl.stdout(), /mod_event_pusher_http\s+\S+\s+localhost\s+enabled/)
   } finally {
     run.child.kill('SIGTERM')
     await run.exit

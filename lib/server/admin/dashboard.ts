@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises'
 import type { ServerResponse } from 'node:http'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { sendJson, type HttpListener } from './http.js'
+import { sendJson, type HttpListener, type RouteHandler } from './http.js'
 import type { PluginStatus, PluginStatusService } from '../plugins/status.js'
 
 export interface DashboardDeps {
@@ -53,22 +53,16 @@ export async function dashboardData(deps: DashboardDeps): Promise<DashboardData>
 }
 
 export function mountDashboard(http: HttpListener, deps: DashboardDeps): void {
-  http.mount({
-    method: 'GET',
-    path: '/dashboard/',
-    readOnly: true,
-    async handle(_req, res, url) {
-      const p = url.pathname
-      if (p === '/dashboard') return sendFile(res, FILES.page)
-      // Relative links in the page resolve against /dashboard, not /dashboard/.
-      if (p === '/dashboard/') return redirect(res, '../dashboard')
-      if (p === '/dashboard/data') return sendJson(res, 200, await dashboardData(deps))
-      const asset = p.startsWith('/dashboard/assets/') ? p.slice('/dashboard/assets/'.length) : undefined
-      if (asset !== undefined && Object.hasOwn(FILES, asset) && asset !== 'page') return sendFile(res, FILES[asset])
-      sendJson(res, 404, { error: 'not_found', message: `no route ${p}` })
-    },
-  })
+  const get = (path: string, handle: RouteHandler) => http.mount({ method: 'GET', path, readOnly: true, handle })
+  get('/dashboard', (_req, res) => sendFile(res, FILES.page))
+  // Relative links in the page resolve against /dashboard, not /dashboard/.
+  get('/dashboard/', (_req, res) => redirect(res, '../dashboard'))
+  get('/dashboard/data', async (_req, res) => sendJson(res, 200, await dashboardData(deps)))
+  get('/dashboard/assets/:file', (_req, res, url, { file }) => (file !== 'page' && Object.hasOwn(FILES, file) ? sendFile(res, FILES[file]) : notFound(res, url)))
+  get('/dashboard/*', (_req, res, url) => notFound(res, url))
 }
+
+const notFound = (res: ServerResponse, url: URL) => sendJson(res, 404, { error: 'not_found', message: `no route ${url.pathname}` })
 
 async function sendFile(res: ServerResponse, entry: { file: string; type: string }): Promise<void> {
   let body: Buffer

@@ -1,20 +1,26 @@
 // The listen.http listener: /health, /metrics, and whatever routes other modules mount
 // (the admin API, the dashboard). Read-only routes need no token from loopback; everything else,
-// and any request from elsewhere, needs `Authorization: Bearer <admin token>`.
+// and any request from elsewhere, needs `Authorization: Bearer <admin token>`. Paths are matched by
+// find-my-way (Fastify's router): static segments, `:name` parameters and a trailing `*`. Matching
+// is exact (a trailing slash is another path) so that the dashboard serves its fixed files only.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import createRouter, { type HTTPMethod } from 'find-my-way'
 import type { Registry } from 'prom-client'
 import type { Logger } from '../../contract.js'
 import type { AdminToken } from './token.js'
 
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void
+/** `params` holds the route's `:name` parameters, percent-decoded. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL, params: Readonly<Record<string, string>>) => Promise<void> | void
 
 export interface Route {
-  method: string
-  /** Exact path, or a prefix ending in '/' (matches everything under it). */
+  method: 'GET' | 'POST'
+  /** A find-my-way path: `/api/plugins/:id/status`, or a prefix ending in `*` (`/dashboard/*`). */
   path: string
   /** Read-only routes are open to loopback clients without a token. */
   readOnly: boolean
+  /** Open to anyone without a token (/health). */
+  open?: boolean
   handle: RouteHandler
 }
 
@@ -40,11 +46,12 @@ export async function listenHttp(opts: {
   log: Logger
   health: () => { ok: boolean; [k: string]: unknown }
 }): Promise<HttpListener> {
-  const routes: Route[] = [
+  const builtin: Route[] = [
     {
       method: 'GET',
       path: '/health',
       readOnly: true,
+      open: true,
       handle: (_req, res) => {
         const h = opts.health()
         sendJson(res, h.ok ? 200 : 503, { status: h.ok ? 'ok' : 'unavailable', ...h, ok: undefined })
@@ -62,23 +69,31 @@ export async function listenHttp(opts: {
     },
   ]
 
-  function find(method: string, pathname: string): Route | 'method' | undefined {
-    let wrongMethod = false
-    for (const r of routes) {
-      const hit = r.path.endsWith('/') ? pathname.startsWith(r.path) || pathname === r.path.slice(0, -1) : pathname === r.path
-      if (!hit) continue
-      if (r.method === method || (method === 'HEAD' && r.method === 'GET')) return r
-      wrongMethod = true
+  const router = createRouter()
+  const methods = new Set<HTTPMethod>()
+  const mount = (route: Route) => {
+    router.on(route.method, route.path, () => undefined, route)
+    methods.add(route.method)
+  }
+  for (const route of builtin) mount(route)
+
+  /** The route and its parameters; 'method' when the path exists under another method only. */
+  function find(method: string, pathname: string): { route: Route; params: Record<string, string> } | 'method' | undefined {
+    // HEAD is answered by the GET route (node drops the body).
+    for (const m of method === 'HEAD' ? ['HEAD', 'GET'] : [method]) {
+      const hit = methods.has(m as HTTPMethod) ? router.find(m as HTTPMethod, pathname) : null
+      if (hit) return { route: hit.store as Route, params: hit.params as Record<string, string> }
     }
-    return wrongMethod ? 'method' : undefined
+    return [...methods].some((m) => router.find(m, pathname)) ? 'method' : undefined
   }
 
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://xmppd.invalid')
-    const route = find(req.method ?? 'GET', url.pathname)
-    if (route === undefined) return sendJson(res, 404, { error: 'not_found', message: `no route ${url.pathname}` })
-    if (route === 'method') return sendJson(res, 405, { error: 'method_not_allowed', message: `${req.method} is not allowed on ${url.pathname}` })
-    const open = url.pathname === '/health' || (route.readOnly && isLoopback(req.socket.remoteAddress))
+    const found = find(req.method ?? 'GET', url.pathname)
+    if (found === undefined) return sendJson(res, 404, { error: 'not_found', message: `no route ${url.pathname}` })
+    if (found === 'method') return sendJson(res, 405, { error: 'method_not_allowed', message: `${req.method} is not allowed on ${url.pathname}` })
+    const { route, params } = found
+    const open = route.open || (route.readOnly && isLoopback(req.socket.remoteAddress))
     if (!open) {
       const auth = req.headers.authorization
       const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined
@@ -88,7 +103,7 @@ export async function listenHttp(opts: {
       }
     }
     try {
-      await route.handle(req, res, url)
+      await route.handle(req, res, url, params)
     } catch (err) {
       opts.log.error({ err, path: url.pathname }, 'http handler failed')
       if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: 'internal error' })
@@ -105,7 +120,7 @@ export async function listenHttp(opts: {
   })
   return {
     port: (server.address() as AddressInfo).port,
-    mount: (route) => void routes.push(route),
+    mount,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())

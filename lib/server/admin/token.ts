@@ -1,6 +1,7 @@
 // The admin token for /api (and for /metrics and /dashboard from anywhere but loopback):
 // listen.http.admin_token, else XMPPD_ADMIN_TOKEN, else a token generated once and kept in
-// .xmppd-admin-token next to the config (mode 0600).
+// .xmppd-admin-token (mode 0600) in the server's data folder: next to the config, or
+// ./xmppd-data for the embedded default.
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto'
 import { readFileSync, writeFileSync, chmodSync } from 'node:fs'
 import path from 'node:path'
@@ -14,7 +15,7 @@ export interface AdminToken {
   matches(candidate: string | undefined): boolean
 }
 
-export function resolveAdminToken(configured: string | undefined, configDir: string, env = process.env): AdminToken {
+export function resolveAdminToken(configured: string | undefined, dataDir: string, env = process.env): AdminToken {
   let token: string
   let source: AdminToken['source']
   let file: string | undefined
@@ -25,7 +26,7 @@ export function resolveAdminToken(configured: string | undefined, configDir: str
     token = env.XMPPD_ADMIN_TOKEN
     source = 'env'
   } else {
-    file = path.join(configDir, TOKEN_FILE)
+    file = path.join(dataDir, TOKEN_FILE)
     try {
       token = readFileSync(file, 'utf8').trim()
       source = 'file'

@@ -1,5 +1,8 @@
 // The embedded default that `xmppd` runs without --config: one vhost, demo accounts, the plugin
-// enabled and pointed at the built-in receiver.
+// enabled and pointed at the built-in receiver. Its state (the admin token; later the outbox) lives
+// in one folder of the working directory, DATA_DIR, created at start.
+export const DATA_DIR = 'xmppd-data'
+
 export const DEMO_USERS = { 'alice@localhost': 'alice', 'bob@localhost': 'bob', 'admin@localhost': 'admin' }
 
 export function defaultConfigToml(receiverUrl: string): string {
