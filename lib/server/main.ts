@@ -102,9 +102,8 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
     accounts.replace(next.config.auth.users)
     if (!opts.logLevel) log.level = next.config.general.loglevel
     config = next.config
-    const named = (keys: string[]) => keys.map((k) => ({ id: k.split('\0')[0], host: k.split('\0')[1] }))
-    log.info({ started: named(started), stopped: named(stopped), restart_required }, 'config reloaded')
-    return { started: named(started), stopped: named(stopped), restart_required }
+    log.info({ started, stopped, restart_required }, 'config reloaded')
+    return { started, stopped, restart_required }
   }
 
   let c2s: C2SListener | undefined
