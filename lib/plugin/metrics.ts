@@ -200,15 +200,17 @@ export class HostMetrics {
     const value = async (metric: Counter<string>) => (await metric.get()).values.find((v) => v.labels.host === host)?.value ?? 0
     const failed = (await this.m.failed.get()).values.filter((v) => v.labels.host === host)
     const by_reason = Object.fromEntries(REASONS.map((r) => [r, failed.find((v) => v.labels.reason === r)?.value ?? 0])) as Record<Reason, number>
-    const hist = (await this.m.responseTime.get()).values.filter((v) => v.labels.host === host)
+    // The histogram's own samples, `<name>_count` and `<name>_sum` (the exposition format's names).
+    const { name, values } = await this.m.responseTime.get()
+    const hist = values.filter((v) => v.labels.host === host)
     return {
       accepted: await value(this.m.accepted),
       sent: await value(this.m.sent),
       failed: { total: Object.values(by_reason).reduce((a, b) => a + b, 0), by_reason },
       retries: await value(this.m.retries),
       response_time: {
-        count: hist.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0,
-        sum: hist.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0,
+        count: hist.find((v) => v.metricName === `${name}_count`)?.value ?? 0,
+        sum: hist.find((v) => v.metricName === `${name}_sum`)?.value ?? 0,
       },
     }
   }

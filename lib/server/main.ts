@@ -107,9 +107,8 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
     if (!opts.logLevel) log.level = next.config.general.loglevel
     warnAbout(next.config, log)
     config = next.config
-    const named = (keys: string[]) => keys.map((k) => ({ id: k.split('\0')[0], host: k.split('\0')[1] }))
-    log.info({ started: named(started), stopped: named(stopped), restart_required }, 'config reloaded')
-    return { started: named(started), stopped: named(stopped), restart_required }
+    log.info({ started, stopped, restart_required }, 'config reloaded')
+    return { started, stopped, restart_required }
   }
 
   let c2s: C2SListener | undefined

@@ -85,6 +85,14 @@ test('disable stops notifications on that vhost only; enable brings them back; a
   const again = await xmppctl(['plugin', 'disable', 'mod_event_pusher_http', '--host', 'a.test'])
   assert.equal(again.code, 1)
   assert.match(again.stderr, /already disabled/)
+  // Disabled: its totals still show, read from the registry by role; the running parts do not.
+  const idle = await xmppctl(['plugin', 'status', '--host', 'a.test'])
+  assert.match(idle.stdout, /^mod_event_pusher_http on a\.test: disabled \(runtime\)$/m)
+  assert.match(idle.stdout, /\[a\.test, mod_http_notifications, sent\]\s+1$/m)
+  assert.match(idle.stdout, /^ {2}retries: 0$/m)
+  assert.doesNotMatch(idle.stdout, /pool http_pool/)
+  const idleJson = JSON.parse((await xmppctl(['plugin', 'status', '--host', 'a.test', '--json'])).stdout)
+  assert.deepEqual(idleJson.plugins[0].metrics.sent, { name: 'mod_http_notifications_sent_total', type: 'counter', total: 1 })
 
   assert.equal((await xmppctl(['plugin', 'enable', 'mod_event_pusher_http', '--host', 'a.test'])).code, 0)
   assert.equal(await notified(alice, bob, 'a back'), true)

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { connectClient, type TestClient } from '../helpers/client.js'
@@ -123,9 +123,16 @@ test('routes: the page and a fixed set of assets with their types; data as JSON;
   assert.equal(page.status, 200)
   assert.match(page.type, /^text\/html/)
   assert.match(page.body, /dashboard\/assets\/app\.js/)
-  const js = await fetch(`${base}/dashboard/assets/app.js`)
-  assert.equal(js.status, 200)
-  assert.match(js.headers.get('content-type')!, /^text\/javascript/)
+  // Every module in the folder is served (app.js imports the others), each type-checked.
+  const modules = readdirSync(path.join(root, 'lib/server/admin/dashboard')).filter((f) => f.endsWith('.js'))
+  assert.ok(modules.includes('app.js') && modules.length > 1, modules.join(', '))
+  for (const file of modules) {
+    const js = await fetch(`${base}/dashboard/assets/${file}`)
+    assert.equal(js.status, 200, file)
+    assert.match(js.headers.get('content-type')!, /^text\/javascript/, file)
+    assert.match(await js.text(), /^\/\/ @ts-check\n/, file)
+  }
+  assert.match(page.body, /<script type="module" src="dashboard\/assets\/app\.js">/)
   const css = await fetch(`${base}/dashboard/assets/style.css`)
   assert.equal(css.status, 200)
   assert.match(css.headers.get('content-type')!, /^text\/css/)
@@ -273,10 +280,10 @@ test('retries: 500 then 200 shows one retry (card, data, status text); sent once
     const between = await eventually(() => statusOn('y.test'), (s) => assert.equal((s.detail as any).handlers[0].retrying, 1))
     assert.match(formatStatus([between]), /^ {2}handler http_pool\/retry -> \S+\/webservice\/retry {2}queue 0\/10000, retrying 1$/m)
 
-    const done = await eventually(() => statusOn('y.test'), (s) => assert.equal(s.metrics.mod_http_notifications_sent_total, 1))
+    const done = await eventually(() => statusOn('y.test'), (s) => assert.equal(s.metrics.sent?.total, 1))
     assert.equal(sink.requests.filter((r) => r.url === '/webservice/retry').length, 2, 'two attempts')
-    assert.equal(done.metrics.mod_http_notifications_retries_total, 1)
-    assert.equal(done.metrics.mod_http_notifications_accepted_total, 1, 'accepted once, whatever the attempts')
+    assert.equal(done.metrics.retries?.total, 1)
+    assert.equal(done.metrics.accepted?.total, 1, 'accepted once, whatever the attempts')
     assert.equal((done.detail as any).retries, 1)
     assert.equal((done.detail as any).failed.total, 0)
     const text = formatStatus([done])
@@ -289,6 +296,45 @@ test('retries: 500 then 200 shows one retry (card, data, status text); sent once
     await waitForText(page, 'retrying-y.test-http_pool/retry', (t) => t === '0 retrying')
     assert.equal(count((await page.getByTestId('failed-y.test').textContent()) ?? ''), 0)
     assert.deepEqual(problems, [])
+  } finally {
+    await context.close()
+  }
+})
+
+/** Each chart's box and the width its drawing has, right now. */
+function chartWidths(page: Page): Promise<Array<{ chart: string; box: number; drawn: number }>> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll<HTMLElement>('[data-testid^="chart-"]')].map((box) => ({
+      chart: box.dataset.testid!,
+      box: box.clientWidth,
+      drawn: box.querySelector('svg')?.getBoundingClientRect().width ?? 0,
+    })),
+  )
+}
+
+test('the chart fills its box from the first draw, and follows the window, without waiting', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+  const page = await context.newPage()
+  try {
+    await page.goto(`${base}/dashboard`)
+    // Measured as soon as the first data drew the charts: no resize, no time for one.
+    await page.locator('[data-testid="chart-localhost"] svg').waitFor()
+    const first = await chartWidths(page)
+    assert.equal(first.length, 4, 'one chart per vhost')
+    for (const c of first) {
+      assert.ok(c.box > 400, `${c.chart}: its box is ${c.box}px wide at 1280px (two cards a row)`)
+      assert.ok(Math.abs(c.drawn - c.box) <= 1, `${c.chart}: drawn ${c.drawn}px wide in a box of ${c.box}px`)
+    }
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-first-draw.png') })
+
+    // One card a row: every box widens, and the drawing follows.
+    await page.setViewportSize({ width: 800, height: 900 })
+    await page.waitForFunction(() => {
+      const boxes = [...document.querySelectorAll<HTMLElement>('[data-testid^="chart-"]')]
+      return boxes.every((box) => Math.abs((box.querySelector('svg')?.getBoundingClientRect().width ?? 0) - box.clientWidth) <= 1)
+    }, undefined, { timeout: 2000 })
+    const after = await chartWidths(page)
+    assert.ok(after[0].box > first[0].box, `the box widened: ${first[0].box}px, then ${after[0].box}px`)
   } finally {
     await context.close()
   }

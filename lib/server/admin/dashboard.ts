@@ -1,6 +1,6 @@
 // The dashboard on the HTTP listener (read-only routes: no token from loopback):
 //   GET /dashboard                    the page
-//   GET /dashboard/assets/<file>      app.js, style.css (a fixed allow-list read from disk)
+//   GET /dashboard/assets/<file>      the ES modules (app.js and what it imports), style.css: a fixed allow-list read from disk
 //   GET /dashboard/data               { time, hosts: [{ host, sessions, plugins: PluginStatus[] }] }
 // The page toggles plugins through the admin API (/api, Bearer token), never through these routes.
 import { readFile } from 'node:fs/promises'
@@ -27,10 +27,13 @@ export interface DashboardData {
 // below the package root; the assets ship as sources in lib/server/admin/dashboard/ (package.json "files").
 const ASSET_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'lib', 'server', 'admin', 'dashboard')
 
+/** The page's ES modules: app.js is the entry, the others are what it imports. */
+const MODULES = ['app.js', 'cards.js', 'chart.js', 'data.js', 'dom.js', 'format.js', 'toggle.js', 'token.js', 'view.js'] as const
+
 /** Every file served, by request name: nothing else under the folder is reachable. */
 const FILES: Record<string, { file: string; type: string }> = {
   page: { file: 'index.html', type: 'text/html; charset=utf-8' },
-  'app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  ...Object.fromEntries(MODULES.map((file) => [file, { file, type: 'text/javascript; charset=utf-8' }])),
   'style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 }
 

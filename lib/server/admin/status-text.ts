@@ -26,12 +26,14 @@ export function formatSeed(statuses: PluginStatus[]): string {
   return rows.length ? table(rows) : 'no metrics'
 }
 
-interface Detail {
+/**
+ * What of a running plugin's own `status` command (PluginStatus.detail) the text and the
+ * dashboard show: the parts no metric holds. Totals come from the metrics, by role.
+ */
+export interface StatusDetail {
   handlers?: Array<{ name: string; url: string; queue_depth: number; max_queue: number; in_flight?: number; retrying?: number }>
   pools?: Array<{ name: string; breaker: string; in_flight: number; pool_size: number }>
-  failed?: { by_reason?: Record<string, number> }
-  /** Retry attempts made on the vhost (mod_http_notifications_retries_total). */
-  retries?: number
+  /** Percentiles (seconds) over the recent sent requests of the running instance. */
   response_time?: { p50?: number | null; p95?: number | null; p99?: number | null }
 }
 
@@ -40,11 +42,12 @@ export function formatStatus(statuses: PluginStatus[]): string {
     .map((s) => {
       const lines = [`${s.id} on ${s.host}: ${s.enabled ? 'enabled' : 'disabled'} (${s.source})`]
       for (const line of formatSeed([s]).split('\n')) lines.push(`  ${line}`)
-      const d = s.detail as Detail | null
+      // From the registry, by role: there while the plugin is disabled too.
+      const reasons = Object.entries(s.metrics.failed?.by ?? {}).filter(([, n]) => n > 0)
+      if (reasons.length) lines.push(`  failed by reason: ${reasons.map(([r, n]) => `${r} ${n}`).join(', ')}`)
+      if (s.metrics.retries) lines.push(`  retries: ${s.metrics.retries.total}`)
+      const d = s.detail as StatusDetail | null
       if (d) {
-        const reasons = Object.entries(d.failed?.by_reason ?? {}).filter(([, n]) => n > 0)
-        if (reasons.length) lines.push(`  failed by reason: ${reasons.map(([r, n]) => `${r} ${n}`).join(', ')}`)
-        if (typeof d.retries === 'number') lines.push(`  retries: ${d.retries}`)
         if (d.response_time) lines.push(`  response time: p50 ${ms(d.response_time.p50)}, p95 ${ms(d.response_time.p95)}, p99 ${ms(d.response_time.p99)}`)
         for (const h of d.handlers ?? []) {
           // Notifications between two attempts: a retry's wait, or due and waiting for a slot.

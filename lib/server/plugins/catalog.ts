@@ -5,6 +5,7 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import type { PluginFactory } from '../../contract.js'
+import { checkManifestMetrics, type ManifestMetric } from './metric-roles.js'
 
 export interface PluginManifest {
   id: string
@@ -13,7 +14,8 @@ export interface PluginManifest {
   /** Entry module, relative to the manifest's folder (the compiled .js under dist/). */
   entry: string
   hooks: string[]
-  metrics?: Array<{ name: string; type: string; labels?: string[]; help?: string; seed_name?: string }>
+  /** The series it registers, each with the role the host reads it by (metric-roles.ts). */
+  metrics?: ManifestMetric[]
   admin_commands?: string[]
   options: Record<string, unknown>
 }
@@ -34,6 +36,7 @@ const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false })
 
 export function loadManifest(file: string): CatalogEntry {
   const manifest = JSON.parse(readFileSync(file, 'utf8')) as PluginManifest
+  manifest.metrics = checkManifestMetrics(file, manifest.metrics)
   const validate = ajv.compile(manifest.options)
   // From sources (specs under tsx) the entry's sibling under lib/ is loaded instead of dist/.
   const entry = runningFromSources ? manifest.entry.replace(/^dist\//, 'lib/').replace(/\.js$/, '.ts') : manifest.entry

@@ -7,7 +7,8 @@ import { ConfigError, ConfigErrors, XMPPD_ERR_HOOK_UNKNOWN, XMPPD_ERR_PLUGIN_STA
 import type { Config } from '../config/schema.js'
 import type { HookRegistry } from './hooks.js'
 import type { CatalogEntry } from './catalog.js'
-import { settingsKey, type PluginSettings } from './sections.js'
+import type { PluginSettings } from './sections.js'
+import { PluginKeyMap, type PluginKey } from './plugin-key.js'
 
 
 export interface LoaderDeps {
@@ -44,11 +45,11 @@ interface Instance {
 }
 
 export class PluginLoader {
-  private settings = new Map<string, PluginSettings>()
+  private settings = new PluginKeyMap<PluginSettings>()
   private pools: ReadonlyMap<string, HttpPoolSettings> = new Map()
   private configDir = process.cwd()
-  private readonly runtime = new Map<string, boolean>()
-  private readonly instances = new Map<string, Instance>()
+  private readonly runtime = new PluginKeyMap<boolean>()
+  private readonly instances = new PluginKeyMap<Instance>()
   /** enable/disable/apply run one at a time. */
   private queue: Promise<unknown> = Promise.resolve()
 
@@ -60,24 +61,24 @@ export class PluginLoader {
    * Otherwise swaps in one step (old hooks off, new hooks on: no gap, no duplicate) and lets the
    * replaced instances drain. Runtime toggles survive unless the plugin's section changed.
    */
-  apply(config: Readonly<Config>, configDir: string, settings: Map<string, PluginSettings>): Promise<{ started: string[]; stopped: string[] }> {
+  apply(config: Readonly<Config>, configDir: string, settings: PluginKeyMap<PluginSettings>): Promise<{ started: PluginKey[]; stopped: PluginKey[] }> {
     return this.serial(async () => {
       const pools = new Map<string, HttpPoolSettings>(
         Object.entries(config.http_connections).map(([name, p]) => [name, Object.freeze({ name, ...p, tls: Object.freeze({ ...p.tls }) })]),
       )
       const poolsChanged = JSON.stringify([...pools]) !== JSON.stringify([...this.pools])
-      const runtime = new Map(this.runtime)
+      const runtime = new PluginKeyMap(this.runtime)
       for (const [key, next] of settings) {
         const prev = this.settings.get(key)
         if (prev && prev.fingerprint !== next.fingerprint) runtime.delete(key) // the file now decides
       }
-      const wanted = (key: string) => runtime.get(key) ?? settings.get(key)?.enabled ?? false
+      const wanted = (key: PluginKey) => runtime.get(key) ?? settings.get(key)?.enabled ?? false
       const restart = [...settings.keys()].filter((key) => {
         const running = this.instances.get(key)
         if (!wanted(key)) return false
         return !running || poolsChanged || running.settings.fingerprint !== settings.get(key)!.fingerprint
       })
-      const created = new Map<string, Instance>()
+      const created = new PluginKeyMap<Instance>()
       const errors: ConfigError[] = []
       await Promise.all(
         restart.map(async (key) => {
@@ -99,7 +100,7 @@ export class PluginLoader {
       this.runtime.clear()
       for (const [k, v] of runtime) this.runtime.set(k, v)
       const retiring: Instance[] = []
-      const stopped: string[] = []
+      const stopped: PluginKey[] = []
       for (const [key, instance] of this.instances) {
         if (created.has(key) || !wanted(key) || !settings.has(key)) {
           this.deactivate(instance)
@@ -120,16 +121,13 @@ export class PluginLoader {
   list(host?: string): PluginState[] {
     return [...this.settings.values()]
       .filter((s) => !host || s.host === host)
-      .map((s) => {
-        const key = settingsKey(s.id, s.host)
-        return {
-          id: s.id,
-          host: s.host,
-          version: this.deps.catalog.get(s.id)!.manifest.version,
-          enabled: this.instances.has(key),
-          source: this.runtime.has(key) ? 'runtime' : 'config',
-        }
-      })
+      .map((s) => ({
+        id: s.id,
+        host: s.host,
+        version: this.deps.catalog.get(s.id)!.manifest.version,
+        enabled: this.instances.has(s),
+        source: this.runtime.has(s) ? 'runtime' : 'config',
+      }))
   }
 
   async enable(id: string, host: string): Promise<void> {
@@ -171,9 +169,9 @@ export class PluginLoader {
     })
   }
 
-  private check(id: string, host: string): string {
+  private check(id: string, host: string): PluginKey {
     if (!this.deps.catalog.has(id)) throw new XMPPD_ERR_PLUGIN_UNKNOWN(id)
-    const key = settingsKey(id, host)
+    const key: PluginKey = { id, host }
     if (!this.settings.has(key)) throw new XMPPD_ERR_VHOST_UNKNOWN(host)
     return key
   }
@@ -198,7 +196,7 @@ export class PluginLoader {
           const reg: HookReg = { hook, handler: handler as HookHandlers[Hook], removed: false }
           if (!HOOKS.includes(hook)) throw new XMPPD_ERR_HOOK_UNKNOWN(String(hook))
           instance.hooks.push(reg)
-          if (this.instances.get(settingsKey(settings.id, settings.host)) === instance) reg.off = hooks.on(hook, handler)
+          if (this.instances.get(settings) === instance) reg.off = hooks.on(hook, handler)
           return () => {
             reg.removed = true
             reg.off?.()

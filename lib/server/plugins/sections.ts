@@ -6,6 +6,7 @@ import { ConfigError, ConfigErrors } from '../../errors.js'
 import type { Config, PluginSection } from '../config/schema.js'
 import type { CatalogEntry } from './catalog.js'
 import { formatPath, fromAjvError } from '../config/path.js'
+import { PluginKeyMap } from './plugin-key.js'
 
 export interface PluginSettings {
   id: string
@@ -23,9 +24,7 @@ export interface PluginSettings {
   fingerprint: string
 }
 
-export const settingsKey = (id: string, host: string) => `${id}\0${host}`
-
-export function resolvePluginSettings(config: Config, catalog: ReadonlyMap<string, CatalogEntry>): Map<string, PluginSettings> {
+export function resolvePluginSettings(config: Config, catalog: ReadonlyMap<string, CatalogEntry>): PluginKeyMap<PluginSettings> {
   const unknown: ConfigError[] = []
   for (const id of Object.keys(config.plugins)) {
     if (!catalog.has(id)) unknown.push(new ConfigError(formatPath(['plugins', id]), `no plugin named "${id}" (known: ${[...catalog.keys()].join(', ')})`))
@@ -37,7 +36,7 @@ export function resolvePluginSettings(config: Config, catalog: ReadonlyMap<strin
   }
   if (unknown.length) throw new ConfigErrors(unknown)
 
-  const result = new Map<string, PluginSettings>()
+  const result = new PluginKeyMap<PluginSettings>()
   for (const [id, entry] of catalog) {
     for (const host of config.general.hosts) {
       const base = config.plugins[id]
@@ -53,7 +52,7 @@ export function resolvePluginSettings(config: Config, catalog: ReadonlyMap<strin
       const options = structuredClone(rest)
       if (!entry.validate(options)) errors.push(...(entry.validate.errors ?? []).map((e) => fromAjvError(e, [], basePath)))
       const configured = Boolean(base || override)
-      result.set(settingsKey(id, host), {
+      result.set({ id, host }, {
         id,
         host,
         configured,

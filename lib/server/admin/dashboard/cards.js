@@ -1,0 +1,59 @@
+// @ts-check
+// One card per vhost, in the server's order, each with one view per plugin (view.js). Cards and
+// views are kept across polls and updated in place; those the data no longer has are removed.
+import { el, setText } from './dom.js'
+import { int } from './format.js'
+import { createPluginView, updatePluginView } from './view.js'
+
+/** @typedef {import('./data.js').DashboardData} DashboardData */
+/** @typedef {import('./view.js').PluginView} PluginView */
+/** @typedef {import('./toggle.js').ToggleAction} ToggleAction */
+/** @typedef {{ card: HTMLElement, sessions: HTMLElement, empty: HTMLElement, plugins: Map<string, PluginView> }} Card */
+
+/** @param {HTMLElement} box  the page's list of cards @param {(action: ToggleAction) => void} onToggle */
+export function createCards(box, onToggle) {
+  /** @type {Map<string, Card>} by vhost */
+  const cards = new Map()
+
+  /** @param {string} host @returns {Card} */
+  function cardFor(host) {
+    let c = cards.get(host)
+    if (c) return c
+    const sessions = el('span', { class: 'sessions', 'data-testid': `sessions-${host}` })
+    const empty = el('p', { class: 'muted', text: 'No plugin configured on this vhost.', hidden: true })
+    const card = el('article', { class: 'card', 'data-testid': `vhost-${host}` }, el('header', { class: 'card-head' }, el('h2', { text: host }), sessions), empty)
+    c = { card, sessions, empty, plugins: new Map() }
+    cards.set(host, c)
+    return c
+  }
+
+  /** @param {DashboardData} data */
+  function render(data) {
+    const seen = new Set(data.hosts.map((h) => h.host))
+    for (const [host, c] of cards) if (!seen.has(host)) (c.card.remove(), cards.delete(host))
+    data.hosts.forEach((h, i) => {
+      const c = cardFor(h.host)
+      // In the page, in the server's order, before anything in it is drawn: the chart measures
+      // its box, and a box outside the page has no width.
+      if (box.children[i] !== c.card) box.insertBefore(c.card, box.children[i] ?? null)
+      setText(c.sessions, `${int(h.sessions)} session${h.sessions === 1 ? '' : 's'}`)
+      c.empty.hidden = h.plugins.length > 0
+      const ids = new Set(h.plugins.map((p) => p.id))
+      for (const [id, view] of c.plugins) if (!ids.has(id)) (view.node.remove(), c.plugins.delete(id))
+      for (const p of h.plugins) {
+        let view = c.plugins.get(p.id)
+        if (!view) {
+          view = createPluginView(h.host, p.id, onToggle)
+          c.plugins.set(p.id, view)
+          c.card.append(view.node)
+        }
+        updatePluginView(view, p)
+      }
+    })
+  }
+
+  /** @param {{ id: string, host: string }} key */
+  const viewOf = (key) => cards.get(key.host)?.plugins.get(key.id)
+
+  return { render, viewOf }
+}
