@@ -1,30 +1,31 @@
-// A load-time fix for got's per-request cost. got@14 builds the options it hands to
-// http.request with one object literal that spreads two objects and then sets 35 properties;
-// V8 builds such a literal property by property in its slow path, about 35 microseconds a
-// request here: the largest single item in a CPU profile of the plugin's dispatch (see
-// docs/performance.md). This builds the same object as a plain literal (about 0.3 us).
-// It covers what this plugin uses (HTTP/1.1 over TCP); HTTP/2 and unix-socket URLs go to got's
-// own method, and so does any got version other than the one checked (the spec
-// spec/plugin/got-native-options.spec.ts compares both methods' results field by field).
-import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import path from 'node:path'
+// A fast path for got's per-request cost, scoped to the pool's own got instance. got@14 builds the
+// options it hands to http.request with one object literal that spreads two objects and then sets
+// 35 properties; V8 builds such a literal property by property in its slow path, about 35
+// microseconds a request here: the largest single item in a CPU profile of the plugin's dispatch
+// (see docs/performance.md). fastNativeRequestOptions builds the same object as a plain literal
+// (about 0.3 us). It covers what this plugin uses (HTTP/1.1 over TCP); HTTP/2 and unix-socket URLs
+// go to got's own method.
+//
+// Nothing of got's is replaced: a got `handlers` entry sets the method as an own property of each
+// request's Options object, which only the pool's got instance creates. And it is only used after
+// a self-check at pool start has found it builds exactly what got's own method builds for the
+// pool's real settings; otherwise the pool keeps got's method and says why.
+import { isDeepStrictEqual } from 'node:util'
 import { checkServerIdentity } from 'node:tls'
-import { Options } from 'got'
+import { Options, type Got, type HandlerFunction } from 'got'
+import type { Logger } from '../contract.js'
 
-type NativeOptions = Record<string, unknown>
+export type NativeOptions = Record<string, unknown>
+/** A replacement for Options#createNativeRequestOptions. */
+export type NativeOptionsBuilder = (this: Options) => NativeOptions
 type Internals = Record<string, any>
 
-const PATCHED = Symbol.for('mod_event_pusher_http.got-native-options')
-const CHECKED_MAJOR = 14
-
-export const originalCreateNativeRequestOptions: (this: Options) => NativeOptions = Options.prototype.createNativeRequestOptions
-
-/** The same result as got's method, for HTTP/1.1 over TCP; undefined where it defers to got. */
+/** The same result as got's method, for HTTP/1.1 over TCP; got's own method for the rest. */
 export function fastNativeRequestOptions(this: Options): NativeOptions {
   const self = this as unknown as { _internals: Internals; _unixOptions: unknown }
   const internals = self._internals
-  if (internals.http2 || self._unixOptions !== undefined) return originalCreateNativeRequestOptions.call(this)
+  // got's own method, read from its class (not the instance, which may carry this function).
+  if (internals.http2 || self._unixOptions !== undefined) return Options.prototype.createNativeRequestOptions.call(this) as NativeOptions
   const https = internals.https
   const native: NativeOptions = {
     ALPNProtocols: https.alpnProtocols,
@@ -63,29 +64,53 @@ export function fastNativeRequestOptions(this: Options): NativeOptions {
   return native
 }
 
-function gotMajor(): number | undefined {
-  try {
-    const entry = createRequire(import.meta.url).resolve('got')
-    for (let dir = path.dirname(entry); dir !== path.dirname(dir); dir = path.dirname(dir)) {
-      try {
-        const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string }
-        if (pkg.name === 'got') return Number(pkg.version?.split('.')[0])
-      } catch {
-        // not this folder
-      }
-    }
-  } catch {
-    // got not resolvable as CommonJS: leave it alone
-  }
-  return undefined
+/**
+ * The keys whose values differ, sorted. The same value (functions, agents, buffers by identity) is
+ * equal; two distinct objects are compared deeply, since got builds some of them per call.
+ */
+export function differingFields(ours: NativeOptions, gots: NativeOptions): string[] {
+  const keys = new Set([...Object.keys(ours), ...Object.keys(gots)])
+  const same = (a: unknown, b: unknown) => Object.is(a, b) || (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && isDeepStrictEqual(a, b))
+  return [...keys].filter((k) => !(k in ours) || !(k in gots) || !same(ours[k], gots[k])).sort()
 }
 
-/** Installs the fix once per process, for the got version it was checked against. */
-export function installFastNativeOptions(): boolean {
-  const proto = Options.prototype as unknown as { [PATCHED]?: boolean; createNativeRequestOptions: unknown }
-  if (proto[PATCHED]) return true
-  if (gotMajor() !== CHECKED_MAJOR) return false
-  proto.createNativeRequestOptions = fastNativeRequestOptions
-  proto[PATCHED] = true
-  return true
+/** A request as the pool sends it, to build the self-check's Options from. */
+export interface Probe {
+  url: string
+  body: string
+  headers?: Record<string, string>
+}
+
+/**
+ * Builds one Options the way `client.stream.post(url, {body, headers})` does (the client's own
+ * defaults: agents, https options, headers) and compares the builder's result with got's own.
+ * A thrown error counts as a difference (field `(threw)`).
+ */
+export function selfCheck(client: Got, probe: Probe, build: NativeOptionsBuilder): string[] {
+  try {
+    const options = new Options(probe.url, { isStream: true, method: 'POST', body: probe.body, headers: probe.headers }, client.defaults.options)
+    return differingFields(build.call(options), Options.prototype.createNativeRequestOptions.call(options) as NativeOptions)
+  } catch {
+    return ['(threw)']
+  }
+}
+
+/**
+ * The client with `build` on each request's Options when the self-check passes; else the client
+ * as it is (got's own method) and a warning naming the differing fields. Run once per pool: it
+ * costs one Options (tens of microseconds), so it is not cached; a cache keyed by settings could
+ * only be wrong.
+ */
+export function withFastNativeOptions(client: Got, probe: Probe, log: Logger, build: NativeOptionsBuilder = fastNativeRequestOptions): Got {
+  const fields = selfCheck(client, probe, build)
+  if (fields.length > 0) {
+    log.warn({ fields }, "got's native request options differ from the fast path's for these fields: using got's own method")
+    return client
+  }
+  const onRequest: HandlerFunction = (options, next) => {
+    // Options is undefined when got could not build it; got then reports the error itself.
+    if (options) (options as unknown as { createNativeRequestOptions: NativeOptionsBuilder }).createNativeRequestOptions = build
+    return next(options)
+  }
+  return client.extend({ handlers: [onRequest] })
 }

@@ -1,4 +1,5 @@
-// One endpoint pool per (vhost, pool): a got instance with its options normalised once, keep-alive
+// One endpoint pool per (vhost, pool): a got instance with its options normalised once (and got's
+// native-options fast path on its own requests, when the start-up self-check allows), keep-alive
 // agents sized by pool_size, a limiter keeping at most pool_size requests in flight (shared
 // round-robin between the handlers using the pool), and an opossum breaker.
 import http from 'node:http'
@@ -8,10 +9,11 @@ import type { Duplex } from 'node:stream'
 import { got, type Got } from 'got'
 import type { HttpPoolSettings, Logger } from '../contract.js'
 import { PUSH_ERR_UPSTREAM } from '../errors.js'
-import { installFastNativeOptions } from './got-native-options.js'
+import { withFastNativeOptions, type NativeOptionsBuilder } from './got-native-options.js'
+import { JSON_CONTENT_TYPE } from './json-payload.js'
 import type { BreakerState } from './metrics.js'
 import type { BreakerOptions } from './options.js'
-import { FORM_CONTENT_TYPE, type HttpRequest } from './payload.js'
+import { FORM_CONTENT_TYPE, joinUrl, type HttpRequest } from './payload.js'
 
 /** Something with queued work: next() starts one job and returns its promise, or undefined. */
 export interface Feeder {
@@ -38,6 +40,8 @@ export interface PoolDeps {
   ca: Buffer | undefined
   log: Logger
   onState(state: BreakerState): void
+  /** The fast native-options builder to self-check and use; got-native-options.ts's by default. */
+  nativeOptions?: NativeOptionsBuilder
 }
 
 const USER_AGENT = 'xmppd mod_event_pusher_http'
@@ -62,16 +66,15 @@ export class Pool {
   private pumpScheduled = false
   private closed = false
 
-  constructor(settings: HttpPoolSettings, { breaker, ca, log, onState }: PoolDeps) {
+  constructor(settings: HttpPoolSettings, { breaker, ca, log, onState, nativeOptions }: PoolDeps) {
     this.name = settings.name
     this.size = settings.pool_size
-    installFastNativeOptions()
     const agentOptions = { keepAlive: true, maxSockets: settings.pool_size, maxFreeSockets: settings.pool_size }
     this.httpAgent = new http.Agent(agentOptions)
     this.httpsAgent = new https.Agent(agentOptions)
     // Everything got would otherwise decide per request is fixed here: no retries (the
     // dispatcher owns that decision), no redirects, statuses are results, not exceptions.
-    this.client = got.extend({
+    const client = got.extend({
       retry: { limit: 0 },
       followRedirect: false,
       throwHttpErrors: false,
@@ -80,6 +83,9 @@ export class Pool {
       https: { rejectUnauthorized: settings.tls.verify, certificateAuthority: ca },
       headers: { 'content-type': FORM_CONTENT_TYPE, 'user-agent': USER_AGENT },
     })
+    // The self-check's request: the pool's URL and a body and headers as a JSON handler sends them.
+    const probe = { url: joinUrl(settings.server, settings.path_prefix, 'probe'), body: '{"message":"hi"}', headers: { 'content-type': JSON_CONTENT_TYPE } }
+    this.client = withFastNativeOptions(client, probe, log.child({ pool: settings.name }), nativeOptions)
     this.breaker = new CircuitBreaker((req: HttpRequest) => this.post(req), {
       name: `${settings.name}`,
       timeout: false, // got's request_timeout bounds each request
