@@ -44,7 +44,10 @@ export interface Hooks {
   on<H extends Hook>(hook: H, handler: HookHandlers[H]): () => void
 }
 
-/** One `[http_connections.<name>]` section, resolved (defaults applied, paths absolute). */
+/**
+ * One `[http_connections.<name>]` section, resolved (defaults applied, paths absolute). The host
+ * checks at compile time that this matches its config schema (lib/server/config/pools.ts).
+ */
 export interface HttpPoolSettings {
   name: string
   server: string

@@ -3,7 +3,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { parseConfig } from '../../lib/server/config/load.js'
-import { configToml, spawnBin, writeConfig } from '../helpers/xmppd.js'
+import { execFile } from 'node:child_process'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { configToml, root, spawnBin, writeConfig } from '../helpers/xmppd.js'
 
 /** A port nobody listens on right now. */
 async function freePort(): Promise<number> {
@@ -65,6 +68,10 @@ test('a missing pool fails at start naming pool_name', async () => {
 test('an unknown plugin and a user on an unknown host', async () => {
   await expectRejected(configToml({ extra: `[plugins.mod_nothing]\nenabled = true` }), /plugins\.mod_nothing: no plugin named "mod_nothing"/)
   await expectRejected(configToml({ users: { 'eve@elsewhere.test': 'pw' } }), /auth\.users\."eve@elsewhere\.test": must be a bare JID/)
+})
+
+test('the server config types are generated from its schema and up to date (scripts/gen-config-types.mjs)', async () => {
+  await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(root, 'scripts/gen-config-types.mjs'), '--check'], { cwd: root })
 })
 
 test('parseConfig applies defaults and freezes the result', () => {

@@ -5,6 +5,7 @@
 import { HOOKS, type AdminCommand, type Hook, type HookHandlers, type HttpPoolSettings, type Logger, type Plugin, type PluginContext, type Registry, type Sessions } from '../../contract.js'
 import { ConfigError, ConfigErrors, XMPPD_ERR_HOOK_UNKNOWN, XMPPD_ERR_PLUGIN_STATE, XMPPD_ERR_PLUGIN_UNKNOWN, XMPPD_ERR_VHOST_UNKNOWN, XMPPD_ERR_COMMAND_UNKNOWN } from '../../errors.js'
 import type { Config } from '../config/schema.js'
+import { httpPoolSettings } from '../config/pools.js'
 import type { HookRegistry } from './hooks.js'
 import type { CatalogEntry } from './catalog.js'
 import { settingsKey, type PluginSettings } from './sections.js'
@@ -62,9 +63,7 @@ export class PluginLoader {
    */
   apply(config: Readonly<Config>, configDir: string, settings: Map<string, PluginSettings>): Promise<{ started: string[]; stopped: string[] }> {
     return this.serial(async () => {
-      const pools = new Map<string, HttpPoolSettings>(
-        Object.entries(config.http_connections).map(([name, p]) => [name, Object.freeze({ name, ...p, tls: Object.freeze({ ...p.tls }) })]),
-      )
+      const pools = httpPoolSettings(config)
       const poolsChanged = JSON.stringify([...pools]) !== JSON.stringify([...this.pools])
       const runtime = new Map(this.runtime)
       for (const [key, next] of settings) {
