@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js'
 import { httpPoolSettings } from '../config/pools.js'
 import type { HookRegistry } from './hooks.js'
 import type { CatalogEntry } from './catalog.js'
+import { runChecks } from './preflight.js'
 import { settingsKey, type PluginSettings } from './sections.js'
 
 
@@ -56,8 +57,8 @@ export class PluginLoader {
   constructor(private readonly deps: LoaderDeps) {}
 
   /**
-   * Applies a (validated) config: first creates every instance that must (re)start, with its
-   * hooks held back; if any fails, stops those and throws, leaving everything as it was.
+   * Applies a config that passed preflight: first creates every instance that must (re)start,
+   * with its hooks held back; if any fails, stops those and throws, leaving everything as it was.
    * Otherwise swaps in one step (old hooks off, new hooks on: no gap, no duplicate) and lets the
    * replaced instances drain. Runtime toggles survive unless the plugin's section changed.
    */
@@ -135,7 +136,12 @@ export class PluginLoader {
     const key = this.check(id, host)
     return this.serial(async () => {
       if (this.instances.has(key)) throw new XMPPD_ERR_PLUGIN_STATE(id, host, 'enabled')
-      const instance = await this.create(this.settings.get(key)!, this.pools, this.configDir)
+      // A vhost without a section for it runs the defaults, checked only now: report every issue.
+      const settings = this.settings.get(key)!
+      if (!settings.options) throw new ConfigErrors(settings.errors)
+      const issues = await runChecks([settings], this.deps.catalog, this.pools, this.configDir)
+      if (issues.length) throw new ConfigErrors(issues)
+      const instance = await this.create(settings, this.pools, this.configDir)
       this.activate(instance)
       this.instances.set(key, instance)
       this.runtime.set(key, true)
@@ -212,7 +218,7 @@ export class PluginLoader {
       configDir,
     }
     try {
-      const factory = await this.deps.catalog.get(settings.id)!.load()
+      const { default: factory } = await this.deps.catalog.get(settings.id)!.load()
       instance.plugin = factory()
       await instance.plugin.start(ctx)
     } catch (err) {
