@@ -1,5 +1,9 @@
 // The plugin contract (DESIGN.md): the only module both the host (lib/server) and plugins
 // (lib/plugin) import. Types only, plus the closed list of hook names.
+//
+// A plugin's life per vhost: the host validates its section against plugin.json's schema, runs
+// the entry module's `check` (if exported) for every vhost, and only when nothing anywhere in
+// the file is wrong creates instances (`default()`) and calls `start`; `stop` ends them.
 import type { JID } from '@xmpp/jid'
 import type { Registry } from 'prom-client'
 
@@ -44,7 +48,10 @@ export interface Hooks {
   on<H extends Hook>(hook: H, handler: HookHandlers[H]): () => void
 }
 
-/** One `[http_connections.<name>]` section, resolved (defaults applied, paths absolute). */
+/**
+ * One `[http_connections.<name>]` section, resolved (defaults applied, paths absolute). The host
+ * checks at compile time that this matches its config schema (lib/server/config/pools.ts).
+ */
 export interface HttpPoolSettings {
   name: string
   server: string
@@ -98,3 +105,33 @@ export interface Plugin {
 
 /** A plugin entry module's default export: one call per (vhost, start). */
 export type PluginFactory = () => Plugin
+
+/** What a check sees of a would-be instance: its options and what they may refer to. */
+export type CheckContext = Pick<PluginContext, 'host' | 'options' | 'httpPools' | 'configDir'>
+
+/**
+ * A problem a check found. `path` is relative to the plugin's section (`pool_name`,
+ * `handlers.1.callback_module`; '' for the section itself): the host places it in the file, in
+ * the default section or the vhost's override, whichever holds the value. (`ConfigError` from
+ * lib/errors.ts is one.)
+ */
+export interface ConfigIssue {
+  path: string
+  reason: string
+}
+
+/**
+ * The optional `check` export of a plugin's entry module: the cross-checks its schema cannot
+ * express (a pool that must exist, a module that must load), every one of them, not just the
+ * first. The host calls it for every vhost before it starts anything, at start, reload and
+ * enable, and reports all issues of all plugins with the schema errors in one run. It must
+ * leave nothing behind: no hooks, sockets, timers or metrics. `start` may still throw a
+ * ConfigError for what changed since (a file removed in between).
+ */
+export type PluginCheck = (ctx: CheckContext) => Promise<ConfigIssue[]>
+
+/** A plugin's entry module, as the host import()s it. */
+export interface PluginModule {
+  default: PluginFactory
+  check?: PluginCheck
+}

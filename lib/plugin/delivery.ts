@@ -1,7 +1,7 @@
 // How one handler's requests are made and judged, fixed at start from its spec: success codes,
 // retries, request identity and signatures, static headers. Every problem is a config error at
 // the option that holds it, and never quotes a secret.
-import { ConfigError } from '../errors.js'
+import { ConfigError, ConfigErrors } from '../errors.js'
 import type { HandlerSpec } from './options.js'
 import { staticHeaders } from './payload.js'
 import type { RetryPolicy } from './retry.js'
@@ -15,11 +15,21 @@ export interface DeliveryPolicy extends RetryPolicy {
   signer: Signer | undefined
 }
 
+/** The handler's policy; ConfigErrors with every problem of its retry and signing options. */
 export function deliveryPolicy(spec: HandlerSpec): DeliveryPolicy {
+  const problems: ConfigError[] = []
   if (spec.retry_max_delay < spec.retry_base_delay) {
-    throw new ConfigError(spec.origins.retry_max_delay, `must be >= retry_base_delay (${spec.retry_base_delay})`)
+    problems.push(new ConfigError(spec.origins.retry_max_delay, `must be >= retry_base_delay (${spec.retry_base_delay})`))
   }
-  const keys = spec.signing_secrets.map((secret, i) => secretKey(secret, `${spec.origins.signing_secrets}.${i}`))
+  const keys = spec.signing_secrets.flatMap((secret, i) => {
+    try {
+      return [secretKey(secret, `${spec.origins.signing_secrets}.${i}`)]
+    } catch (err) {
+      problems.push(err as ConfigError)
+      return []
+    }
+  })
+  if (problems.length) throw new ConfigErrors(problems)
   return {
     retries: spec.retries,
     baseDelay: spec.retry_base_delay,

@@ -2,33 +2,31 @@
 // wants presence, on user_available / user_unavailable). For each event and handler: filter →
 // payload → the handler's bounded queue; the pools do the I/O later, so the hooks return at once
 // whatever the endpoints do.
-import { readFileSync } from 'node:fs'
 import { jid } from '@xmpp/jid'
-import type { Element, JID, Plugin, PluginContext } from '../contract.js'
-import { ConfigError } from '../errors.js'
-import { loadCallbackModule, type CallbackModule } from './callback-module.js'
-import { deliveryPolicy, extendedForm, handlerHeaders, type DeliveryPolicy } from './delivery.js'
+import type { CheckContext, ConfigIssue, Element, JID, Plugin, PluginContext } from '../contract.js'
+import { extendedForm } from './delivery.js'
 import { Dispatcher } from './dispatcher.js'
 import { FailureLog } from './failure-log.js'
 import { createFilter } from './filter.js'
 import { Handler } from './handler.js'
 import { LatencyReservoir } from './latency.js'
 import { HostMetrics } from './metrics.js'
-import { handlerSpecs, type EventPusherHttpOptions, type HandlerSpec } from './options.js'
-import { displayUrl, joinUrl, messageEvent, presenceEvent, type PushEvent } from './payload.js'
+import type { EventPusherHttpOptions } from './options.js'
+import { displayUrl, messageEvent, presenceEvent, type PushEvent } from './payload.js'
 import { Pool } from './pool.js'
+import { prepareHandlers } from './prepare.js'
 
 export type { Notification } from './payload.js'
 export type { CallbackModule } from './callback-module.js'
 export type { EventPusherHttpConfig, EventPusherHttpOptions } from './options.js'
 
-/** What start() checks and loads before creating anything that would need cleaning up. */
-interface Prepared {
-  spec: HandlerSpec
-  url: string
-  callback: CallbackModule | undefined
-  policy: DeliveryPolicy
-  headers: Record<string, string> | undefined
+/**
+ * The plugin's cross-checks, run by the host for every vhost before anything starts: pools that
+ * must exist, URLs, CA files, retry and signing options, headers, callback modules. Every issue,
+ * not just the first. Loading a callback module runs its top-level code, as start would.
+ */
+export async function check(ctx: CheckContext): Promise<ConfigIssue[]> {
+  return (await prepareHandlers(ctx, ctx.options as EventPusherHttpOptions)).issues
 }
 
 export default function createEventPusherHttp(): Plugin {
@@ -70,30 +68,6 @@ export default function createEventPusherHttp(): Plugin {
     }
   }
 
-  async function prepare(ctx: PluginContext, options: EventPusherHttpOptions): Promise<{ prepared: Prepared[]; cas: Map<string, Buffer | undefined> }> {
-    const specs = handlerSpecs(options)
-    const cas = new Map<string, Buffer | undefined>()
-    const loaded = new Map<string, Promise<CallbackModule>>()
-    const prepared: Prepared[] = []
-    for (const spec of specs) {
-      const pool = ctx.httpPools.get(spec.pool_name)
-      if (!pool) throw new ConfigError(spec.origins.pool_name, `no http_connections pool named "${spec.pool_name}"`)
-      if (!cas.has(spec.pool_name)) cas.set(spec.pool_name, readCa(pool.tls.cacertfile, spec.pool_name, spec.origins.pool_name))
-      const url = joinUrl(pool.server, pool.path_prefix, spec.path)
-      if (!URL.canParse(url)) throw new ConfigError(spec.origins.path, `"${displayUrl(url)}" is not a valid URL`)
-      const policy = deliveryPolicy(spec)
-      const headers = handlerHeaders(spec)
-      let callback: CallbackModule | undefined
-      if (spec.callback_module) {
-        const key = `${spec.origins.callback_module}\0${spec.callback_module}`
-        if (!loaded.has(key)) loaded.set(key, loadCallbackModule(spec.callback_module, ctx.configDir, spec.origins.callback_module))
-        callback = await loaded.get(key)
-      }
-      prepared.push({ spec, url, callback, policy, headers })
-    }
-    return { prepared, cas }
-  }
-
   function statusOf(reservoir: LatencyReservoir) {
     return async () => {
       const counts = await metrics!.counts()
@@ -123,7 +97,8 @@ export default function createEventPusherHttp(): Plugin {
     async start(ctx) {
       if (started) throw new Error(`mod_event_pusher_http already started on ${host}`)
       const options = ctx.options as EventPusherHttpOptions
-      const { prepared, cas } = await prepare(ctx, options)
+      const { prepared, cas, issues } = await prepareHandlers(ctx, options)
+      if (issues.length > 0) throw issues[0] // the host ran check() first: something changed since
       // Nothing below throws on valid input; should it anyway, undo what exists so far.
       try {
         started = true
@@ -233,15 +208,6 @@ export default function createEventPusherHttp(): Plugin {
     presenceHandlers = []
     pools = new Map()
     metrics = undefined
-  }
-}
-
-function readCa(file: string | undefined, pool: string, at: string): Buffer | undefined {
-  if (!file) return undefined
-  try {
-    return readFileSync(file)
-  } catch (err) {
-    throw new ConfigError(at, `pool "${pool}": cannot read tls.cacertfile ${file}: ${(err as Error).message}`, { cause: err })
   }
 }
 

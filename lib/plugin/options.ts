@@ -48,8 +48,9 @@ export interface HandlerSpec {
  * level (whose defaults the loader has applied); without it, the top level is the one handler.
  * A key a handler sets replaces the top-level value as a whole (lists and `headers` included).
  * An empty `callback_module` means the built-in filter, so a handler can opt out of an inherited one.
+ * `issues`: every explicit name used twice (the specs cannot run then).
  */
-export function handlerSpecs(options: EventPusherHttpOptions): HandlerSpec[] {
+export function handlerSpecs(options: EventPusherHttpOptions): { specs: HandlerSpec[]; issues: ConfigError[] } {
   const list: HandlerConfig[] = options.handlers ?? [{}]
   const prefix = options.handlers ? (i: number) => `handlers.${i}.` : () => ''
   const specs = list.map((entry, i): HandlerSpec => {
@@ -77,8 +78,7 @@ export function handlerSpecs(options: EventPusherHttpOptions): HandlerSpec[] {
       origins,
     }
   })
-  nameHandlers(specs)
-  return specs
+  return { specs, issues: nameHandlers(specs) }
 }
 
 const copy = <T>(list: readonly T[] | undefined): T[] | undefined => (list ? [...list] : undefined)
@@ -91,11 +91,12 @@ function definedStrings(record: Record<string, string | undefined> | undefined):
 
 // Explicit names must be unique; a default name (pool + path) that repeats or collides gets
 // `#<index>`, so two handlers on one endpoint with different filters still have distinct series.
-function nameHandlers(specs: HandlerSpec[]): void {
+function nameHandlers(specs: HandlerSpec[]): ConfigError[] {
   const explicit = new Set<string>()
+  const issues: ConfigError[] = []
   specs.forEach((spec, i) => {
     if (!spec.name) return
-    if (explicit.has(spec.name)) throw new ConfigError(`handlers.${i}.name`, `duplicate handler name "${spec.name}"`)
+    if (explicit.has(spec.name)) issues.push(new ConfigError(`handlers.${i}.name`, `duplicate handler name "${spec.name}"`))
     explicit.add(spec.name)
   })
   const bases = specs.map((spec) => (spec.name ? '' : defaultName(spec)))
@@ -105,6 +106,7 @@ function nameHandlers(specs: HandlerSpec[]): void {
     const repeated = explicit.has(base) || bases.indexOf(base) !== bases.lastIndexOf(base)
     spec.name = repeated ? `${base}#${i}` : base
   })
+  return issues
 }
 
 function defaultName({ pool_name, path }: HandlerSpec): string {

@@ -3,7 +3,7 @@
 import type { DestinationStream } from 'pino'
 import type { JID } from '@xmpp/jid'
 import type { Logger } from '../contract.js'
-import { ConfigErrors, XMPPD_ERR_NO_CONFIG_FILE } from '../errors.js'
+import { XMPPD_ERR_NO_CONFIG_FILE } from '../errors.js'
 import { Accounts } from './xmpp/accounts.js'
 import { resolveAdminToken, type AdminToken } from './admin/token.js'
 import { createC2SHandlers } from './xmpp/c2s.js'
@@ -20,7 +20,7 @@ import { createLogger } from './observability/logger.js'
 import { createMetrics } from './observability/metrics.js'
 import { builtinCatalog, type CatalogEntry } from './plugins/catalog.js'
 import { PluginLoader } from './plugins/loader.js'
-import { configuredSettingsErrors, resolvePluginSettings } from './plugins/sections.js'
+import { preflight } from './plugins/preflight.js'
 import { createPresence } from './xmpp/presence.js'
 import { createRouter } from './xmpp/router.js'
 import { createServerIq } from './xmpp/server-iq.js'
@@ -59,9 +59,15 @@ export interface XmppServer {
   stop(): Promise<void>
 }
 
-/** Starts xmppd; rejects with ConfigErrors (nothing left listening) when the config cannot run. */
+/**
+ * Starts xmppd; rejects with ConfigErrors (nothing started, nothing listening) listing every
+ * problem of the config when it cannot run.
+ */
 export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}): Promise<XmppServer> {
   const { configDir } = loaded
+  const catalog: Map<string, CatalogEntry> = builtinCatalog()
+  // First, before the logger reads general.loglevel: every problem of the file, in one report.
+  const settings = await preflight(loaded, catalog)
   let config: Readonly<Config> = loaded.config
   const log = createLogger({ level: opts.logLevel ?? config.general.loglevel, destination: opts.logDestination })
   const hosts = config.general.hosts
@@ -70,16 +76,11 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   const isVhost = (domain: string) => vhosts.has(domain)
   const hooksOf = (host: string) => vhosts.get(host)
 
-  const catalog: Map<string, CatalogEntry> = builtinCatalog()
-  const settings = resolvePluginSettings(config, catalog)
-  const settingErrors = configuredSettingsErrors(settings.values())
-  if (settingErrors.length) throw new ConfigErrors(settingErrors)
-
   const accounts = new Accounts(config.auth.users)
   const sessions = new SessionRegistry()
   const metrics = createMetrics(hosts, (host) => [...sessions.onHost(host)].length)
   const loader = new PluginLoader({ catalog, hooksOf, sessions: { isOnline: (j: JID) => sessions.isOnline(j) }, registry: metrics.registry, log })
-  await loader.apply(config, configDir, settings) // plugin config errors surface here, before anything listens
+  await loader.apply(config, configDir, settings) // plugins start before anything listens
 
   const tls = config.listen.c2s.certfile && config.listen.c2s.keyfile ? loadCredentials(config.listen.c2s.certfile, config.listen.c2s.keyfile) : generateCredentials(hosts)
   if (tls.selfSigned) log.warn({ hosts, fingerprint: tls.fingerprint }, 'no certfile/keyfile: using a self-signed certificate generated at start')
@@ -95,13 +96,12 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   async function reload(): Promise<ReloadResult> {
     if (!loaded.file) throw new XMPPD_ERR_NO_CONFIG_FILE()
     const next = readConfigFile(loaded.file, opts.overrides)
+    // Every problem at once, before anything changes. Plugins are resolved for the vhosts that
+    // run now; new vhosts need a restart.
+    const nextSettings = await preflight(next, catalog, hosts)
     const restart_required: string[] = []
     if (JSON.stringify(next.config.general.hosts) !== JSON.stringify(hosts)) restart_required.push('general.hosts')
     if (JSON.stringify(next.config.listen) !== JSON.stringify(config.listen)) restart_required.push('listen')
-    // Plugins are resolved for the vhosts that run now; new vhosts need a restart.
-    const nextSettings = resolvePluginSettings({ ...next.config, general: { ...next.config.general, hosts: [...hosts] } }, catalog)
-    const errors = configuredSettingsErrors(nextSettings.values())
-    if (errors.length) throw new ConfigErrors(errors)
     const { started, stopped } = await loader.apply(next.config, next.configDir, nextSettings)
     accounts.replace(next.config.auth.users)
     if (!opts.logLevel) log.level = next.config.general.loglevel

@@ -170,3 +170,31 @@ test('reload: a broken file changes nothing; a good one applies, keeping toggles
     writeFileSync(server.configFile, original)
   }
 })
+
+test('reload: a file with several problems reports every one and changes nothing', async () => {
+  const original = readFileSync(server.configFile, 'utf8')
+  const [alice, bob] = await Promise.all(['alice@a.test', 'bob@a.test'].map(client))
+  assert.equal(await notified(alice, bob, 'before the bad reload'), true)
+  const runningPath = sink.requests.find((r) => r.form.message === 'before the bad reload')!.url
+  const states = server.loader.list()
+  try {
+    const bad = original
+      .replace('loglevel = "debug"', 'loglevel = 3')
+      .replace('pool_name = "http_pool"\npath = "/n"', 'pool_name = "nope"\npath = "/elsewhere"\ncallback_module = "./missing.mjs"\npool_nme = "x"')
+    writeFileSync(server.configFile, bad)
+    const r = await xmppctl(['reload'])
+    assert.equal(r.code, 1, r.stderr)
+    const problems = r.stderr.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim().replace(/(cannot load callback module "[^"]+"): .+/, '$1'))
+    assert.deepEqual(problems.sort(), [
+      'general.loglevel: must be one of "trace", "debug", "info", "warn", "error", "fatal", "silent"',
+      'plugins.mod_event_pusher_http.callback_module: cannot load callback module "./missing.mjs"',
+      'plugins.mod_event_pusher_http.pool_name: no http_connections pool named "nope"',
+      'plugins.mod_event_pusher_http.pool_nme: unknown key; did you mean "pool_name"?',
+    ])
+    assert.deepEqual(server.loader.list(), states, 'no plugin started, stopped or toggled')
+    assert.equal(await notified(alice, bob, 'after the bad reload'), true)
+    assert.equal(sink.requests.find((r) => r.form.message === 'after the bad reload')!.url, runningPath)
+  } finally {
+    writeFileSync(server.configFile, original)
+  }
+})

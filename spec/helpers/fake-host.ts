@@ -7,7 +7,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Ajv } from 'ajv'
 import { Registry } from 'prom-client'
-import type { AdminCommand, Hook, HttpPoolSettings, Logger, Plugin, PluginContext, PluginFactory, SendPacketHandler } from '../../lib/contract.js'
+import type { AdminCommand, ConfigIssue, Hook, HttpPoolSettings, Logger, Plugin, PluginCheck, PluginContext, PluginFactory, SendPacketHandler } from '../../lib/contract.js'
 import { ConfigError } from '../../lib/errors.js'
 import type { Sent } from './stanza.js'
 
@@ -101,6 +101,11 @@ export class FakeHost {
     await plugin.start(this.context(validateOptions(rawOptions)))
     this.plugin = plugin
     return plugin
+  }
+
+  /** Validates `rawOptions` like the loader, then runs the plugin's check for this vhost. */
+  check(check: PluginCheck, rawOptions: Record<string, unknown>): Promise<ConfigIssue[]> {
+    return check({ host: this.host, options: validateOptions(rawOptions), httpPools: this.httpPools, configDir: this.configDir })
   }
 
   /** Like the host: drops the hook subscriptions and admin commands after stop(). */

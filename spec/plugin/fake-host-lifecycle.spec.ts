@@ -6,7 +6,7 @@ import path from 'node:path'
 import { after, afterEach, before, describe, it } from 'node:test'
 import { register as globalRegistry, Registry } from 'prom-client'
 import { ConfigError } from '../../lib/errors.js'
-import createEventPusherHttp from '../../lib/plugin/index.js'
+import createEventPusherHttp, { check } from '../../lib/plugin/index.js'
 import { REASONS } from '../../lib/plugin/metrics.js'
 import { FakeHost, type FakeHostOptions } from '../helpers/fake-host.js'
 import { assertBalanced, eventually, hostCounts } from '../helpers/metrics.js'
@@ -84,6 +84,36 @@ describe('config errors at start', () => {
     const e = await startError({}, { pools: { http_pool: { server: 'https://127.0.0.1:1', tls: { cacertfile: '/nonexistent/ca.pem' } } } })
     assert.equal(e.path, 'pool_name')
     assert.match(e.reason, /cannot read tls.cacertfile/)
+  })
+
+  it('check() reports every issue at once, at its option, and leaves nothing behind', async () => {
+    const h = fakeHost({ pools: { http_pool: { server: sink.url }, tls_pool: { server: 'https://127.0.0.1:1', tls: { cacertfile: '/nonexistent/ca.pem' } } } })
+    const issues = await h.check(check, {
+      retry_base_delay: 5000,
+      retry_max_delay: 1000,
+      handlers: [
+        { pool_name: 'nope' },
+        { callback_module: './callbacks/missing.mjs', headers: { 'Content-Length': '1' } },
+        { name: 'x', pool_name: 'tls_pool', signing_secrets: ['whsec_A'] },
+        { name: 'x', callback_module: './callbacks/no-should.mjs', retry_max_delay: 9000 },
+      ],
+    })
+    assert.ok(issues.every((i) => i instanceof ConfigError))
+    assert.deepEqual(issues.map((i) => `${i.path}: ${i.reason.replace(/(cannot load callback module "[^"]+"): .+/, '$1')}`).sort(), [
+      'handlers.0.pool_name: no http_connections pool named "nope"',
+      'handlers.1.callback_module: cannot load callback module "./callbacks/missing.mjs"',
+      'handlers.1.headers.Content-Length: is set by the HTTP client and cannot be configured',
+      'handlers.2.pool_name: pool "tls_pool": cannot read tls.cacertfile /nonexistent/ca.pem: ENOENT: no such file or directory, open \'/nonexistent/ca.pem\'',
+      'handlers.2.signing_secrets.0: must be "whsec_" followed by a base64 key',
+      'handlers.3.callback_module: callback module "./callbacks/no-should.mjs" does not export a shouldMakeReq function',
+      'handlers.3.name: duplicate handler name "x"',
+      // handlers 0 to 2 inherit the top-level delays: one issue, where they are written.
+      'retry_max_delay: must be >= retry_base_delay (5000)',
+    ])
+    assert.equal(h.subscribers, 0)
+    assert.equal(h.commands.size, 0)
+    assert.deepEqual(await h.registry.getMetricsAsJSON(), [], 'no metric registered')
+    assert.deepEqual(await h.check(check, {}), [], 'a good section has no issue')
   })
 
   it('resolves bare package names from the config folder, and paths against it', async () => {

@@ -10,7 +10,8 @@ import { handlerSpecs, type EventPusherHttpOptions } from '../../lib/plugin/opti
 import { manifest, validateOptions } from '../helpers/fake-host.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
-const specs = (raw: Record<string, unknown>) => handlerSpecs(validateOptions(raw) as EventPusherHttpOptions)
+const normalise = (raw: Record<string, unknown>) => handlerSpecs(validateOptions(raw) as EventPusherHttpOptions)
+const specs = (raw: Record<string, unknown>) => normalise(raw).specs
 const strip = (list: ReturnType<typeof specs>) => list.map(({ name, pool_name, path, callback_module, max_queue }) => ({ name, pool_name, path, callback_module, max_queue }))
 const where = (spec: ReturnType<typeof specs>[number]) => {
   const { pool_name, callback_module, path } = spec.origins
@@ -179,7 +180,14 @@ describe('handler normalisation', () => {
     assert.deepEqual(specs({}).map((s) => s.name), ['http_pool'])
   })
 
-  it('rejects duplicate explicit names', () => {
-    assert.throws(() => specs({ handlers: [{ name: 'x' }, { name: 'x' }] }), (e: ConfigError) => e instanceof ConfigError && e.path === 'handlers.1.name')
+  it('reports every duplicate explicit name', () => {
+    const { issues } = normalise({ handlers: [{ name: 'x' }, { name: 'x' }, { name: 'y' }, { name: 'x' }, { name: 'y' }] })
+    assert.ok(issues.every((e) => e instanceof ConfigError))
+    assert.deepEqual(issues.map((e) => e.message), [
+      'handlers.1.name: duplicate handler name "x"',
+      'handlers.3.name: duplicate handler name "x"',
+      'handlers.4.name: duplicate handler name "y"',
+    ])
+    assert.deepEqual(normalise({ handlers: [{ name: 'x' }, { name: 'y' }] }).issues, [])
   })
 })

@@ -3,7 +3,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { parseConfig } from '../../lib/server/config/load.js'
-import { configToml, spawnBin, writeConfig } from '../helpers/xmppd.js'
+import { execFile } from 'node:child_process'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { configToml, root, spawnBin, startTestServer, writeConfig } from '../helpers/xmppd.js'
 
 /** A port nobody listens on right now. */
 async function freePort(): Promise<number> {
@@ -27,7 +30,8 @@ const POOL = `
 server = "http://127.0.0.1:9"
 `
 
-async function expectRejected(toml: string, ...expected: RegExp[]): Promise<void> {
+/** Runs xmppd on the config; it must exit 1 with nothing listening. Returns the reported problems. */
+async function expectRejected(toml: string, ...expected: RegExp[]): Promise<string[]> {
   const c2s = await freePort()
   const file = writeConfig(toml.replace('port = 0', `port = ${c2s}`))
   const run = spawnBin('xmppd', ['--config', file])
@@ -35,6 +39,7 @@ async function expectRejected(toml: string, ...expected: RegExp[]): Promise<void
   assert.equal(code, 1, `exit code; stderr: ${run.stderr()}`)
   for (const re of expected) assert.match(run.stderr(), re)
   assert.ok(await refused(c2s), 'nothing listens on the c2s port')
+  return run.stderr().split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim())
 }
 
 test('bad TOML names the line', async () => {
@@ -67,8 +72,78 @@ test('an unknown plugin and a user on an unknown host', async () => {
   await expectRejected(configToml({ users: { 'eve@elsewhere.test': 'pw' } }), /auth\.users\."eve@elsewhere\.test": must be a bare JID/)
 })
 
+test('every problem in one run: schema errors, unknown keys, missing pools and callback modules, per vhost', async () => {
+  const toml = configToml({
+    hosts: ['localhost', 'b.test'],
+    extra: `${POOL}
+[plugins.mod_event_pusher_http]
+pool_name = "nope"
+callback_module = "./missing.mjs"
+pool_nme = "http_pool"
+
+[host_config."b.test".plugins.mod_event_pusher_http]
+handlers = [{ pool_name = "also_nope" }]`,
+  }).replace('[listen.http]\nip = "127.0.0.1"', '[listen.http]\nip = "127.0.0.1"\ncolour = "blue"')
+  const problems = await expectRejected(toml.replace('loglevel = "debug"', 'loglevel = 3'))
+  // Node's own words for the failed import follow the colon.
+  assert.deepEqual(problems.map((p) => p.replace(/(cannot load callback module "[^"]+"): .+/, '$1: …')).sort(), [
+    'general.loglevel: must be one of "trace", "debug", "info", "warn", "error", "fatal", "silent"',
+    'host_config."b.test".plugins.mod_event_pusher_http.handlers.0.pool_name: no http_connections pool named "also_nope"',
+    'listen.http.colour: unknown key',
+    'plugins.mod_event_pusher_http.callback_module: cannot load callback module "./missing.mjs": …',
+    'plugins.mod_event_pusher_http.pool_name: no http_connections pool named "nope"',
+    'plugins.mod_event_pusher_http.pool_nme: unknown key; did you mean "pool_name"?',
+  ])
+})
+
+test('did you mean: offered for near misses of keys and plugin names, not for far ones', async () => {
+  const toml = configToml({
+    extra: `${POOL}
+[plugins.mod_event_pusher_htp]
+path = "/n"
+[plugins.mod_nothing]
+[host_config.localhost.plugins.mod_event_pusher_http]
+paht = "/n"
+drain_timout = 10
+bogus = 1
+enabeld = true`,
+  }).replace('port = 0', 'port = 0\nprot = 5')
+  const problems = await expectRejected(toml)
+  assert.deepEqual(problems.sort(), [
+    'host_config.localhost.plugins.mod_event_pusher_http.bogus: unknown key',
+    'host_config.localhost.plugins.mod_event_pusher_http.drain_timout: unknown key; did you mean "drain_timeout"?',
+    'host_config.localhost.plugins.mod_event_pusher_http.enabeld: unknown key; did you mean "enabled"?',
+    'host_config.localhost.plugins.mod_event_pusher_http.paht: unknown key; did you mean "path"?',
+    'listen.c2s.prot: unknown key; did you mean "port"?',
+    'plugins.mod_event_pusher_htp: no plugin named "mod_event_pusher_htp"; did you mean "mod_event_pusher_http"?',
+    'plugins.mod_nothing: no plugin named "mod_nothing" (known: mod_event_pusher_http)',
+  ])
+})
+
+test('enabling on a vhost without a section checks the defaults first and reports every issue', async () => {
+  const server = await startTestServer({
+    hosts: ['localhost', 'c.test'],
+    extra: `[http_connections.other]\nserver = "http://127.0.0.1:9"\n[host_config.localhost.plugins.mod_event_pusher_http]\npool_name = "other"`,
+  })
+  try {
+    await assert.rejects(server.loader.enable('mod_event_pusher_http', 'c.test'), (err: { code: string; errors: Error[] }) => {
+      assert.equal(err.code, 'XMPPD_ERR_CONFIG')
+      assert.deepEqual(err.errors.map((e) => e.message), ['plugins.mod_event_pusher_http.pool_name: no http_connections pool named "http_pool"'])
+      return true
+    })
+    assert.deepEqual(server.loader.list().map((s) => [s.host, s.enabled]), [['localhost', true], ['c.test', false]])
+  } finally {
+    await server.stop()
+  }
+})
+
+test('the server config types are generated from its schema and up to date (scripts/gen-config-types.mjs)', async () => {
+  await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(root, 'scripts/gen-config-types.mjs'), '--check'], { cwd: root })
+})
+
 test('parseConfig applies defaults and freezes the result', () => {
-  const { config } = parseConfig('[general]\nhosts = ["h.test"]\n', '/tmp')
+  const { config, problems } = parseConfig('[general]\nhosts = ["h.test"]\n', '/tmp')
+  assert.deepEqual(problems, [])
   assert.equal(config.listen.c2s.port, 5222)
   assert.equal(config.listen.c2s.ip, '127.0.0.1')
   assert.equal(config.listen.http.port, 5280)

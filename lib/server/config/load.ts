@@ -1,5 +1,6 @@
 // xmppd.toml → parsed → schema-validated (defaults applied) → cross-checked → deep-frozen Config.
-// Every problem is reported at once, each with its path.
+// Every problem of the server's own sections is collected, each with its path; startServer and
+// reload add the plugins' problems and report them all in one run.
 import { readFileSync, existsSync } from 'node:fs'
 import path from 'node:path'
 import { parse as parseToml, TomlError } from 'smol-toml'
@@ -7,15 +8,26 @@ import { Ajv } from 'ajv'
 import { ConfigError, ConfigErrors } from '../../errors.js'
 import { configSchema, type Config } from './schema.js'
 import { formatPath, fromAjvError } from './path.js'
+import { didYouMean } from './suggest.js'
 
 export type { Config } from './schema.js'
 
 export interface LoadedConfig {
+  /**
+   * The file's values, the schema's defaults applied, relative paths resolved, deep-frozen.
+   * Only when `problems` is empty does every value have the type `Config` says.
+   */
   config: Readonly<Config>
   /** Folder of the config file (relative paths resolve against it); cwd for the embedded default. */
   configDir: string
   /** The file it came from, undefined for the embedded default. */
   file?: string
+  /**
+   * Every problem in the server's own sections (unknown keys, wrong types, cross-checks). The
+   * plugin sections are checked by startServer and reload, which refuse a config with any problem
+   * and report these together with the plugins' own.
+   */
+  problems: readonly ConfigError[]
 }
 
 export interface ConfigOverrides {
@@ -23,9 +35,11 @@ export interface ConfigOverrides {
   httpPort?: number
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false })
+// verbose: an unknown key's error then carries the schema listing the known ones ("did you mean").
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true })
 const validateShape = ajv.compile(configSchema)
 
+/** Reads and checks a config file; throws ConfigErrors only when it cannot be read or parsed. */
 export function readConfigFile(file: string, overrides: ConfigOverrides = {}): LoadedConfig {
   const abs = path.resolve(file)
   let text: string
@@ -37,6 +51,7 @@ export function readConfigFile(file: string, overrides: ConfigOverrides = {}): L
   return { ...parseConfig(text, path.dirname(abs), overrides), file: abs }
 }
 
+/** Parses and checks config text; throws ConfigErrors only for invalid TOML. */
 export function parseConfig(text: string, configDir: string, overrides: ConfigOverrides = {}): LoadedConfig {
   let raw: Record<string, any>
   try {
@@ -47,53 +62,64 @@ export function parseConfig(text: string, configDir: string, overrides: ConfigOv
     throw new ConfigErrors([new ConfigError('', `invalid TOML${where}: ${first}`, { cause: err })])
   }
   applyOverrides(raw, overrides)
-  if (!validateShape(raw)) throw new ConfigErrors((validateShape.errors ?? []).map((e) => fromAjvError(e)))
-  const config = raw as unknown as Config
-  const problems = crossCheck(config, configDir)
-  if (problems.length > 0) throw new ConfigErrors(problems)
-  resolvePaths(config, configDir)
-  return { config: deepFreeze(config), configDir }
+  const problems = validateShape(raw) ? [] : (validateShape.errors ?? []).map((e) => fromAjvError(e))
+  // Cross-checks run whatever the schema said: each looks only at values of the type it needs.
+  problems.push(...crossCheck(raw, configDir))
+  resolvePaths(raw, configDir)
+  return { config: deepFreeze(raw as Config), configDir, problems }
 }
 
 function applyOverrides(raw: Record<string, any>, o: ConfigOverrides): void {
-  const section = (...keys: string[]) => {
+  // A section that is not a table is left as written, for the schema to report.
+  const set = (keys: string[], value: number | undefined) => {
+    if (value === undefined) return
     let node = raw
-    for (const k of keys) node = node[k] ??= {}
-    return node
+    for (const k of keys) {
+      node[k] ??= {}
+      if (!isTable(node[k])) return
+      node = node[k]
+    }
+    node.port = value
   }
-  if (o.c2sPort !== undefined) section('listen', 'c2s').port = o.c2sPort
-  if (o.httpPort !== undefined) section('listen', 'http').port = o.httpPort
+  set(['listen', 'c2s'], o.c2sPort)
+  set(['listen', 'http'], o.httpPort)
 }
 
-function crossCheck(c: Config, configDir: string): ConfigError[] {
+const isTable = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v)
+const isString = (v: unknown): v is string => typeof v === 'string' && v !== ''
+const table = (v: unknown): Record<string, any> => (isTable(v) ? v : {})
+
+function crossCheck(c: Record<string, any>, configDir: string): ConfigError[] {
   const problems: ConfigError[] = []
-  const hosts = new Set(c.general.hosts)
-  for (const [i, jid] of c.general.admins.entries()) {
-    if (!isBareJid(jid, hosts)) problems.push(new ConfigError(formatPath(['general', 'admins', i]), `"${jid}" is not an account on a configured host`))
-  }
-  for (const jid of Object.keys(c.auth.users)) {
-    if (!isBareJid(jid, hosts)) problems.push(new ConfigError(formatPath(['auth', 'users', jid]), 'must be a bare JID (user@host) on one of general.hosts'))
-  }
-  for (const host of Object.keys(c.host_config)) {
-    if (!hosts.has(host)) problems.push(new ConfigError(formatPath(['host_config', host]), `"${host}" is not in general.hosts`))
-  }
-  const { certfile, keyfile } = c.listen.c2s
-  if (Boolean(certfile) !== Boolean(keyfile)) {
-    problems.push(new ConfigError(formatPath(['listen', 'c2s', certfile ? 'keyfile' : 'certfile']), 'certfile and keyfile go together'))
-  }
-  for (const key of ['certfile', 'keyfile'] as const) {
-    const file = c.listen.c2s[key]
-    if (file && !existsSync(path.resolve(configDir, file))) problems.push(new ConfigError(formatPath(['listen', 'c2s', key]), `no such file: ${file}`))
-  }
-  for (const [name, pool] of Object.entries(c.http_connections)) {
-    try {
-      const url = new URL(pool.server)
-      if (url.search || url.hash) problems.push(new ConfigError(formatPath(['http_connections', name, 'server']), 'must not carry a query or fragment'))
-    } catch {
-      problems.push(new ConfigError(formatPath(['http_connections', name, 'server']), `"${pool.server}" is not a URL`))
+  const problem = (segments: Array<string | number>, reason: string) => problems.push(new ConfigError(formatPath(segments), reason))
+  const general = table(c.general)
+  // Without a readable host list every account would look wrong: those checks wait for it.
+  const hosts = Array.isArray(general.hosts) && general.hosts.every(isString) ? new Set<string>(general.hosts) : undefined
+  if (hosts) {
+    const admins: unknown[] = Array.isArray(general.admins) ? general.admins : []
+    for (const [i, jid] of admins.entries()) {
+      if (isString(jid) && !isBareJid(jid, hosts)) problem(['general', 'admins', i], `"${jid}" is not an account on a configured host`)
     }
-    const ca = pool.tls.cacertfile
-    if (ca && !existsSync(path.resolve(configDir, ca))) problems.push(new ConfigError(formatPath(['http_connections', name, 'tls', 'cacertfile']), `no such file: ${ca}`))
+    for (const jid of Object.keys(table(table(c.auth).users))) {
+      if (!isBareJid(jid, hosts)) problem(['auth', 'users', jid], 'must be a bare JID (user@host) on one of general.hosts')
+    }
+    for (const host of Object.keys(table(c.host_config))) {
+      if (!hosts.has(host)) problem(['host_config', host], `"${host}" is not in general.hosts${didYouMean(host, hosts)}`)
+    }
+  }
+  const c2s = table(table(c.listen).c2s)
+  if (Boolean(c2s.certfile) !== Boolean(c2s.keyfile)) problem(['listen', 'c2s', c2s.certfile ? 'keyfile' : 'certfile'], 'certfile and keyfile go together')
+  for (const key of ['certfile', 'keyfile'] as const) {
+    const file = c2s[key]
+    if (isString(file) && !existsSync(path.resolve(configDir, file))) problem(['listen', 'c2s', key], `no such file: ${file}`)
+  }
+  for (const [name, pool] of Object.entries(table(c.http_connections))) {
+    if (!isTable(pool)) continue
+    const url = typeof pool.server === 'string' && URL.canParse(pool.server) ? new URL(pool.server) : undefined
+    if (typeof pool.server === 'string' && !url) problem(['http_connections', name, 'server'], `"${pool.server}" is not a URL`)
+    if (url && (url.search || url.hash)) problem(['http_connections', name, 'server'], 'must not carry a query or fragment')
+    const ca = table(pool.tls).cacertfile
+    if (isString(ca) && !existsSync(path.resolve(configDir, ca))) problem(['http_connections', name, 'tls', 'cacertfile'], `no such file: ${ca}`)
   }
   return problems
 }
@@ -103,13 +129,14 @@ function isBareJid(jid: string, hosts: Set<string>): boolean {
   return m !== null && hosts.has(m[2])
 }
 
-function resolvePaths(c: Config, configDir: string): void {
-  const { c2s } = c.listen
-  if (c2s.certfile) c2s.certfile = path.resolve(configDir, c2s.certfile)
-  if (c2s.keyfile) c2s.keyfile = path.resolve(configDir, c2s.keyfile)
-  for (const pool of Object.values(c.http_connections)) {
-    if (pool.tls.cacertfile) pool.tls.cacertfile = path.resolve(configDir, pool.tls.cacertfile)
+function resolvePaths(c: Record<string, any>, configDir: string): void {
+  const resolve = (node: Record<string, any>, key: string) => {
+    if (isString(node[key])) node[key] = path.resolve(configDir, node[key])
   }
+  const c2s = table(table(c.listen).c2s)
+  resolve(c2s, 'certfile')
+  resolve(c2s, 'keyfile')
+  for (const pool of Object.values(table(c.http_connections))) if (isTable(pool) && isTable(pool.tls)) resolve(pool.tls, 'cacertfile')
 }
 
 function deepFreeze<T>(value: T): T {

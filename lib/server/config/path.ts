@@ -1,5 +1,6 @@
 import type { ErrorObject } from 'ajv'
 import { ConfigError } from '../../errors.js'
+import { didYouMean } from './suggest.js'
 
 // Config paths as users read them: dotted, with keys that contain dots or spaces quoted,
 // e.g. host_config."example.com".plugins.mod_event_pusher_http.enabled
@@ -10,7 +11,7 @@ export function formatPath(segments: ReadonlyArray<string | number>): string {
 }
 
 /** ajv's instancePath ("/listen/c2s/port", JSON Pointer) as segments. */
-function pointerSegments(pointer: string): string[] {
+export function pointerSegments(pointer: string): string[] {
   if (!pointer) return []
   return pointer
     .slice(1)
@@ -26,11 +27,28 @@ function ajvErrorSegments(e: ErrorObject): string[] {
   return segments
 }
 
-/** An ajv error as a ConfigError; `base` locates the validated value in the file. */
-export function fromAjvError(e: ErrorObject, base: ReadonlyArray<string | number> = [], under?: (segments: string[]) => ReadonlyArray<string | number>): ConfigError {
+/** Where a validated value sits in the file, for errors about it. */
+export interface Placement {
+  /** The value's path in the file. */
+  base?: ReadonlyArray<string | number>
+  /** Or the value's path chosen by where the error points (a merged plugin section). */
+  under?: (segments: string[]) => ReadonlyArray<string | number>
+  /** Keys the value's root may hold beyond its schema's (a plugin section's `enabled`). */
+  rootKeys?: readonly string[]
+}
+
+/**
+ * An ajv error as a ConfigError. ajv must run with `verbose: true`, so an unknown key's error
+ * carries the schema that lists the known ones for a "did you mean".
+ */
+export function fromAjvError(e: ErrorObject, { base = [], under, rootKeys = [] }: Placement = {}): ConfigError {
   const segments = ajvErrorSegments(e)
   const where = formatPath([...(under ? under(segments) : base), ...segments])
-  if (e.keyword === 'additionalProperties') return new ConfigError(where, 'unknown key')
+  if (e.keyword === 'additionalProperties') {
+    const known = Object.keys((e.parentSchema?.properties as object | undefined) ?? {})
+    if (e.instancePath === '') known.push(...rootKeys)
+    return new ConfigError(where, `unknown key${didYouMean(String(e.params.additionalProperty), known)}`)
+  }
   if (e.keyword === 'required') return new ConfigError(where, 'is required')
   if (e.keyword === 'enum') {
     return new ConfigError(where, `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`)

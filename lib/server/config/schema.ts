@@ -1,11 +1,15 @@
-// JSON Schema of xmppd.toml (everything but the plugin sections, which each plugin's plugin.json
-// describes). ajv applies the defaults written here.
+// JSON Schema of xmppd.toml (everything but the plugin sections' options, which each plugin's
+// plugin.json describes). ajv applies the defaults written here. The TypeScript types are
+// generated from it (scripts/gen-config-types.mjs → schema.generated.ts), so the two cannot drift;
+// each `title` names a generated type.
 export const configSchema = {
+  title: 'Config',
   type: 'object',
   additionalProperties: false,
   required: ['general'],
   properties: {
     general: {
+      title: 'GeneralConfig',
       type: 'object',
       additionalProperties: false,
       required: ['hosts'],
@@ -16,11 +20,13 @@ export const configSchema = {
       },
     },
     listen: {
+      title: 'ListenConfig',
       type: 'object',
       additionalProperties: false,
       default: {},
       properties: {
         c2s: {
+          title: 'C2SListenConfig',
           type: 'object',
           additionalProperties: false,
           default: {},
@@ -33,6 +39,7 @@ export const configSchema = {
           },
         },
         http: {
+          title: 'HttpListenConfig',
           type: 'object',
           additionalProperties: false,
           default: {},
@@ -45,6 +52,7 @@ export const configSchema = {
       },
     },
     auth: {
+      title: 'AuthConfig',
       type: 'object',
       additionalProperties: false,
       default: {},
@@ -56,6 +64,7 @@ export const configSchema = {
       type: 'object',
       default: {},
       additionalProperties: {
+        title: 'PoolConfig',
         type: 'object',
         additionalProperties: false,
         required: ['server'],
@@ -65,6 +74,7 @@ export const configSchema = {
           path_prefix: { type: 'string', default: '' },
           request_timeout: { type: 'integer', minimum: 1, maximum: 600000, default: 2000 },
           tls: {
+            title: 'PoolTlsConfig',
             type: 'object',
             additionalProperties: false,
             default: {},
@@ -76,37 +86,29 @@ export const configSchema = {
         },
       },
     },
-    plugins: { type: 'object', default: {}, additionalProperties: { type: 'object' } },
+    plugins: { type: 'object', default: {}, additionalProperties: { $ref: '#/definitions/plugin_section' } },
     host_config: {
       type: 'object',
       default: {},
       additionalProperties: {
+        title: 'HostConfig',
         type: 'object',
         additionalProperties: false,
-        properties: { plugins: { type: 'object', additionalProperties: { type: 'object' } } },
+        properties: { plugins: { type: 'object', additionalProperties: { $ref: '#/definitions/plugin_section' } } },
       },
+    },
+  },
+  definitions: {
+    // A plugin's section: `enabled` is the host's; the rest is the plugin's, checked against its
+    // plugin.json once the sections of each vhost are merged.
+    plugin_section: {
+      title: 'PluginSection',
+      type: 'object',
+      additionalProperties: true,
+      properties: { enabled: { type: 'boolean' } },
     },
   },
 } as const
 
-export interface PoolConfig {
-  server: string
-  pool_size: number
-  path_prefix: string
-  request_timeout: number
-  tls: { verify: boolean; cacertfile?: string }
-}
+export type { Config, GeneralConfig, ListenConfig, C2SListenConfig, HttpListenConfig, AuthConfig, PoolConfig, PoolTlsConfig, HostConfig, PluginSection } from './schema.generated.js'
 
-export type PluginSection = Record<string, unknown> & { enabled?: boolean }
-
-export interface Config {
-  general: { hosts: string[]; admins: string[]; loglevel: string }
-  listen: {
-    c2s: { ip: string; port: number; max_stanza_size: number; certfile?: string; keyfile?: string }
-    http: { ip: string; port: number; admin_token?: string }
-  }
-  auth: { users: Record<string, string> }
-  http_connections: Record<string, PoolConfig>
-  plugins: Record<string, PluginSection>
-  host_config: Record<string, { plugins?: Record<string, PluginSection> }>
-}

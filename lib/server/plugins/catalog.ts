@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
-import type { PluginFactory } from '../../contract.js'
+import type { PluginModule } from '../../contract.js'
 import { checkManifestMetrics, type ManifestMetric } from './metric-roles.js'
 
 export interface PluginManifest {
@@ -24,7 +24,8 @@ export interface CatalogEntry {
   manifest: PluginManifest
   /** Validates (and fills defaults into) a copy of a section, `enabled` removed. */
   validate: ValidateFunction
-  load(): Promise<PluginFactory>
+  /** The entry module: its factory and its optional check. */
+  load(): Promise<PluginModule>
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -32,7 +33,8 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const packageRoot = path.resolve(here, '..', '..', '..')
 const runningFromSources = import.meta.url.endsWith('.ts')
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false })
+// verbose: an unknown key's error then carries the schema listing the known ones ("did you mean").
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true })
 
 export function loadManifest(file: string): CatalogEntry {
   const manifest = JSON.parse(readFileSync(file, 'utf8')) as PluginManifest
@@ -45,9 +47,10 @@ export function loadManifest(file: string): CatalogEntry {
     manifest,
     validate,
     async load() {
-      const mod = (await import(url)) as { default?: unknown }
+      const mod = (await import(url)) as Partial<Record<keyof PluginModule, unknown>>
       if (typeof mod.default !== 'function') throw new Error(`${url}: the default export is not a plugin factory`)
-      return mod.default as PluginFactory
+      if (mod.check !== undefined && typeof mod.check !== 'function') throw new Error(`${url}: the check export is not a function`)
+      return { default: mod.default, check: mod.check } as PluginModule
     },
   }
 }

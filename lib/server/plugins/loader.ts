@@ -5,8 +5,10 @@
 import { HOOKS, type AdminCommand, type Hook, type HookHandlers, type HttpPoolSettings, type Logger, type Plugin, type PluginContext, type Registry, type Sessions } from '../../contract.js'
 import { ConfigError, ConfigErrors, XMPPD_ERR_HOOK_UNKNOWN, XMPPD_ERR_PLUGIN_STATE, XMPPD_ERR_PLUGIN_UNKNOWN, XMPPD_ERR_VHOST_UNKNOWN, XMPPD_ERR_COMMAND_UNKNOWN } from '../../errors.js'
 import type { Config } from '../config/schema.js'
+import { httpPoolSettings } from '../config/pools.js'
 import type { HookRegistry } from './hooks.js'
 import type { CatalogEntry } from './catalog.js'
+import { runChecks } from './preflight.js'
 import type { PluginSettings } from './sections.js'
 import { PluginKeyMap, type PluginKey } from './plugin-key.js'
 
@@ -56,16 +58,14 @@ export class PluginLoader {
   constructor(private readonly deps: LoaderDeps) {}
 
   /**
-   * Applies a (validated) config: first creates every instance that must (re)start, with its
-   * hooks held back; if any fails, stops those and throws, leaving everything as it was.
+   * Applies a config that passed preflight: first creates every instance that must (re)start,
+   * with its hooks held back; if any fails, stops those and throws, leaving everything as it was.
    * Otherwise swaps in one step (old hooks off, new hooks on: no gap, no duplicate) and lets the
    * replaced instances drain. Runtime toggles survive unless the plugin's section changed.
    */
   apply(config: Readonly<Config>, configDir: string, settings: PluginKeyMap<PluginSettings>): Promise<{ started: PluginKey[]; stopped: PluginKey[] }> {
     return this.serial(async () => {
-      const pools = new Map<string, HttpPoolSettings>(
-        Object.entries(config.http_connections).map(([name, p]) => [name, Object.freeze({ name, ...p, tls: Object.freeze({ ...p.tls }) })]),
-      )
+      const pools = httpPoolSettings(config)
       const poolsChanged = JSON.stringify([...pools]) !== JSON.stringify([...this.pools])
       const runtime = new PluginKeyMap(this.runtime)
       for (const [key, next] of settings) {
@@ -134,7 +134,12 @@ export class PluginLoader {
     const key = this.check(id, host)
     return this.serial(async () => {
       if (this.instances.has(key)) throw new XMPPD_ERR_PLUGIN_STATE(id, host, 'enabled')
-      const instance = await this.create(this.settings.get(key)!, this.pools, this.configDir)
+      // A vhost without a section for it runs the defaults, checked only now: report every issue.
+      const settings = this.settings.get(key)!
+      if (!settings.options) throw new ConfigErrors(settings.errors)
+      const issues = await runChecks([settings], this.deps.catalog, this.pools, this.configDir)
+      if (issues.length) throw new ConfigErrors(issues)
+      const instance = await this.create(settings, this.pools, this.configDir)
       this.activate(instance)
       this.instances.set(key, instance)
       this.runtime.set(key, true)
@@ -211,7 +216,7 @@ export class PluginLoader {
       configDir,
     }
     try {
-      const factory = await this.deps.catalog.get(settings.id)!.load()
+      const { default: factory } = await this.deps.catalog.get(settings.id)!.load()
       instance.plugin = factory()
       await instance.plugin.start(ctx)
     } catch (err) {
