@@ -22,7 +22,10 @@ export default tseslint.config(
   {
     files: ['lib/plugin/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/server/**', '**/cli/**'], message: 'The plugin uses only the contract (lib/contract.ts): DESIGN.md.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/server/**', '**/cli/**'], message: 'The plugin uses only the contract (lib/contract.ts): DESIGN.md.' }] },
+      ],
     },
   },
   {

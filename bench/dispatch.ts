@@ -11,7 +11,12 @@ import { chatPacket, waitUntil, type SinkProcess } from './support.js'
 
 const N = 20_000
 const CONCURRENCY = 50
-const BODY = new URLSearchParams({ author: 'alice', server: 'localhost', receiver: 'bob', message: 'hello, this is a typical chat message of a few dozen characters' }).toString()
+const BODY = new URLSearchParams({
+  author: 'alice',
+  server: 'localhost',
+  receiver: 'bob',
+  message: 'hello, this is a typical chat message of a few dozen characters',
+}).toString()
 
 export interface Rate {
   per_second: number
@@ -115,10 +120,14 @@ max_queue = 100000
   const agent2 = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY })
   const post = () =>
     new Promise<void>((resolve, reject) => {
-      const req = http.request(url, { method: 'POST', agent: agent2, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(BODY) } }, (res) => {
-        res.resume()
-        res.on('end', resolve)
-      })
+      const req = http.request(
+        url,
+        { method: 'POST', agent: agent2, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(BODY) } },
+        (res) => {
+          res.resume()
+          res.on('end', resolve)
+        },
+      )
       req.on('error', reject)
       req.end(BODY)
     })

@@ -82,7 +82,9 @@ export async function routing(hangingSink: SinkProcess): Promise<RoutingResult> 
   for (let round = 0; round < ROUNDS; round++) {
     runs.disabled.push(await routingRun(ROUTING_PER_PAIR, plugin(hangingSink.url, 'enabled = false')))
     runs.hanging.push(await routingRun(ROUTING_PER_PAIR, plugin(hangingSink.url, 'max_queue = 10000')))
-    runs.breaker_open.push(await routingRun(ROUTING_PER_PAIR, plugin(`http://127.0.0.1:${await closedPort()}`, 'breaker = { reset_timeout = 600000 }'), undefined, true))
+    runs.breaker_open.push(
+      await routingRun(ROUTING_PER_PAIR, plugin(`http://127.0.0.1:${await closedPort()}`, 'breaker = { reset_timeout = 600000 }'), undefined, true),
+    )
   }
   const disabled = median(runs.disabled)
   const hanging = median(runs.hanging)

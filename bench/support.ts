@@ -163,7 +163,7 @@ export async function blast(pairs: Pair[], perPair: number, body: (i: number) =>
   await Promise.all(
     pairs.map(async (p, i) => {
       const to = `r${i}@localhost`
-      for (let sent = 0; sent < perPair; ) {
+      for (let sent = 0; sent < perPair;) {
         let batch = ''
         for (let k = 0; k < 50 && sent < perPair; k++, sent++) batch += chatStanza(to, body(sent))
         if (!p.sender.write(batch)) await p.sender.drained()

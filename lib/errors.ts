@@ -44,7 +44,11 @@ const CONFIG_HTTP: HttpAnswer = { status: 400, error: 'invalid_config' }
 export class ConfigError extends Error {
   readonly code = 'XMPPD_ERR_CONFIG'
   readonly http: HttpAnswer = CONFIG_HTTP
-  constructor(readonly path: string, readonly reason: string, opts?: ErrorOptions) {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+    opts?: ErrorOptions,
+  ) {
     super(path ? `${path}: ${reason}` : reason, opts)
     this.name = 'ConfigError'
   }
@@ -65,8 +69,14 @@ export class ConfigErrors extends Error {
 }
 
 export const XMPPD_ERR_HOOK_UNKNOWN = defineError('XMPPD_ERR_HOOK_UNKNOWN', (hook: string) => `unknown hook '${hook}'`)
-export const XMPPD_ERR_PLUGIN_UNKNOWN = defineError('XMPPD_ERR_PLUGIN_UNKNOWN', (id: string) => `no plugin named '${id}'`, { status: 404, error: 'unknown_plugin' })
-export const XMPPD_ERR_VHOST_UNKNOWN = defineError('XMPPD_ERR_VHOST_UNKNOWN', (host: string) => `no virtual host '${host}'`, { status: 404, error: 'unknown_host' })
+export const XMPPD_ERR_PLUGIN_UNKNOWN = defineError('XMPPD_ERR_PLUGIN_UNKNOWN', (id: string) => `no plugin named '${id}'`, {
+  status: 404,
+  error: 'unknown_plugin',
+})
+export const XMPPD_ERR_VHOST_UNKNOWN = defineError('XMPPD_ERR_VHOST_UNKNOWN', (host: string) => `no virtual host '${host}'`, {
+  status: 404,
+  error: 'unknown_host',
+})
 export const XMPPD_ERR_PLUGIN_STATE = defineError(
   'XMPPD_ERR_PLUGIN_STATE',
   (id: string, host: string, state: string) => `plugin '${id}' is already ${state} on '${host}'`,
@@ -78,11 +88,10 @@ export const XMPPD_ERR_COMMAND_UNKNOWN = defineError(
   (id: string, name: string) => `plugin '${id}' has no admin command '${name}'`,
   { status: 404, error: 'unknown_command' },
 )
-export const XMPPD_ERR_NO_CONFIG_FILE = defineError(
-  'XMPPD_ERR_NO_CONFIG_FILE',
-  () => 'running the embedded default: there is no config file to reload',
-  { status: 409, error: 'no_config_file' },
-)
+export const XMPPD_ERR_NO_CONFIG_FILE = defineError('XMPPD_ERR_NO_CONFIG_FILE', () => 'running the embedded default: there is no config file to reload', {
+  status: 409,
+  error: 'no_config_file',
+})
 
 /** An endpoint answered with a status that is not a success. */
 export const PUSH_ERR_UPSTREAM = defineError('PUSH_ERR_UPSTREAM', (status: number) => `endpoint answered ${status}`)

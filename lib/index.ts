@@ -1,5 +1,24 @@
 // The package's public surface: the plugin contract, the server, and the plugin.
-export type { Element, Hook, HookHandlers, Hooks, HttpPoolSettings, Logger, Plugin, PluginContext, PluginFactory, PluginModule, PluginCheck, CheckContext, ConfigIssue, SendPacketHandler, PresenceHandler, Sessions, Admin, AdminCommand } from './contract.js'
+export type {
+  Element,
+  Hook,
+  HookHandlers,
+  Hooks,
+  HttpPoolSettings,
+  Logger,
+  Plugin,
+  PluginContext,
+  PluginFactory,
+  PluginModule,
+  PluginCheck,
+  CheckContext,
+  ConfigIssue,
+  SendPacketHandler,
+  PresenceHandler,
+  Sessions,
+  Admin,
+  AdminCommand,
+} from './contract.js'
 export { HOOKS } from './contract.js'
 export { ConfigError, ConfigErrors } from './errors.js'
 export { startServer, type XmppServer, type ServerOptions } from './server/main.js'

@@ -11,7 +11,10 @@ import { root } from './helpers/xmppd.js'
 test('npm run pack → npm install in an empty folder → xmppd --version and --help', { timeout: 180_000 }, () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'xmppd-pack-'))
   const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-  const tarball = execFileSync(process.execPath, ['scripts/pack.mjs', '--pack-destination', dir, '--silent'], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!
+  const tarball = execFileSync(process.execPath, ['scripts/pack.mjs', '--pack-destination', dir, '--silent'], { cwd: root, encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop()!
   const app = path.join(dir, 'app')
   execFileSync('mkdir', [app])
   writeFileSync(path.join(app, 'package.json'), '{"name":"app","version":"1.0.0","private":true}')
@@ -20,19 +23,27 @@ test('npm run pack → npm install in an empty folder → xmppd --version and --
   // version on the same machine), as a prebuilt download would.
   npm(['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts', path.join(dir, tarball)], app)
   cpSync(path.join(root, 'node_modules/better-sqlite3/build'), path.join(app, 'node_modules/better-sqlite3/build'), { recursive: true })
-  const sqlite = execFileSync(process.execPath, ['-e', "const D = require('better-sqlite3'); console.log(new D(':memory:').prepare('select 1 as one').get().one)"], {
-    cwd: path.join(app, 'node_modules/mod_event_pusher_http'),
-    encoding: 'utf8',
-  })
+  const sqlite = execFileSync(
+    process.execPath,
+    ['-e', "const D = require('better-sqlite3'); console.log(new D(':memory:').prepare('select 1 as one').get().one)"],
+    {
+      cwd: path.join(app, 'node_modules/mod_event_pusher_http'),
+      encoding: 'utf8',
+    },
+  )
   assert.equal(sqlite.trim(), '1')
   const bin = path.join(app, 'node_modules/.bin/xmppd')
   const version = execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim()
   assert.equal(version, JSON.parse(npm(['pkg', 'get', 'version'], root)))
   assert.match(execFileSync(bin, ['--help'], { encoding: 'utf8' }), /usage: xmppd/)
   // The bundled chain resolves node-xmpp-server with our reconnect-core stand-in.
-  const resolved = execFileSync(process.execPath, ['-e', "console.log(require.resolve('reconnect-core', { paths: [require.resolve('node-xmpp-core', { paths: [require.resolve('node-xmpp-server')] })] }))"], {
-    cwd: path.join(app, 'node_modules/mod_event_pusher_http'),
-    encoding: 'utf8',
-  })
+  const resolved = execFileSync(
+    process.execPath,
+    ['-e', "console.log(require.resolve('reconnect-core', { paths: [require.resolve('node-xmpp-core', { paths: [require.resolve('node-xmpp-server')] })] }))"],
+    {
+      cwd: path.join(app, 'node_modules/mod_event_pusher_http'),
+      encoding: 'utf8',
+    },
+  )
   assert.match(resolved, /mod_event_pusher_http\/node_modules\/reconnect-core\/index\.js/)
 })

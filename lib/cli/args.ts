@@ -6,7 +6,10 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 /** Bad usage: the CLI prints `<bin>: <message> (see <help>)` on one line and exits 2. */
 export class UsageError extends Error {
   /** The help command to point at, e.g. `xmppctl plugin enable --help`. */
-  constructor(message: string, readonly help?: string) {
+  constructor(
+    message: string,
+    readonly help?: string,
+  ) {
     super(message)
     this.name = 'UsageError'
   }
@@ -24,7 +27,8 @@ export function parseCommandLine<O extends Options>(argv: string[], options: O):
     const spec = Object.hasOwn(options, t.name) ? options[t.name] : undefined
     if (!spec) throw new UsageError(`unknown option ${t.rawName}`)
     // `--token --json`: parseArgs refuses a separate value that starts with '-' (--token=-x is fine).
-    if (spec.type === 'string' && (t.value === undefined || (!t.inlineValue && t.value.startsWith('-')))) throw new UsageError(`option ${t.rawName} needs a value`)
+    if (spec.type === 'string' && (t.value === undefined || (!t.inlineValue && t.value.startsWith('-'))))
+      throw new UsageError(`option ${t.rawName} needs a value`)
     if (spec.type === 'boolean' && t.inlineValue) throw new UsageError(`option ${t.rawName} takes no value`)
   }
   try {

@@ -33,12 +33,17 @@ Run "xmppctl COMMAND --help" for one command. Exit codes: 0 ok, 1 refused or fai
   plugin disable PLUGIN --host H            disable it (in-flight notifications drain)
   plugin status [PLUGIN] [--host H]         state, metrics, queues, breakers
 Run "xmppctl plugin COMMAND --help" for one of them, "xmppctl --help" for the common options.`,
-  'plugin list': 'usage: xmppctl plugin list [--host H] [--json]\nLists every plugin on every vhost (or one vhost) with its state and where the state comes from (config or a runtime toggle).',
-  'plugin enable': 'usage: xmppctl plugin enable PLUGIN --host H [--json]\nStarts PLUGIN on vhost H, whatever its config said; takes effect for the next packet. Exit 1 if it is already enabled.',
-  'plugin disable': 'usage: xmppctl plugin disable PLUGIN --host H [--json]\nStops PLUGIN on vhost H; queued and in-flight notifications drain first. Exit 1 if it is already disabled.',
-  'plugin status': 'usage: xmppctl plugin status [PLUGIN] [--host H] [--json]\nState, the seed metrics, failures by reason, response-time percentiles, queue depth and breaker state.',
+  'plugin list':
+    'usage: xmppctl plugin list [--host H] [--json]\nLists every plugin on every vhost (or one vhost) with its state and where the state comes from (config or a runtime toggle).',
+  'plugin enable':
+    'usage: xmppctl plugin enable PLUGIN --host H [--json]\nStarts PLUGIN on vhost H, whatever its config said; takes effect for the next packet. Exit 1 if it is already enabled.',
+  'plugin disable':
+    'usage: xmppctl plugin disable PLUGIN --host H [--json]\nStops PLUGIN on vhost H; queued and in-flight notifications drain first. Exit 1 if it is already disabled.',
+  'plugin status':
+    'usage: xmppctl plugin status [PLUGIN] [--host H] [--json]\nState, the seed metrics, failures by reason, response-time percentiles, queue depth and breaker state.',
   metrics: 'usage: xmppctl metrics [--host H] [--json]\nThe seed metrics of every plugin per vhost, under their MongooseIM names.',
-  reload: 'usage: xmppctl reload [--json]\nAsks the server to re-read its config file. A file with errors changes nothing; the errors are printed and the exit code is 1.',
+  reload:
+    'usage: xmppctl reload [--json]\nAsks the server to re-read its config file. A file with errors changes nothing; the errors are printed and the exit code is 1.',
 }
 
 function out(text: string): void {
@@ -82,13 +87,13 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, OPTIONS)
   const [group, action, arg, ...rest] = positionals
   const name = group === 'plugin' && action ? `plugin ${action}` : group
-  if (values.version) return out(packageVersion()), 0
+  if (values.version) return (out(packageVersion()), 0)
   if (!group) {
-    if (values.help) return out(HELP.main), 0
+    if (values.help) return (out(HELP.main), 0)
     throw new UsageError('no command given')
   }
   if (!HELP[name]) throw new UsageError(`unknown command "${positionals.join(' ')}"`, group === 'plugin' ? 'xmppctl plugin --help' : undefined)
-  if (values.help) return out(HELP[name]), 0
+  if (values.help) return (out(HELP[name]), 0)
   if (name === 'plugin') throw new UsageError('plugin needs a command: list, enable, disable or status', 'xmppctl plugin --help')
   const hostQuery = values.host ? `?host=${encodeURIComponent(values.host)}` : ''
   const t = resolveTarget(values)

@@ -86,7 +86,9 @@ async function main(): Promise<void> {
     return reportStartError(err)
   }
   if (receiver) {
-    const accounts = Object.entries(DEMO_USERS).map(([jid, pw]) => `    ${jid}  password: ${pw}`).join('\n')
+    const accounts = Object.entries(DEMO_USERS)
+      .map(([jid, pw]) => `    ${jid}  password: ${pw}`)
+      .join('\n')
     process.stdout.write(
       `\nxmppd is running the embedded default.\n` +
         `  XMPP (STARTTLS, self-signed certificate): 127.0.0.1:${server.c2sPort}, domain "localhost"\n` +

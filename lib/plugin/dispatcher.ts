@@ -55,7 +55,9 @@ export class Dispatcher {
     let retryAfter: string | undefined
     try {
       const status = await handler.pool.send(attemptRequest(req, policy))
-      outcome = isSuccess(status, policy.successCodes) ? { sent: true, seconds: (performance.now() - started) / 1000 } : { sent: false, reason: 'status', status }
+      outcome = isSuccess(status, policy.successCodes)
+        ? { sent: true, seconds: (performance.now() - started) / 1000 }
+        : { sent: false, reason: 'status', status }
     } catch (err) {
       const upstream = err as Partial<UpstreamError>
       retryAfter = upstream.retryAfter
@@ -65,11 +67,19 @@ export class Dispatcher {
       const delay = retryDelay(req.attempt, policy, retryAfter)
       const hold = handler.retryLater(req, delay)
       if (hold === 'scheduled') {
-        this.log.debug({ handler: handler.name, attempt: req.attempt, reason: outcome.reason, status: outcome.status, retry_in_ms: delay }, 'notification attempt failed, will retry')
+        this.log.debug(
+          { handler: handler.name, attempt: req.attempt, reason: outcome.reason, status: outcome.status, retry_in_ms: delay },
+          'notification attempt failed, will retry',
+        )
         return
       }
       if (hold === 'backlog_full') {
-        this.failures.warn(handler.name, 'retry_backlog_full', { pool: handler.pool.name }, 'retry backlog full: notification failed without its remaining retries')
+        this.failures.warn(
+          handler.name,
+          'retry_backlog_full',
+          { pool: handler.pool.name },
+          'retry backlog full: notification failed without its remaining retries',
+        )
       }
     }
     this.settle(handler, outcome, req.attempt)
@@ -92,7 +102,12 @@ export class Dispatcher {
     }
     this.metrics.failed(outcome.reason)
     if (this.failures.admit(handler.name, outcome.reason)) {
-      this.failures.write(handler.name, outcome.reason, { pool: handler.pool.name, status: outcome.status, attempts, err: errorSummary(outcome.err) }, 'notification failed')
+      this.failures.write(
+        handler.name,
+        outcome.reason,
+        { pool: handler.pool.name, status: outcome.status, attempts, err: errorSummary(outcome.err) },
+        'notification failed',
+      )
     }
   }
 }

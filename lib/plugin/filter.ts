@@ -60,7 +60,7 @@ export function messageFilter(o: MessageFilterOptions, sessions?: Sessions): Fil
   const senders = o.sender_hosts ? new Set(o.sender_hosts.map((h) => h.toLowerCase())) : undefined
   const recipients = o.recipients ? byDomain(o.recipients) : undefined
   const offlineOnly = o.only_offline_recipient
-  if (offlineOnly && !sessions) throw new TypeError('only_offline_recipient needs the host\'s sessions')
+  if (offlineOnly && !sessions) throw new TypeError("only_offline_recipient needs the host's sessions")
   return function messageFilter(packet, from, to) {
     if (packet.name !== 'message') return false
     const type = packet.attrs.type

@@ -70,7 +70,8 @@ export function fastNativeRequestOptions(this: Options): NativeOptions {
  */
 export function differingFields(ours: NativeOptions, gots: NativeOptions): string[] {
   const keys = new Set([...Object.keys(ours), ...Object.keys(gots)])
-  const same = (a: unknown, b: unknown) => Object.is(a, b) || (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && isDeepStrictEqual(a, b))
+  const same = (a: unknown, b: unknown) =>
+    Object.is(a, b) || (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && isDeepStrictEqual(a, b))
   return [...keys].filter((k) => !(k in ours) || !(k in gots) || !same(ours[k], gots[k])).sort()
 }
 

@@ -54,28 +54,64 @@ function metricsIn(registry: Registry): Metrics {
       for (const flush of flushersOf(registry)) flush()
     }
     m = {
-      accepted: reuse(registry, 'mod_http_notifications_accepted_total', Counter, () =>
-        new Counter({ name: 'mod_http_notifications_accepted_total', help: METRIC_HELP.accepted, labelNames: ['host'], registers, collect })),
-      sent: reuse(registry, 'mod_http_notifications_sent_total', Counter, () =>
-        new Counter({ name: 'mod_http_notifications_sent_total', help: METRIC_HELP.sent, labelNames: ['host'], registers, collect })),
-      failed: reuse(registry, 'mod_http_notifications_failed_total', Counter, () =>
-        new Counter({ name: 'mod_http_notifications_failed_total', help: METRIC_HELP.failed, labelNames: ['host', 'reason'], registers, collect })),
-      responseTime: reuse(registry, 'mod_http_notifications_response_time_seconds', Histogram, () =>
-        new Histogram({ name: 'mod_http_notifications_response_time_seconds', help: METRIC_HELP.responseTime, labelNames: ['host'], buckets: BUCKETS, registers })),
-      retries: reuse(registry, 'mod_http_notifications_retries_total', Counter, () =>
-        new Counter({ name: 'mod_http_notifications_retries_total', help: METRIC_HELP.retries, labelNames: ['host'], registers, collect })),
-      queueDepth: reuse(registry, 'mod_http_notifications_queue_depth', Gauge, () =>
-        new Gauge({
-          name: 'mod_http_notifications_queue_depth',
-          help: METRIC_HELP.queueDepth,
-          labelNames: ['host', 'handler'],
-          registers,
-          collect() {
-            for (const { labels, read } of depthsOf(registry).values()) this.set(labels, read())
-          },
-        })),
-      breakerState: reuse(registry, 'mod_http_notifications_breaker_state', Gauge, () =>
-        new Gauge({ name: 'mod_http_notifications_breaker_state', help: METRIC_HELP.breakerState, labelNames: ['host', 'pool'], registers })),
+      accepted: reuse(
+        registry,
+        'mod_http_notifications_accepted_total',
+        Counter,
+        () => new Counter({ name: 'mod_http_notifications_accepted_total', help: METRIC_HELP.accepted, labelNames: ['host'], registers, collect }),
+      ),
+      sent: reuse(
+        registry,
+        'mod_http_notifications_sent_total',
+        Counter,
+        () => new Counter({ name: 'mod_http_notifications_sent_total', help: METRIC_HELP.sent, labelNames: ['host'], registers, collect }),
+      ),
+      failed: reuse(
+        registry,
+        'mod_http_notifications_failed_total',
+        Counter,
+        () => new Counter({ name: 'mod_http_notifications_failed_total', help: METRIC_HELP.failed, labelNames: ['host', 'reason'], registers, collect }),
+      ),
+      responseTime: reuse(
+        registry,
+        'mod_http_notifications_response_time_seconds',
+        Histogram,
+        () =>
+          new Histogram({
+            name: 'mod_http_notifications_response_time_seconds',
+            help: METRIC_HELP.responseTime,
+            labelNames: ['host'],
+            buckets: BUCKETS,
+            registers,
+          }),
+      ),
+      retries: reuse(
+        registry,
+        'mod_http_notifications_retries_total',
+        Counter,
+        () => new Counter({ name: 'mod_http_notifications_retries_total', help: METRIC_HELP.retries, labelNames: ['host'], registers, collect }),
+      ),
+      queueDepth: reuse(
+        registry,
+        'mod_http_notifications_queue_depth',
+        Gauge,
+        () =>
+          new Gauge({
+            name: 'mod_http_notifications_queue_depth',
+            help: METRIC_HELP.queueDepth,
+            labelNames: ['host', 'handler'],
+            registers,
+            collect() {
+              for (const { labels, read } of depthsOf(registry).values()) this.set(labels, read())
+            },
+          }),
+      ),
+      breakerState: reuse(
+        registry,
+        'mod_http_notifications_breaker_state',
+        Gauge,
+        () => new Gauge({ name: 'mod_http_notifications_breaker_state', help: METRIC_HELP.breakerState, labelNames: ['host', 'pool'], registers }),
+      ),
     }
     byRegistry.set(registry, m)
   }
@@ -137,7 +173,10 @@ export class HostMetrics {
     }
   }
 
-  constructor(registry: Registry, readonly host: string) {
+  constructor(
+    registry: Registry,
+    readonly host: string,
+  ) {
     this.m = metricsIn(registry)
     this.registry = registry
     this.acceptedChild = this.m.accepted.labels({ host })

@@ -43,7 +43,11 @@ export async function prepareHandlers(ctx: CheckContext, options: EventPusherHtt
   for (const spec of specs) {
     const pool = ctx.httpPools.get(spec.pool_name)
     if (!pool) issues.push(new ConfigError(spec.origins.pool_name, `no http_connections pool named "${spec.pool_name}"`))
-    else if (!cas.has(spec.pool_name)) cas.set(spec.pool_name, attempt(() => readCa(pool.tls.cacertfile, spec.pool_name, spec.origins.pool_name)))
+    else if (!cas.has(spec.pool_name))
+      cas.set(
+        spec.pool_name,
+        attempt(() => readCa(pool.tls.cacertfile, spec.pool_name, spec.origins.pool_name)),
+      )
     const url = pool && joinUrl(pool.server, pool.path_prefix, spec.path)
     if (url !== undefined && !URL.canParse(url)) issues.push(new ConfigError(spec.origins.path, `"${displayUrl(url)}" is not a valid URL`))
     const policy = attempt(() => deliveryPolicy(spec))
@@ -53,7 +57,10 @@ export async function prepareHandlers(ctx: CheckContext, options: EventPusherHtt
       const key = `${spec.origins.callback_module}\0${spec.callback_module}`
       if (!callbacks.has(key)) {
         const load = loadCallbackModule(spec.callback_module, ctx.configDir, spec.origins.callback_module)
-        callbacks.set(key, load.catch((err: unknown) => void issues.push(...configErrors(err))))
+        callbacks.set(
+          key,
+          load.catch((err: unknown) => void issues.push(...configErrors(err))),
+        )
       }
       callback = await callbacks.get(key)
     }

@@ -32,7 +32,8 @@ export function backoffDelay(retry: number, { baseDelay, maxDelay }: Pick<RetryP
 
 const DELAY_SECONDS = /^\d+$/
 // IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), and the obsolete RFC 850 and asctime forms.
-const HTTP_DATE = /^(?:\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT|\w{6,9}, \d{2}-\w{3}-\d{2} \d{2}:\d{2}:\d{2} GMT|\w{3} \w{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4})$/
+const HTTP_DATE =
+  /^(?:\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT|\w{6,9}, \d{2}-\w{3}-\d{2} \d{2}:\d{2}:\d{2} GMT|\w{3} \w{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4})$/
 
 /** Retry-After (delay-seconds or an HTTP-date) in milliseconds from `now`; undefined when absent or malformed. */
 export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {

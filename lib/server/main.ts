@@ -82,7 +82,10 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   const loader = new PluginLoader({ catalog, hooksOf, sessions: { isOnline: (j: JID) => sessions.isOnline(j) }, registry: metrics.registry, log })
   await loader.apply(config, configDir, settings) // plugins start before anything listens
 
-  const tls = config.listen.c2s.certfile && config.listen.c2s.keyfile ? loadCredentials(config.listen.c2s.certfile, config.listen.c2s.keyfile) : generateCredentials(hosts)
+  const tls =
+    config.listen.c2s.certfile && config.listen.c2s.keyfile
+      ? loadCredentials(config.listen.c2s.certfile, config.listen.c2s.keyfile)
+      : generateCredentials(hosts)
   if (tls.selfSigned) log.warn({ hosts, fingerprint: tls.fingerprint }, 'no certfile/keyfile: using a self-signed certificate generated at start')
 
   const serverIq = createServerIq({ accounts, features: () => [NS_COMMANDS] })

@@ -1,6 +1,10 @@
 // Types for selfsigned@2 (untyped): generate() with a caller-made key pair.
 declare module 'selfsigned' {
-  interface Pems { private: string; public: string; cert: string }
+  interface Pems {
+    private: string
+    public: string
+    cert: string
+  }
   interface Options {
     keyPair?: { privateKey: string; publicKey: string }
     days?: number

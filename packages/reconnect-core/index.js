@@ -12,9 +12,12 @@
 // opts.maxDelay.
 const { EventEmitter } = require('events')
 
-module.exports = function reconnect (createConnection) {
-  return function inject (opts, onConnect) {
-    if (typeof opts === 'function') { onConnect = opts; opts = {} }
+module.exports = function reconnect(createConnection) {
+  return function inject(opts, onConnect) {
+    if (typeof opts === 'function') {
+      onConnect = opts
+      opts = {}
+    }
     opts = opts || {}
     const emitter = opts.emitter || new EventEmitter()
     const initialDelay = opts.initialDelay || 1000
@@ -27,7 +30,7 @@ module.exports = function reconnect (createConnection) {
     emitter.reconnect = true
     if (onConnect) emitter.on('connection', onConnect)
 
-    function attempt () {
+    function attempt() {
       timer = null
       emitter.emit('reconnect', attempts, attempts === 0 ? 0 : delayFor(attempts))
       const con = createConnection.apply(null, args)
@@ -58,21 +61,27 @@ module.exports = function reconnect (createConnection) {
       else con.once('connect', up)
     }
 
-    function delayFor (n) {
+    function delayFor(n) {
       return Math.min(maxDelay, initialDelay * 2 ** Math.max(0, n - 1))
     }
 
     emitter.connect = emitter.listen = function (...a) {
       emitter.reconnect = true
       if (a.length) args = a
-      if (timer) { clearTimeout(timer); timer = null }
+      if (timer) {
+        clearTimeout(timer)
+        timer = null
+      }
       attempt()
       return emitter
     }
 
     emitter.disconnect = emitter.end = function () {
       emitter.reconnect = false
-      if (timer) { clearTimeout(timer); timer = null }
+      if (timer) {
+        clearTimeout(timer)
+        timer = null
+      }
       if (emitter._connection && typeof emitter._connection.end === 'function') emitter._connection.end()
       return emitter
     }

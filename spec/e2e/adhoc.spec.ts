@@ -36,17 +36,30 @@ const run = (c: TestClient, node: string, fields?: Record<string, string>, extra
       xml(
         'command',
         { xmlns: NS, node: `urn:xmppd:admin#${node}`, action: 'execute', ...extra },
-        fields ? xml('x', { xmlns: 'jabber:x:data', type: 'submit' }, ...Object.entries(fields).map(([k, v]) => xml('field', { var: k }, xml('value', {}, v)))) : undefined,
+        fields
+          ? xml('x', { xmlns: 'jabber:x:data', type: 'submit' }, ...Object.entries(fields).map(([k, v]) => xml('field', { var: k }, xml('value', {}, v))))
+          : undefined,
       ),
     ),
   )
 
 test('commands are advertised in disco to admins', async () => {
   const info = await admin.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' })))
-  assert.ok(info.getChild('query').getChildren('feature').some((f: any) => f.attrs.var === NS))
+  assert.ok(
+    info
+      .getChild('query')
+      .getChildren('feature')
+      .some((f: any) => f.attrs.var === NS),
+  )
   const items = await admin.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#items', node: NS })))
-  const nodes = items.getChild('query').getChildren('item').map((i: any) => i.attrs.node)
-  assert.deepEqual(nodes, ['plugin-list', 'plugin-enable', 'plugin-disable', 'plugin-status', 'reload'].map((n) => `urn:xmppd:admin#${n}`))
+  const nodes = items
+    .getChild('query')
+    .getChildren('item')
+    .map((i: any) => i.attrs.node)
+  assert.deepEqual(
+    nodes,
+    ['plugin-list', 'plugin-enable', 'plugin-disable', 'plugin-status', 'reload'].map((n) => `urn:xmppd:admin#${n}`),
+  )
   const forAlice = await alice.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#items', node: NS })))
   assert.equal(forAlice.getChild('query').getChildren('item').length, 0)
 })
@@ -55,9 +68,17 @@ test('an admin disables and enables the plugin in two steps (form, then complete
   const first = await run(admin, 'plugin-disable')
   const cmd = first.getChild('command', NS)
   assert.equal(cmd.attrs.status, 'executing')
-  const fields = cmd.getChild('x', 'jabber:x:data').getChildren('field').map((f: any) => f.attrs.var)
+  const fields = cmd
+    .getChild('x', 'jabber:x:data')
+    .getChildren('field')
+    .map((f: any) => f.attrs.var)
   assert.deepEqual(fields, ['plugin', 'host'])
-  const done = await run(admin, 'plugin-disable', { plugin: 'mod_event_pusher_http', host: 'localhost' }, { sessionid: cmd.attrs.sessionid, action: 'complete' })
+  const done = await run(
+    admin,
+    'plugin-disable',
+    { plugin: 'mod_event_pusher_http', host: 'localhost' },
+    { sessionid: cmd.attrs.sessionid, action: 'complete' },
+  )
   assert.equal(done.getChild('command', NS).attrs.status, 'completed')
   assert.match(done.getChild('command', NS).getChildText('note'), /disabled on localhost/)
   assert.equal(server.loader.list('localhost')[0].enabled, false)

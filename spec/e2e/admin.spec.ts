@@ -63,7 +63,10 @@ test('xmppctl plugin list shows the state per vhost', async () => {
   assert.match(r.stdout, /mod_event_pusher_http\s+\S+\s+a\.test\s+enabled\s+config/)
   assert.match(r.stdout, /mod_event_pusher_http\s+\S+\s+b\.test\s+disabled\s+config/)
   const json = JSON.parse((await xmppctl(['plugin', 'list', '--json', '--host', 'a.test'])).stdout)
-  assert.deepEqual(json.plugins.map((p: { host: string }) => p.host), ['a.test'])
+  assert.deepEqual(
+    json.plugins.map((p: { host: string }) => p.host),
+    ['a.test'],
+  )
 })
 
 test('disable stops notifications on that vhost only; enable brings them back; a config-disabled vhost can be enabled', async () => {
@@ -154,7 +157,13 @@ test('reload: a broken file changes nothing; a good one applies, keeping toggles
     assert.equal(server.loader.list('a.test')[0].enabled, true)
 
     // b.test was enabled at runtime above; changing only a.test's section keeps that toggle.
-    writeFileSync(server.configFile, original.replace('[plugins.mod_event_pusher_http]\npool_name = "http_pool"\npath = "/n"', '[plugins.mod_event_pusher_http]\npool_name = "http_pool"\npath = "/n2"'))
+    writeFileSync(
+      server.configFile,
+      original.replace(
+        '[plugins.mod_event_pusher_http]\npool_name = "http_pool"\npath = "/n"',
+        '[plugins.mod_event_pusher_http]\npool_name = "http_pool"\npath = "/n2"',
+      ),
+    )
     const good = await xmppctl(['reload'])
     assert.equal(good.code, 0, good.stderr)
     assert.match(good.stdout, /config reloaded/)
@@ -184,7 +193,10 @@ test('reload: a file with several problems reports every one and changes nothing
     writeFileSync(server.configFile, bad)
     const r = await xmppctl(['reload'])
     assert.equal(r.code, 1, r.stderr)
-    const problems = r.stderr.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim().replace(/(cannot load callback module "[^"]+"): .+/, '$1'))
+    const problems = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('  '))
+      .map((l) => l.trim().replace(/(cannot load callback module "[^"]+"): .+/, '$1'))
     assert.deepEqual(problems.sort(), [
       'general.loglevel: must be one of "trace", "debug", "info", "warn", "error", "fatal", "silent"',
       'plugins.mod_event_pusher_http.callback_module: cannot load callback module "./missing.mjs"',

@@ -51,7 +51,7 @@ test('an unknown option: one line of our own, exit 2, for both CLIs', async () =
   }
 })
 
-test('help: xmppctl plugin --help and every command\'s --help exit 0 with its usage', async () => {
+test("help: xmppctl plugin --help and every command's --help exit 0 with its usage", async () => {
   const plugin = await run('xmppctl', ['plugin', '--help'])
   assert.equal(plugin.code, 0, plugin.stderr)
   assert.match(plugin.stdout, /^usage: xmppctl plugin /)

@@ -37,8 +37,14 @@ before(async () => {
   server = await startTestServer({
     hosts: ['localhost', 'b.test', 'dead.test', 'y.test'],
     users: {
-      'alice@localhost': 'pw', 'bob@localhost': 'pw', 'bea@b.test': 'pw', 'bo@b.test': 'pw', 'dan@dead.test': 'pw', 'dee@dead.test': 'pw',
-      'rex@y.test': 'pw', 'rue@y.test': 'pw',
+      'alice@localhost': 'pw',
+      'bob@localhost': 'pw',
+      'bea@b.test': 'pw',
+      'bo@b.test': 'pw',
+      'dan@dead.test': 'pw',
+      'dee@dead.test': 'pw',
+      'rex@y.test': 'pw',
+      'rue@y.test': 'pw',
     },
     extra: `
 [http_connections.http_pool]
@@ -73,7 +79,16 @@ retry_max_delay = 400
   }
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
   mkdirSync(ARTIFACTS, { recursive: true })
 })
@@ -109,7 +124,11 @@ async function waitForText(page: Page, testid: string, ok: (text: string) => boo
   const deadline = Date.now() + timeoutMs
   let text = ''
   while (Date.now() < deadline) {
-    text = (await page.getByTestId(testid).textContent({ timeout: timeoutMs }).catch(() => null)) ?? ''
+    text =
+      (await page
+        .getByTestId(testid)
+        .textContent({ timeout: timeoutMs })
+        .catch(() => null)) ?? ''
     if (ok(text)) return text
     await page.waitForTimeout(100)
   }
@@ -192,7 +211,7 @@ test('the page follows the traffic; the toggle asks for the token once and stops
     await waitForText(page, 'state-localhost', (t) => t === 'enabled')
     await waitForText(page, 'sessions-localhost', (t) => t === '2 sessions')
     const start = count(await waitForText(page, 'sent-localhost', (t) => /^\d/.test(t)))
-    assert.match(await page.getByTestId('seed-localhost').textContent() ?? '', /\[localhost, mod_http_notifications, sent\]/)
+    assert.match((await page.getByTestId('seed-localhost').textContent()) ?? '', /\[localhost, mod_http_notifications, sent\]/)
     assert.equal(await page.getByTestId('breaker-localhost-http_pool').textContent(), 'closed')
     assert.match((await page.getByTestId('handlers-localhost').textContent()) ?? '', /\/webservice\/notifications/)
     assert.ok(!(await page.content()).includes(URL_SECRET), 'no endpoint credentials in the page')
@@ -277,10 +296,16 @@ test('retries: 500 then 200 shows one retry (card, data, status text); sent once
 
     await chat('rex', 'rue@y.test', 'retry me')
     // Between its two attempts the notification is retrying (its wait is 200-400 ms).
-    const between = await eventually(() => statusOn('y.test'), (s) => assert.equal((s.detail as any).handlers[0].retrying, 1))
+    const between = await eventually(
+      () => statusOn('y.test'),
+      (s) => assert.equal((s.detail as any).handlers[0].retrying, 1),
+    )
     assert.match(formatStatus([between]), /^ {2}handler http_pool\/retry -> \S+\/webservice\/retry {2}queue 0\/10000, retrying 1$/m)
 
-    const done = await eventually(() => statusOn('y.test'), (s) => assert.equal(s.metrics.sent?.total, 1))
+    const done = await eventually(
+      () => statusOn('y.test'),
+      (s) => assert.equal(s.metrics.sent?.total, 1),
+    )
     assert.equal(sink.requests.filter((r) => r.url === '/webservice/retry').length, 2, 'two attempts')
     assert.equal(done.metrics.retries?.total, 1)
     assert.equal(done.metrics.accepted?.total, 1, 'accepted once, whatever the attempts')
@@ -329,10 +354,14 @@ test('the chart fills its box from the first draw, and follows the window, witho
 
     // One card a row: every box widens, and the drawing follows.
     await page.setViewportSize({ width: 800, height: 900 })
-    await page.waitForFunction(() => {
-      const boxes = [...document.querySelectorAll<HTMLElement>('[data-testid^="chart-"]')]
-      return boxes.every((box) => Math.abs((box.querySelector('svg')?.getBoundingClientRect().width ?? 0) - box.clientWidth) <= 1)
-    }, undefined, { timeout: 2000 })
+    await page.waitForFunction(
+      () => {
+        const boxes = [...document.querySelectorAll<HTMLElement>('[data-testid^="chart-"]')]
+        return boxes.every((box) => Math.abs((box.querySelector('svg')?.getBoundingClientRect().width ?? 0) - box.clientWidth) <= 1)
+      },
+      undefined,
+      { timeout: 2000 },
+    )
     const after = await chartWidths(page)
     assert.ok(after[0].box > first[0].box, `the box widened: ${first[0].box}px, then ${after[0].box}px`)
   } finally {
@@ -353,7 +382,9 @@ test('phone-sized viewport (375 px): no horizontal scroll', async () => {
     assert.equal(innerWidth, 375)
     assert.ok(scrollWidth <= innerWidth, `page is ${scrollWidth}px wide at ${innerWidth}px`)
     const wider = await page.evaluate(() =>
-      [...document.querySelectorAll('[data-testid^="vhost-"] *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5).map((e) => e.outerHTML.slice(0, 80)),
+      [...document.querySelectorAll('[data-testid^="vhost-"] *')]
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+        .map((e) => e.outerHTML.slice(0, 80)),
     )
     assert.deepEqual(wider, [])
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true })

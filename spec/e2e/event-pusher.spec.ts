@@ -20,7 +20,16 @@ before(async () => {
   const deadPort = await closedPort()
   server = await startTestServer({
     hosts: ['localhost', 'b.test', 'off.test', 'dead.test'],
-    users: { 'alice@localhost': 'alice-pw', 'bob@localhost': 'bob-pw', 'bea@b.test': 'pw', 'bo@b.test': 'pw', 'olga@off.test': 'pw', 'oscar@off.test': 'pw', 'dan@dead.test': 'pw', 'dee@dead.test': 'pw' },
+    users: {
+      'alice@localhost': 'alice-pw',
+      'bob@localhost': 'bob-pw',
+      'bea@b.test': 'pw',
+      'bo@b.test': 'pw',
+      'olga@off.test': 'pw',
+      'oscar@off.test': 'pw',
+      'dan@dead.test': 'pw',
+      'dee@dead.test': 'pw',
+    },
     extra: `
 [http_connections.http_pool]
 server = "${sink.url}"

@@ -23,7 +23,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
-const toml = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} = ${v}`).join('\n')
+const toml = (o: Record<string, number>) =>
+  Object.entries(o)
+    .map(([k, v]) => `${k} = ${v}`)
+    .join('\n')
 
 async function rig(serverUrl: string, pool: Record<string, number> = {}, plugin: Record<string, number> = {}): Promise<Rig> {
   const server = await startTestServer({
@@ -41,7 +44,11 @@ ${toml({ drain_timeout: 1000, ...plugin })}
   })
   const alice = await connectClient(server.c2sPort, 'alice@localhost', 'alice-pw')
   const bob = await connectClient(server.c2sPort, 'bob@localhost', 'bob-pw')
-  cleanups.push(() => server.stop(), () => alice.stop(), () => bob.stop())
+  cleanups.push(
+    () => server.stop(),
+    () => alice.stop(),
+    () => bob.stop(),
+  )
   return {
     server,
     alice,
@@ -88,7 +95,12 @@ test('answering slowly but within request_timeout: sent', async () => {
 })
 
 test('500 and 429 open the breaker; 404 and 3xx fail without opening it', async () => {
-  for (const [status, opens] of [[500, true], [429, true], [404, false], [301, false]] as const) {
+  for (const [status, opens] of [
+    [500, true],
+    [429, true],
+    [404, false],
+    [301, false],
+  ] as const) {
     const s = await sink()
     s.behave({ status, headers: status === 301 ? { location: '/moved' } : undefined })
     const r = await rig(s.url)
@@ -117,7 +129,10 @@ test('an outage and the way back: the breaker opens, half-opens and closes; deli
   cleanups.push(() => ep.close())
   const r = await rig(ep.url)
   await r.chat('before the outage')
-  await eventually(() => ep.received, (n) => assert.equal(n, 1))
+  await eventually(
+    () => ep.received,
+    (n) => assert.equal(n, 1),
+  )
   await ep.down()
   for (let i = 0; i < 6; i++) await r.chat(`during ${i}`)
   await eventually(r.breaker, (v) => assert.equal(v, 1))
@@ -134,7 +149,10 @@ test('an outage and the way back: the breaker opens, half-opens and closes; deli
   )
   const before = ep.received
   await r.chat('steady again')
-  await eventually(() => ep.received, (got) => assert.equal(got, before + 1))
+  await eventually(
+    () => ep.received,
+    (got) => assert.equal(got, before + 1),
+  )
   await assertBalanced(r.server.registry, 'localhost')
 })
 

@@ -23,10 +23,16 @@ before(async () => {
   server = await startTestServer({
     hosts: ['a.test', 'b.test', 'c.test', 'd.test'],
     users: {
-      'gina@a.test': 'pw', 'gus@a.test': 'pw',
-      'pam@b.test': 'pw', 'pete@b.test': 'pw',
-      'olive@c.test': 'pw', 'otto@c.test': 'pw', 'orla@c.test': 'pw',
-      'dora@d.test': 'pw', 'dirk@d.test': 'pw', 'dana@d.test': 'pw',
+      'gina@a.test': 'pw',
+      'gus@a.test': 'pw',
+      'pam@b.test': 'pw',
+      'pete@b.test': 'pw',
+      'olive@c.test': 'pw',
+      'otto@c.test': 'pw',
+      'orla@c.test': 'pw',
+      'dora@d.test': 'pw',
+      'dirk@d.test': 'pw',
+      'dana@d.test': 'pw',
     },
     extra: `
 [http_connections.http_pool]
@@ -77,12 +83,32 @@ test('types = ["chat", "groupchat"]: groupchat and chat are notified (extended f
   await gina.send(xml('message', { to: 'gus@a.test' }, xml('body', {}, 'normal')))
   await gina.chat('gus@a.test', 'a chat')
   await gus.next((s) => s.getChildText?.('body') === 'a chat')
-  await eventually(() => at('/group').length, (n) => assert.equal(n, 2))
+  await eventually(
+    () => at('/group').length,
+    (n) => assert.equal(n, 2),
+  )
   await new Promise((r) => setTimeout(r, 100))
-  assert.deepEqual(at('/group').map((r) => r.fields), [
-    [['author', 'gina'], ['server', 'a.test'], ['receiver', 'gus'], ['message', 'to the group'], ['event', 'message'], ['type', 'groupchat']],
-    [['author', 'gina'], ['server', 'a.test'], ['receiver', 'gus'], ['message', 'a chat'], ['event', 'message'], ['type', 'chat']],
-  ])
+  assert.deepEqual(
+    at('/group').map((r) => r.fields),
+    [
+      [
+        ['author', 'gina'],
+        ['server', 'a.test'],
+        ['receiver', 'gus'],
+        ['message', 'to the group'],
+        ['event', 'message'],
+        ['type', 'groupchat'],
+      ],
+      [
+        ['author', 'gina'],
+        ['server', 'a.test'],
+        ['receiver', 'gus'],
+        ['message', 'a chat'],
+        ['event', 'message'],
+        ['type', 'chat'],
+      ],
+    ],
+  )
   const c = await assertBalanced(server.registry, 'a.test')
   assert.equal(c.accepted, 2)
   await Promise.all([gina.stop(), gus.stop()])
@@ -90,19 +116,28 @@ test('types = ["chat", "groupchat"]: groupchat and chat are notified (extended f
 
 test('events = ["presence"]: a resource coming online and going offline, as JSON; messages are not notified', async () => {
   const pam = await connect('pam@b.test', 'laptop')
-  const available = await eventually(() => at('/presence'), (list) => assert.equal(list.length, 1))
+  const available = await eventually(
+    () => at('/presence'),
+    (list) => assert.equal(list.length, 1),
+  )
   const pete = await connect('pete@b.test')
   await pam.chat('pete@b.test', 'not notified')
   await pete.next((s) => s.getChildText?.('body') === 'not notified')
   await pam.stop()
-  await eventually(() => at('/presence').length, (n) => assert.equal(n, 3))
+  await eventually(
+    () => at('/presence').length,
+    (n) => assert.equal(n, 3),
+  )
   const docs = at('/presence').map((r) => JSON.parse(r.body))
   for (const d of docs) assert.ok(validPayload(d), JSON.stringify(validPayload.errors))
-  assert.deepEqual(docs.map((d) => [d.event, d.type, d.from, d.to, d.from_bare, d.to_bare, d.id, d.body]), [
-    ['presence', 'available', 'pam@b.test/laptop', 'b.test', 'pam@b.test', 'b.test', null, null],
-    ['presence', 'available', 'pete@b.test/spec', 'b.test', 'pete@b.test', 'b.test', null, null],
-    ['presence', 'unavailable', 'pam@b.test/laptop', 'b.test', 'pam@b.test', 'b.test', null, null],
-  ])
+  assert.deepEqual(
+    docs.map((d) => [d.event, d.type, d.from, d.to, d.from_bare, d.to_bare, d.id, d.body]),
+    [
+      ['presence', 'available', 'pam@b.test/laptop', 'b.test', 'pam@b.test', 'b.test', null, null],
+      ['presence', 'available', 'pete@b.test/spec', 'b.test', 'pete@b.test', 'b.test', null, null],
+      ['presence', 'unavailable', 'pam@b.test/laptop', 'b.test', 'pam@b.test', 'b.test', null, null],
+    ],
+  )
   assert.equal(available[0].headers['content-type'], 'application/json')
   const c = await assertBalanced(server.registry, 'b.test')
   assert.deepEqual([c.accepted, c.sent], [3, 3])
@@ -116,15 +151,27 @@ test('only_offline_recipient = true: notified for a recipient with no resource o
   await olive.chat('orla@c.test', 'orla is offline')
   // No offline storage: the server bounces it, after the hook ran.
   await olive.next((s) => s.is('message') && s.attrs.type === 'error')
-  await eventually(() => at('/offline').length, (n) => assert.equal(n, 1))
+  await eventually(
+    () => at('/offline').length,
+    (n) => assert.equal(n, 1),
+  )
   const orla = await connect('orla@c.test')
   await olive.chat('orla@c.test', 'orla is back')
   await orla.next((s) => s.getChildText?.('body') === 'orla is back')
   await otto.stop()
   await olive.chat('otto@c.test', 'otto left')
-  await eventually(() => at('/offline').length, (n) => assert.equal(n, 2))
+  await eventually(
+    () => at('/offline').length,
+    (n) => assert.equal(n, 2),
+  )
   await new Promise((r) => setTimeout(r, 100))
-  assert.deepEqual(at('/offline').map((r) => [r.form.receiver, r.form.message]), [['orla', 'orla is offline'], ['otto', 'otto left']])
+  assert.deepEqual(
+    at('/offline').map((r) => [r.form.receiver, r.form.message]),
+    [
+      ['orla', 'orla is offline'],
+      ['otto', 'otto left'],
+    ],
+  )
   assert.equal(at('/offline')[0].fields.length, 4, 'the seed form')
   const c = await assertBalanced(server.registry, 'c.test')
   assert.equal(c.accepted, 2)
@@ -137,9 +184,15 @@ test('sender_hosts and recipients: only messages from an allowed domain to an al
   await dora.chat('dirk@d.test', 'to dirk')
   await dora.chat('dana@d.test/tablet', 'to dana')
   await dana.next((s) => s.getChildText?.('body') === 'to dana')
-  await eventually(() => at('/allow').length, (n) => assert.equal(n, 1))
+  await eventually(
+    () => at('/allow').length,
+    (n) => assert.equal(n, 1),
+  )
   await new Promise((r) => setTimeout(r, 100))
-  assert.deepEqual(at('/allow').map((r) => r.form), [{ author: 'dora', server: 'd.test', receiver: 'dana', message: 'to dana' }])
+  assert.deepEqual(
+    at('/allow').map((r) => r.form),
+    [{ author: 'dora', server: 'd.test', receiver: 'dana', message: 'to dana' }],
+  )
   assert.equal(at('/elsewhere').length, 0)
   const c = await assertBalanced(server.registry, 'd.test')
   assert.equal(c.accepted - start.accepted, 1)

@@ -111,10 +111,22 @@ test('format = "json": the body validates against the published schema; headers 
   const doc = JSON.parse(req.body) as Record<string, string>
   const valid = validPayload(doc)
   assert.ok(valid, JSON.stringify(validPayload.errors))
-  assert.deepEqual({ ...doc, timestamp: undefined }, {
-    version: 1, event: 'message', host: 'x.test', from: ann.jid, to: 'ben@x.test', from_bare: 'ann@x.test', to_bare: 'ben@x.test',
-    type: 'chat', id: 'e2e-1', body, timestamp: undefined,
-  })
+  assert.deepEqual(
+    { ...doc, timestamp: undefined },
+    {
+      version: 1,
+      event: 'message',
+      host: 'x.test',
+      from: ann.jid,
+      to: 'ben@x.test',
+      from_bare: 'ann@x.test',
+      to_bare: 'ben@x.test',
+      type: 'chat',
+      id: 'e2e-1',
+      body,
+      timestamp: undefined,
+    },
+  )
   assert.ok(Math.abs(Date.parse(doc.timestamp) - Date.now()) < 60_000, 'the event time, now')
 
   assert.equal(req.headers.authorization, TOKEN)
@@ -137,7 +149,10 @@ test('retries = 3: the third attempt succeeds; one sent, two retries counted, th
   const start = await hostCounts(server.registry, 'y.test')
   await rita.chat('ray@y.test', '200 third time lucky')
   await ray.next((s) => s.getChildText?.('body') === '200 third time lucky')
-  await eventually(() => at('/retry').length, (n) => assert.equal(n, 3))
+  await eventually(
+    () => at('/retry').length,
+    (n) => assert.equal(n, 3),
+  )
   const end = await assertBalanced(server.registry, 'y.test')
   // Two handlers: /retry (503, 503, 200) and /status (answers 200 at once).
   assert.equal(end.accepted - start.accepted, 2)
@@ -148,7 +163,10 @@ test('retries = 3: the third attempt succeeds; one sent, two retries counted, th
   const attempts = at('/retry')
   assert.equal(new Set(attempts.map((r) => r.headers['webhook-id'])).size, 1, 'one webhook-id')
   assert.match(String(attempts[0].headers['webhook-id']), /^msg_/)
-  assert.deepEqual(attempts.map((r) => r.form.message), ['200 third time lucky', '200 third time lucky', '200 third time lucky'])
+  assert.deepEqual(
+    attempts.map((r) => r.form.message),
+    ['200 third time lucky', '200 third time lucky', '200 third time lucky'],
+  )
   assert.equal(attempts[0].headers['webhook-signature'], undefined, 'unsigned without signing_secrets')
   assert.equal(at('/status').length, 1)
 })
@@ -159,9 +177,17 @@ test('400 and 410 are not retried: one request each, failed (status)', async () 
   await rita.chat('ray@y.test', '400 bad request')
   await rita.chat('ray@y.test', '410 gone')
   await ray.next((s) => s.getChildText?.('body') === '410 gone')
-  await eventually(() => hostCounts(server.registry, 'y.test'), (c) => assert.equal(c.failed.status - (start.failed.status ?? 0), 2))
+  await eventually(
+    () => hostCounts(server.registry, 'y.test'),
+    (c) => assert.equal(c.failed.status - (start.failed.status ?? 0), 2),
+  )
   const end = await assertBalanced(server.registry, 'y.test')
-  assert.deepEqual(at('/status').slice(before).map((r) => r.form.message), ['400 bad request', '410 gone'])
+  assert.deepEqual(
+    at('/status')
+      .slice(before)
+      .map((r) => r.form.message),
+    ['400 bad request', '410 gone'],
+  )
   assert.equal(end.sent - start.sent, 2, '/retry still got them through on the third attempt')
   const text = await server.metricsText()
   assert.equal(sample(text, 'mod_http_notifications_retries_total', { host: 'y.test' }), 2 + 4, 'retries only on /retry')
@@ -171,7 +197,10 @@ test('success_codes = [201]: 201 is sent, 200 is failed (status)', async () => {
   await cody.chat('cleo@z.test', '201 created')
   await cody.chat('cleo@z.test', '200 fine but not listed')
   await cleo.next((s) => s.getChildText?.('body') === '200 fine but not listed')
-  const c = await eventually(() => hostCounts(server.registry, 'z.test'), (v) => assert.equal(v.sent + v.failedTotal, 2))
+  const c = await eventually(
+    () => hostCounts(server.registry, 'z.test'),
+    (v) => assert.equal(v.sent + v.failedTotal, 2),
+  )
   assert.deepEqual([c.sent, c.failed.status], [1, 1])
   await assertBalanced(server.registry, 'z.test')
 })

@@ -7,7 +7,18 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Ajv } from 'ajv'
 import { Registry } from 'prom-client'
-import type { AdminCommand, ConfigIssue, Hook, HttpPoolSettings, Logger, Plugin, PluginCheck, PluginContext, PluginFactory, SendPacketHandler } from '../../lib/contract.js'
+import type {
+  AdminCommand,
+  ConfigIssue,
+  Hook,
+  HttpPoolSettings,
+  Logger,
+  Plugin,
+  PluginCheck,
+  PluginContext,
+  PluginFactory,
+  SendPacketHandler,
+} from '../../lib/contract.js'
 import { ConfigError } from '../../lib/errors.js'
 import type { Sent } from './stanza.js'
 

@@ -28,7 +28,9 @@ export async function hostCounts(registry: Registry, host: string): Promise<Host
     sent: await one('mod_http_notifications_sent_total'),
     failed,
     failedTotal: Object.values(failed).reduce((a, b) => a + b, 0),
-    responseCount: hist.find((v) => v.labels.host === host && (v as { metricName?: string }).metricName === 'mod_http_notifications_response_time_seconds_count')?.value ?? 0,
+    responseCount:
+      hist.find((v) => v.labels.host === host && (v as { metricName?: string }).metricName === 'mod_http_notifications_response_time_seconds_count')?.value ??
+      0,
   }
 }
 

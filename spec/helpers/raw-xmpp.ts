@@ -17,7 +17,10 @@ export class RawXmpp {
   private socket: net.Socket | tls.TLSSocket
   private waiters: Array<() => void> = []
 
-  private constructor(socket: net.Socket, readonly domain: string) {
+  private constructor(
+    socket: net.Socket,
+    readonly domain: string,
+  ) {
     this.socket = socket
     this.attach(socket)
   }

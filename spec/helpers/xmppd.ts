@@ -47,7 +47,9 @@ port = 0
 admin_token = "spec-admin-token-0123456789"
 
 [auth.users]
-${Object.entries(users).map(([j, p]) => `${JSON.stringify(j)} = ${JSON.stringify(p)}`).join('\n')}
+${Object.entries(users)
+  .map(([j, p]) => `${JSON.stringify(j)} = ${JSON.stringify(p)}`)
+  .join('\n')}
 
 ${c.extra ?? ''}
 `

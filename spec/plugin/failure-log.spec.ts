@@ -21,7 +21,14 @@ describe('FailureLog', () => {
     log.warn('h1', 'connection', { n: 'next window' }, 'notification failed')
     log.flush()
     assert.equal(lines.length, 3)
-    assert.deepEqual(lines.map((l) => [l.obj.suppressed, l.obj.n]), [[undefined, 0], [999, undefined], [undefined, 'next window']])
+    assert.deepEqual(
+      lines.map((l) => [l.obj.suppressed, l.obj.n]),
+      [
+        [undefined, 0],
+        [999, undefined],
+        [undefined, 'next window'],
+      ],
+    )
   })
 
   it('keeps one window per handler and per reason', () => {
@@ -34,11 +41,14 @@ describe('FailureLog', () => {
     assert.equal(lines.length, 3)
     log.flush()
     assert.equal(lines.length, 6)
-    assert.deepEqual(lines.slice(3).map((l) => [l.obj.handler, l.obj.reason, l.obj.suppressed]), [
-      ['h1', 'connection', 9],
-      ['h1', 'status', 9],
-      ['h2', 'connection', 9],
-    ])
+    assert.deepEqual(
+      lines.slice(3).map((l) => [l.obj.handler, l.obj.reason, l.obj.suppressed]),
+      [
+        ['h1', 'connection', 9],
+        ['h1', 'status', 9],
+        ['h2', 'connection', 9],
+      ],
+    )
   })
 
   it('writes the summary when the window ends, without waiting for another failure', async () => {
@@ -46,7 +56,10 @@ describe('FailureLog', () => {
     const log = new FailureLog(recordingLogger(lines), 30)
     for (let i = 0; i < 5; i++) log.warn('h', 'timeout', {}, 'f')
     await new Promise((r) => setTimeout(r, 80))
-    assert.deepEqual(lines.map((l) => l.obj.suppressed), [undefined, 4])
+    assert.deepEqual(
+      lines.map((l) => l.obj.suppressed),
+      [undefined, 4],
+    )
     log.flush()
     assert.equal(lines.length, 2, 'nothing left to flush')
   })

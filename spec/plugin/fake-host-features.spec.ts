@@ -64,7 +64,8 @@ async function mount(options: Record<string, unknown>, pool: Partial<PoolInput> 
 
 const send = (text = 'hi', to = 'bob@a.test') => host.send(chat('alice@a.test/r', to, text))
 const counts = () => hostCounts(host.registry, 'a.test')
-const retries = async () => (await host.registry.getSingleMetric('mod_http_notifications_retries_total')!.get()).values.find((v) => v.labels.host === 'a.test')?.value
+const retries = async () =>
+  (await host.registry.getSingleMetric('mod_http_notifications_retries_total')!.get()).values.find((v) => v.labels.host === 'a.test')?.value
 const settledCount = async () => {
   const c = await counts()
   return c.sent + c.failedTotal
@@ -126,13 +127,22 @@ describe('retries', () => {
     assert.deepEqual([(await counts()).failed.connection, await retries()], [1, 2])
   })
 
-  it("honours Retry-After on 429, capped at retry_max_delay, over its own backoff", async () => {
+  it('honours Retry-After on 429, capped at retry_max_delay, over its own backoff', async () => {
     // Without Retry-After, the backoff from a one-hour base would not retry within this spec.
     let i = 0
-    sink.behave(() => [{ status: 429, headers: { 'retry-after': '0' } }, { status: 429, headers: { 'retry-after': '86400' } }][i++] ?? { status: 204 })
+    sink.behave(
+      () =>
+        [
+          { status: 429, headers: { 'retry-after': '0' } },
+          { status: 429, headers: { 'retry-after': '86400' } },
+        ][i++] ?? { status: 204 },
+    )
     await mount({ retries: 2, retry_base_delay: 3_600_000, retry_max_delay: 3_600_000 })
     send()
-    await eventually(() => sink.requests.length, (n) => assert.equal(n, 2))
+    await eventually(
+      () => sink.requests.length,
+      (n) => assert.equal(n, 2),
+    )
     await host.stop() // the third attempt waits for a day: stop attempts it now
     assert.equal(sink.requests.length, 3)
     assert.deepEqual([(await counts()).sent, await retries()], [1, 2])
@@ -170,7 +180,10 @@ describe('retries', () => {
     await mount({ retries: 5, retry_base_delay: 3_600_000, retry_max_delay: 3_600_000, max_queue: 2, drain_timeout: 1000 })
     send('a')
     send('b')
-    await eventually(async () => (await host.command('status')).handlers[0].retrying, (n) => assert.equal(n, 2))
+    await eventually(
+      async () => (await host.command('status')).handlers[0].retrying,
+      (n) => assert.equal(n, 2),
+    )
     send('c')
     send('d')
     await settled(2)
@@ -180,13 +193,18 @@ describe('retries', () => {
     assert.equal(host.logs.filter((l) => /retry backlog full/.test(l.msg ?? '')).length, 1, 'rate-limited')
     // Stop attempts the two waiting retries at once (and schedules no more).
     await host.stop()
-    assert.deepEqual(sink.requests.map((r) => r.form.message), ['a', 'b', 'c', 'd', 'a', 'b'])
+    assert.deepEqual(
+      sink.requests.map((r) => r.form.message),
+      ['a', 'b', 'c', 'd', 'a', 'b'],
+    )
     const end = await counts()
     assert.deepEqual([end.failed.status, await retries()], [4, 2])
   })
 
   it('a retry never holds up the fresh queue: fresh notifications and due retries take turns', async () => {
-    sink.behave((req) => (req.form.message === 'flaky' && sink.requests.filter((r) => r.form.message === 'flaky').length < 3 ? { status: 500 } : { status: 204, delay: 5 }))
+    sink.behave((req) =>
+      req.form.message === 'flaky' && sink.requests.filter((r) => r.form.message === 'flaky').length < 3 ? { status: 500 } : { status: 204, delay: 5 },
+    )
     await mount({ retries: 5, retry_base_delay: 1, retry_max_delay: 2 }, { pool_size: 1 })
     send('flaky')
     for (let i = 0; i < 20; i++) send(`m${i}`)
@@ -203,7 +221,10 @@ describe('retries', () => {
     sink.behave(() => (i++ === 0 ? { status: 500 } : { hang: true }))
     await mount({ retries: 3, retry_base_delay: 3_600_000, retry_max_delay: 3_600_000, drain_timeout: 100 }, { request_timeout: 10_000 })
     send()
-    await eventually(async () => (await host.command('status')).handlers[0].retrying, (n) => assert.equal(n, 1))
+    await eventually(
+      async () => (await host.command('status')).handlers[0].retrying,
+      (n) => assert.equal(n, 1),
+    )
     await host.stop()
     const c = await counts()
     assert.deepEqual([c.failed.shutdown, c.failedTotal, await retries(), sink.requests.length], [1, 1, 1, 2])
@@ -226,7 +247,10 @@ describe('success_codes', () => {
 describe('headers and signatures', () => {
   const secret = 'whsec_' + Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')
   const expected = (id: string, ts: string, body: string) =>
-    'v1,' + createHmac('sha256', Buffer.from(secret.slice(6), 'base64')).update(`${id}.${ts}.${body}`).digest('base64')
+    'v1,' +
+    createHmac('sha256', Buffer.from(secret.slice(6), 'base64'))
+      .update(`${id}.${ts}.${body}`)
+      .digest('base64')
 
   it('sends the static headers and a verifiable signature with form and JSON bodies; logs neither', async () => {
     await mount({
@@ -256,14 +280,19 @@ describe('headers and signatures', () => {
     await mount({})
     send()
     const [r] = await sink.waitFor(1)
-    assert.deepEqual(Object.keys(r.headers).filter((h) => h.startsWith('webhook-') || h === 'authorization'), [])
+    assert.deepEqual(
+      Object.keys(r.headers).filter((h) => h.startsWith('webhook-') || h === 'authorization'),
+      [],
+    )
   })
 
   it('refuses a reserved header or an empty key at start, at the option that holds it', async () => {
     host = new FullHost({ pools: { http_pool: { server: sink.url } } })
     await assert.rejects(host.start(createEventPusherHttp, { handlers: [{}, { headers: { Host: 'x' } }] }), { path: 'handlers.1.headers.Host' })
     await assert.rejects(host.start(createEventPusherHttp, { signing_secrets: ['whsec_QQ==', 'whsec_A'] }), { path: 'signing_secrets.1' })
-    await assert.rejects(host.start(createEventPusherHttp, { retry_base_delay: 100, handlers: [{ retry_max_delay: 50 }] }), { path: 'handlers.0.retry_max_delay' })
+    await assert.rejects(host.start(createEventPusherHttp, { retry_base_delay: 100, handlers: [{ retry_max_delay: 50 }] }), {
+      path: 'handlers.0.retry_max_delay',
+    })
   })
 })
 
@@ -286,12 +315,22 @@ describe('events and filters', () => {
     send('not a presence')
     await settled(4)
     const json = sink.requests.filter((r) => r.url === '/j').map((r) => JSON.parse(r.body))
-    assert.deepEqual(json.map((d) => [d.event, d.type, d.from, d.to, d.from_bare, d.body]), [
-      ['presence', 'available', 'alice@a.test/phone', 'a.test', 'alice@a.test', null],
-      ['presence', 'unavailable', 'alice@a.test/phone', 'a.test', 'alice@a.test', null],
-    ])
+    assert.deepEqual(
+      json.map((d) => [d.event, d.type, d.from, d.to, d.from_bare, d.body]),
+      [
+        ['presence', 'available', 'alice@a.test/phone', 'a.test', 'alice@a.test', null],
+        ['presence', 'unavailable', 'alice@a.test/phone', 'a.test', 'alice@a.test', null],
+      ],
+    )
     const form = sink.requests.filter((r) => r.url === '/f').map((r) => r.fields)
-    assert.deepEqual(form[0], [['author', 'alice'], ['server', 'a.test'], ['receiver', ''], ['message', ''], ['event', 'presence'], ['type', 'available']])
+    assert.deepEqual(form[0], [
+      ['author', 'alice'],
+      ['server', 'a.test'],
+      ['receiver', ''],
+      ['message', ''],
+      ['event', 'presence'],
+      ['type', 'available'],
+    ])
     assert.equal((await counts()).accepted, 4)
   })
 
@@ -334,7 +373,11 @@ describe('failure log', () => {
     const warns = host.logs.filter((l) => l.level === 'warn')
     assert.ok(warns.length <= 6, `${warns.length} warn lines`)
     const failures = warns.filter((l) => l.obj.reason !== undefined)
-    assert.equal(failures.reduce((n, l) => n + (typeof l.obj.suppressed === 'number' ? l.obj.suppressed : 1), 0), 1000, 'each failure shown or counted')
+    assert.equal(
+      failures.reduce((n, l) => n + (typeof l.obj.suppressed === 'number' ? l.obj.suppressed : 1), 0),
+      1000,
+      'each failure shown or counted',
+    )
     const c = await counts()
     assert.equal(c.failed.connection + c.failed.breaker_open, 1000)
   })

@@ -176,7 +176,10 @@ describe('stop', () => {
     await h.start(createEventPusherHttp, {})
     send(h)
     await sink.waitFor(1)
-    await eventually(() => hostCounts(h.registry, h.host), (c) => assert.equal(c.sent, 1))
+    await eventually(
+      () => hostCounts(h.registry, h.host),
+      (c) => assert.equal(c.sent, 1),
+    )
     await h.plugin!.stop()
     await h.plugin!.stop()
     assert.deepEqual(await series(h.registry, 'mod_http_notifications_queue_depth', h.host), [])
@@ -194,7 +197,10 @@ describe('metrics', () => {
     await b.start(createEventPusherHttp, { handlers: [{ path: '/x' }, { path: '/y' }] })
     send(a)
     await sink.waitFor(1)
-    await eventually(() => hostCounts(registry, 'a.test'), (c) => assert.equal(c.sent, 1))
+    await eventually(
+      () => hostCounts(registry, 'a.test'),
+      (c) => assert.equal(c.sent, 1),
+    )
     await a.stop()
     await a.start(createEventPusherHttp, {})
     await a.stop()
@@ -230,12 +236,17 @@ describe('status command', () => {
     const h = fakeHost({ pools: { http_pool: { server: sink.url.replace('http://', 'http://user:secret@'), pool_size: 7 } } })
     await h.start(createEventPusherHttp, { path: '/n', max_queue: 9 })
     for (let i = 0; i < 3; i++) send(h)
-    await eventually(() => hostCounts(h.registry, h.host), (c) => assert.equal(c.sent, 3))
+    await eventually(
+      () => hostCounts(h.registry, h.host),
+      (c) => assert.equal(c.sent, 3),
+    )
     const status = await h.command('status')
     assert.deepEqual(JSON.parse(JSON.stringify(status)), status, 'JSON-able')
     assert.equal(status.host, 'a.test')
     assert.equal(status.accepting, true)
-    assert.deepEqual(status.handlers, [{ name: 'http_pool/n', pool: 'http_pool', url: `${sink.url}/n`, queue_depth: 0, max_queue: 9, in_flight: 0, retrying: 0 }])
+    assert.deepEqual(status.handlers, [
+      { name: 'http_pool/n', pool: 'http_pool', url: `${sink.url}/n`, queue_depth: 0, max_queue: 9, in_flight: 0, retrying: 0 },
+    ])
     assert.deepEqual(status.pools, [{ name: 'http_pool', breaker: 'closed', in_flight: 0, pool_size: 7 }])
     assert.deepEqual([status.accepted, status.sent, status.failed.total, status.failed.by_reason.status, status.retries], [3, 3, 0, 0, 0])
     assert.equal(status.response_time.count, 3)

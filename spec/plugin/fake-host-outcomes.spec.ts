@@ -32,7 +32,9 @@ async function mount(options: Record<string, unknown>, pool: Partial<PoolInput> 
 const send = (text = 'hi') => host.send(chat('alice@a.test/r', 'bob@a.test', text))
 const counts = () => hostCounts(host.registry, 'a.test')
 const breakerGauge = async () =>
-  (await host.registry.getSingleMetric('mod_http_notifications_breaker_state')!.get()).values.find((v) => v.labels.host === 'a.test' && v.labels.pool === 'http_pool')?.value
+  (await host.registry.getSingleMetric('mod_http_notifications_breaker_state')!.get()).values.find(
+    (v) => v.labels.host === 'a.test' && v.labels.pool === 'http_pool',
+  )?.value
 
 /** Sends one message and waits until its outcome is counted. */
 async function sendSettled(text = 'hi'): Promise<void> {
@@ -75,7 +77,10 @@ describe('outcomes', () => {
     await mount({})
     await sendSettled()
     await new Promise((r) => setTimeout(r, 50))
-    assert.deepEqual(sink.requests.map((r) => r.url), ['/n'])
+    assert.deepEqual(
+      sink.requests.map((r) => r.url),
+      ['/n'],
+    )
     assert.equal((await counts()).failed.status, 1)
   })
 

@@ -90,7 +90,10 @@ describe('default handler', () => {
     host.send(chat('alice@a.test', 'bob@a.test', 'sentinel'))
     await sink.waitFor(1)
     await quiet()
-    assert.deepEqual(sink.requests.map((r) => r.form.message), ['sentinel'])
+    assert.deepEqual(
+      sink.requests.map((r) => r.form.message),
+      ['sentinel'],
+    )
     assert.equal((await hostCounts(host.registry, 'a.test')).accepted, 1)
   })
 })
@@ -101,10 +104,13 @@ describe('callback modules', () => {
     host.send(presence('alice@a.test/phone'))
     host.send(iq('alice@a.test/phone', 'bob@a.test'))
     const reqs = await sink.waitFor(2)
-    assert.deepEqual(reqs.map((r) => r.form), [
-      { author: 'alice', server: 'a.test', receiver: '', message: '' },
-      { author: 'alice', server: 'a.test', receiver: 'bob', message: '' },
-    ])
+    assert.deepEqual(
+      reqs.map((r) => r.form),
+      [
+        { author: 'alice', server: 'a.test', receiver: '', message: '' },
+        { author: 'alice', server: 'a.test', receiver: 'bob', message: '' },
+      ],
+    )
   })
 
   it('prepareBody and prepareHeaders shape the request; got keeps the framing right', async () => {
@@ -118,7 +124,13 @@ describe('callback modules', () => {
     assert.equal(req.headers['x-notification-sender'], 'alice')
     assert.equal(req.headers['content-length'], String(Buffer.byteLength(req.body)))
     assert.deepEqual(JSON.parse(req.body), {
-      host: 'a.test', sender: 'alice', receiver: 'bob', message: 'hi', from: 'alice@a.test/phone', to: 'bob@a.test/x', stanza: 'message',
+      host: 'a.test',
+      sender: 'alice',
+      receiver: 'bob',
+      message: 'hi',
+      from: 'alice@a.test/phone',
+      to: 'bob@a.test/x',
+      stanza: 'message',
     })
   })
 
@@ -161,16 +173,25 @@ describe('several handlers', () => {
     await other.waitFor(1)
     await quiet()
     assert.deepEqual(sink.requests.map((r) => r.url).sort(), ['/webservice/a', '/webservice/b', '/webservice/b'])
-    assert.deepEqual(other.requests.map((r) => r.url), ['/c'])
+    assert.deepEqual(
+      other.requests.map((r) => r.url),
+      ['/c'],
+    )
     assert.equal((await hostCounts(host.registry, 'a.test')).accepted, 4)
   })
 
   it('a dead endpoint never starves another handler', async () => {
     sink.behave({ hang: true })
-    await mount({ drain_timeout: 50, handlers: [{ path: '/dead' }, { pool_name: 'other_pool', path: '/alive' }] }, { http_pool: { server: sink.url, pool_size: 1, request_timeout: 5000 } })
+    await mount(
+      { drain_timeout: 50, handlers: [{ path: '/dead' }, { pool_name: 'other_pool', path: '/alive' }] },
+      { http_pool: { server: sink.url, pool_size: 1, request_timeout: 5000 } },
+    )
     for (let i = 0; i < 20; i++) host.send(chat('alice@a.test', 'bob@a.test', `m${i}`))
     const alive = await other.waitFor(20)
-    assert.deepEqual(alive.map((r) => r.form.message), Array.from({ length: 20 }, (_, i) => `m${i}`))
+    assert.deepEqual(
+      alive.map((r) => r.form.message),
+      Array.from({ length: 20 }, (_, i) => `m${i}`),
+    )
     const status = await host.command('status')
     assert.equal(status.handlers[0].queue_depth, 19)
     assert.equal(status.handlers[0].in_flight, 1)
@@ -181,6 +202,9 @@ describe('several handlers', () => {
     await mount({ handlers: [{ path: '/one' }, { path: '/two' }] }, { http_pool: { server: sink.url, pool_size: 1 } })
     for (let i = 0; i < 3; i++) host.send(chat('alice@a.test', 'bob@a.test', `m${i}`))
     const reqs = await sink.waitFor(6)
-    assert.deepEqual(reqs.map((r) => r.url.slice(-3)), ['one', 'two', 'one', 'two', 'one', 'two'])
+    assert.deepEqual(
+      reqs.map((r) => r.url.slice(-3)),
+      ['one', 'two', 'one', 'two', 'one', 'two'],
+    )
   })
 })

@@ -54,7 +54,11 @@ describe('callback filter', () => {
   })
 
   it('lets a throwing shouldMakeReq throw (the handler counts it)', () => {
-    const filter = createFilter({ shouldMakeReq: () => { throw new Error('boom') } })
+    const filter = createFilter({
+      shouldMakeReq: () => {
+        throw new Error('boom')
+      },
+    })
     assert.throws(() => filter(s.packet, s.from, s.to), /boom/)
   })
 

@@ -19,9 +19,17 @@ const gots = (options: Options) => gotsOwn.call(options) as NativeOptions
 
 const agent = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) }
 const cases: Array<[string, string, Record<string, unknown>]> = [
-  ['plain http POST', 'http://127.0.0.1:8000/webservice/notifications', { method: 'POST', body: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } }],
+  [
+    'plain http POST',
+    'http://127.0.0.1:8000/webservice/notifications',
+    { method: 'POST', body: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+  ],
   ['with agents and a timeout', 'http://example.test/x', { method: 'POST', body: 'x', agent, timeout: { request: 2000 }, retry: { limit: 0 } }],
-  ['https with a CA, no verification, a server name', 'https://example.test/x', { method: 'POST', agent, https: { certificateAuthority: 'PEM', rejectUnauthorized: false, serverName: 'e.test', minVersion: 'TLSv1.2' } }],
+  [
+    'https with a CA, no verification, a server name',
+    'https://example.test/x',
+    { method: 'POST', agent, https: { certificateAuthority: 'PEM', rejectUnauthorized: false, serverName: 'e.test', minVersion: 'TLSv1.2' } },
+  ],
   ['dns and address options', 'http://example.test/', { method: 'GET', dnsLookupIpVersion: 4, localAddress: '127.0.0.1', maxHeaderSize: 4096, setHost: false }],
   ['a custom dns lookup', 'http://example.test/', { dnsLookup: () => undefined }],
 ]

@@ -58,8 +58,17 @@ describe('JSON payload v1', () => {
     for (const type of ['available', 'unavailable'] as const) {
       const doc = valid(jsonBody(presenceEvent('a.test', jid('a.test'), jid('alice@a.test/phone'), type, T)))
       assert.deepEqual(doc, {
-        version: 1, event: 'presence', host: 'a.test', from: 'alice@a.test/phone', to: 'a.test', from_bare: 'alice@a.test', to_bare: 'a.test',
-        type, id: null, body: null, timestamp: '2025-01-31T12:34:56.789Z',
+        version: 1,
+        event: 'presence',
+        host: 'a.test',
+        from: 'alice@a.test/phone',
+        to: 'a.test',
+        from_bare: 'alice@a.test',
+        to_bare: 'a.test',
+        type,
+        id: null,
+        body: null,
+        timestamp: '2025-01-31T12:34:56.789Z',
       })
     }
   })

@@ -12,7 +12,8 @@ import { manifest, validateOptions } from '../helpers/fake-host.js'
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const normalise = (raw: Record<string, unknown>) => handlerSpecs(validateOptions(raw) as EventPusherHttpOptions)
 const specs = (raw: Record<string, unknown>) => normalise(raw).specs
-const strip = (list: ReturnType<typeof specs>) => list.map(({ name, pool_name, path, callback_module, max_queue }) => ({ name, pool_name, path, callback_module, max_queue }))
+const strip = (list: ReturnType<typeof specs>) =>
+  list.map(({ name, pool_name, path, callback_module, max_queue }) => ({ name, pool_name, path, callback_module, max_queue }))
 const where = (spec: ReturnType<typeof specs>[number]) => {
   const { pool_name, callback_module, path } = spec.origins
   return { pool_name, callback_module, path }
@@ -38,17 +39,39 @@ describe('options schema (plugin.json)', () => {
   })
 
   it('rejects unknown keys and out-of-bounds values, with the key', () => {
-    assert.throws(() => validateOptions({ pool: 'x' }), (e: ConfigError) => e.reason.includes('additional properties'))
-    assert.throws(() => validateOptions({ max_queue: 0 }), (e: ConfigError) => e.path === 'max_queue')
-    assert.throws(() => validateOptions({ breaker: { reset_timeout: 0 } }), (e: ConfigError) => e.path === 'breaker.reset_timeout')
-    assert.throws(() => validateOptions({ breaker: { error_threshold_percentage: 101 } }), (e: ConfigError) => e.path === 'breaker.error_threshold_percentage')
-    assert.throws(() => validateOptions({ handlers: [] }), (e: ConfigError) => e.path === 'handlers')
-    assert.throws(() => validateOptions({ handlers: [{ drain_timeout: 1 }] }), (e: ConfigError) => e.path === 'handlers.0')
+    assert.throws(
+      () => validateOptions({ pool: 'x' }),
+      (e: ConfigError) => e.reason.includes('additional properties'),
+    )
+    assert.throws(
+      () => validateOptions({ max_queue: 0 }),
+      (e: ConfigError) => e.path === 'max_queue',
+    )
+    assert.throws(
+      () => validateOptions({ breaker: { reset_timeout: 0 } }),
+      (e: ConfigError) => e.path === 'breaker.reset_timeout',
+    )
+    assert.throws(
+      () => validateOptions({ breaker: { error_threshold_percentage: 101 } }),
+      (e: ConfigError) => e.path === 'breaker.error_threshold_percentage',
+    )
+    assert.throws(
+      () => validateOptions({ handlers: [] }),
+      (e: ConfigError) => e.path === 'handlers',
+    )
+    assert.throws(
+      () => validateOptions({ handlers: [{ drain_timeout: 1 }] }),
+      (e: ConfigError) => e.path === 'handlers.0',
+    )
   })
 
   it('checks the options of issue 6 at the top level and per handler', () => {
     const rejects = (raw: Record<string, unknown>, path: string) =>
-      assert.throws(() => validateOptions(raw), (e: ConfigError) => e.path === path, `${JSON.stringify(raw)} at ${path}`)
+      assert.throws(
+        () => validateOptions(raw),
+        (e: ConfigError) => e.path === path,
+        `${JSON.stringify(raw)} at ${path}`,
+      )
     rejects({ format: 'xml' }, 'format')
     rejects({ types: ['error'] }, 'types.0')
     rejects({ types: [] }, 'types')
@@ -124,7 +147,12 @@ describe('handler normalisation', () => {
   })
 
   it('lets each handler inherit unspecified keys from the top level (defaults included)', () => {
-    const list = specs({ path: '/top', callback_module: './f.mjs', max_queue: 7, handlers: [{ pool_name: 'a' }, { path: '/two', callback_module: '', max_queue: 3 }] })
+    const list = specs({
+      path: '/top',
+      callback_module: './f.mjs',
+      max_queue: 7,
+      handlers: [{ pool_name: 'a' }, { path: '/two', callback_module: '', max_queue: 3 }],
+    })
     assert.deepEqual(strip(list), [
       { name: 'a/top', pool_name: 'a', path: '/top', callback_module: './f.mjs', max_queue: 7 },
       { name: 'http_pool/two', pool_name: 'http_pool', path: '/two', callback_module: undefined, max_queue: 3 },
@@ -142,12 +170,30 @@ describe('handler normalisation', () => {
     const [one] = specs({})
     assert.deepEqual(
       {
-        format: one.format, headers: one.headers, signing_secrets: one.signing_secrets, retries: one.retries, types: one.types, events: one.events,
-        only_offline_recipient: one.only_offline_recipient, body_required: one.body_required, sender_hosts: one.sender_hosts, recipients: one.recipients, success_codes: one.success_codes,
+        format: one.format,
+        headers: one.headers,
+        signing_secrets: one.signing_secrets,
+        retries: one.retries,
+        types: one.types,
+        events: one.events,
+        only_offline_recipient: one.only_offline_recipient,
+        body_required: one.body_required,
+        sender_hosts: one.sender_hosts,
+        recipients: one.recipients,
+        success_codes: one.success_codes,
       },
       {
-        format: 'form', headers: {}, signing_secrets: [], retries: 0, types: ['chat'], events: ['message'],
-        only_offline_recipient: false, body_required: true, sender_hosts: undefined, recipients: undefined, success_codes: undefined,
+        format: 'form',
+        headers: {},
+        signing_secrets: [],
+        retries: 0,
+        types: ['chat'],
+        events: ['message'],
+        only_offline_recipient: false,
+        body_required: true,
+        sender_hosts: undefined,
+        recipients: undefined,
+        success_codes: undefined,
       },
     )
   })
@@ -160,14 +206,19 @@ describe('handler normalisation', () => {
       retries: 2,
       types: ['chat', 'groupchat'],
       recipients: ['bob@a.test'],
-      handlers: [{}, { format: 'form', headers: { 'X-Own': '2' }, signing_secrets: [], retries: 0, types: ['headline'], events: ['presence'], success_codes: [204] }],
+      handlers: [
+        {},
+        { format: 'form', headers: { 'X-Own': '2' }, signing_secrets: [], retries: 0, types: ['headline'], events: ['presence'], success_codes: [204] },
+      ],
     })
-    assert.deepEqual([a.format, a.headers, a.signing_secrets, a.retries, a.types, a.events, a.recipients, a.success_codes], [
-      'json', { Authorization: 'Bearer top', 'X-Top': '1' }, ['whsec_dG9w'], 2, ['chat', 'groupchat'], ['message'], ['bob@a.test'], undefined,
-    ])
-    assert.deepEqual([b.format, b.headers, b.signing_secrets, b.retries, b.types, b.events, b.recipients, b.success_codes], [
-      'form', { 'X-Own': '2' }, [], 0, ['headline'], ['presence'], ['bob@a.test'], [204],
-    ])
+    assert.deepEqual(
+      [a.format, a.headers, a.signing_secrets, a.retries, a.types, a.events, a.recipients, a.success_codes],
+      ['json', { Authorization: 'Bearer top', 'X-Top': '1' }, ['whsec_dG9w'], 2, ['chat', 'groupchat'], ['message'], ['bob@a.test'], undefined],
+    )
+    assert.deepEqual(
+      [b.format, b.headers, b.signing_secrets, b.retries, b.types, b.events, b.recipients, b.success_codes],
+      ['form', { 'X-Own': '2' }, [], 0, ['headline'], ['presence'], ['bob@a.test'], [204]],
+    )
     assert.equal(a.origins.headers, 'headers')
     assert.equal(b.origins.headers, 'handlers.1.headers')
     assert.equal(b.origins.signing_secrets, 'handlers.1.signing_secrets')
@@ -177,17 +228,19 @@ describe('handler normalisation', () => {
   it('names handlers uniquely: explicit names, else pool + path, suffixed when repeated', () => {
     const names = specs({ handlers: [{ path: '/n' }, { path: '/n', callback_module: './f.mjs' }, { name: 'audit' }, { path: 'm' }] }).map((s) => s.name)
     assert.deepEqual(names, ['http_pool/n#0', 'http_pool/n#1', 'audit', 'http_pool/m'])
-    assert.deepEqual(specs({}).map((s) => s.name), ['http_pool'])
+    assert.deepEqual(
+      specs({}).map((s) => s.name),
+      ['http_pool'],
+    )
   })
 
   it('reports every duplicate explicit name', () => {
     const { issues } = normalise({ handlers: [{ name: 'x' }, { name: 'x' }, { name: 'y' }, { name: 'x' }, { name: 'y' }] })
     assert.ok(issues.every((e) => e instanceof ConfigError))
-    assert.deepEqual(issues.map((e) => e.message), [
-      'handlers.1.name: duplicate handler name "x"',
-      'handlers.3.name: duplicate handler name "x"',
-      'handlers.4.name: duplicate handler name "y"',
-    ])
+    assert.deepEqual(
+      issues.map((e) => e.message),
+      ['handlers.1.name: duplicate handler name "x"', 'handlers.3.name: duplicate handler name "x"', 'handlers.4.name: duplicate handler name "y"'],
+    )
     assert.deepEqual(normalise({ handlers: [{ name: 'x' }, { name: 'y' }] }).issues, [])
   })
 })

@@ -12,7 +12,16 @@ import type { Outbox, StoredEvent } from '../../lib/plugin/outbox/outbox.js'
 import { SqliteOutbox } from '../../lib/plugin/outbox/sqlite.js'
 import { openOutbox } from '../../lib/plugin/outbox/open.js'
 
-const event = (body: string, time = 1_000): StoredEvent => ({ event: 'message', from: 'alice@a.test/r', to: 'bob@a.test', type: 'chat', id: null, body, time, stanza: null })
+const event = (body: string, time = 1_000): StoredEvent => ({
+  event: 'message',
+  from: 'alice@a.test/r',
+  to: 'bob@a.test',
+  type: 'chat',
+  id: null,
+  body,
+  time,
+  stanza: null,
+})
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'outbox-'))
 
 const backends: Array<[string, () => { outbox: Outbox; done(): void }]> = [
@@ -37,7 +46,13 @@ for (const [name, make] of backends) {
       assert.equal(outbox.add('a.test', 'other', 'msg_4', event('four'), 2), true)
       assert.equal(outbox.pending('a.test', 'h'), 2)
       const first = await outbox.lease('a.test', 'h', 10, 5_000)
-      assert.deepEqual(first.map((e) => [e.webhookId, e.event.body, e.attempts]), [['msg_1', 'one', 0], ['msg_2', 'two', 0]])
+      assert.deepEqual(
+        first.map((e) => [e.webhookId, e.event.body, e.attempts]),
+        [
+          ['msg_1', 'one', 0],
+          ['msg_2', 'two', 0],
+        ],
+      )
       assert.deepEqual(await outbox.lease('a.test', 'h', 10, 5_000), [], 'leased entries are not leased again')
       outbox.settle(first[0])
       assert.equal(outbox.pending('a.test', 'h'), 1)
@@ -54,10 +69,16 @@ for (const [name, make] of backends) {
       const [one, two] = await outbox.lease('a.test', 'h', 10, 5_000)
       outbox.retryLater(one, { dueAt: 9_000, attempts: 1, unreachable: false })
       outbox.release(two)
-      assert.deepEqual((await outbox.lease('a.test', 'h', 10, 5_000)).map((e) => e.webhookId), ['msg_2'])
+      assert.deepEqual(
+        (await outbox.lease('a.test', 'h', 10, 5_000)).map((e) => e.webhookId),
+        ['msg_2'],
+      )
       assert.equal(await outbox.nextDue('a.test', 'h'), 9_000)
       const again = await outbox.lease('a.test', 'h', 10, 9_000)
-      assert.deepEqual(again.map((e) => [e.webhookId, e.attempts]), [['msg_1', 1]])
+      assert.deepEqual(
+        again.map((e) => [e.webhookId, e.attempts]),
+        [['msg_1', 1]],
+      )
       assert.equal(outbox.pending('a.test', 'h'), 2)
       done()
     })
@@ -69,7 +90,10 @@ for (const [name, make] of backends) {
       outbox.retryLater(one, { dueAt: 60_000, attempts: 0, unreachable: true })
       outbox.retryLater(two, { dueAt: 60_000, attempts: 1, unreachable: false })
       outbox.wakeUnreachable('a.test', 'h', 6_000)
-      assert.deepEqual((await outbox.lease('a.test', 'h', 10, 6_000)).map((e) => e.webhookId), ['msg_1'])
+      assert.deepEqual(
+        (await outbox.lease('a.test', 'h', 10, 6_000)).map((e) => e.webhookId),
+        ['msg_1'],
+      )
       done()
     })
 
@@ -81,7 +105,10 @@ for (const [name, make] of backends) {
       assert.equal(outbox.oldestPending('a.test', 'h'), 1_000)
       const [leased] = await outbox.lease('a.test', 'h', 1, 10_000)
       const expired = await outbox.expire('a.test', 5_000)
-      assert.deepEqual(expired.map((e) => e.webhookId), ['old_2'])
+      assert.deepEqual(
+        expired.map((e) => e.webhookId),
+        ['old_2'],
+      )
       assert.equal(outbox.pending('a.test', 'h'), 1)
       outbox.settle(leased)
       assert.equal(outbox.oldestPending('a.test', 'h'), undefined)
@@ -106,7 +133,10 @@ describe('outbox: sqlite file', () => {
     const due = await b.lease('a.test', 'h', 1000, 5_000)
     assert.equal(due.length, 99)
     const later = await b.lease('a.test', 'h', 1000, 7_000)
-    assert.deepEqual(later.map((e) => [e.webhookId, e.attempts, e.event.body]), [['msg_0', 2, 'm0']])
+    assert.deepEqual(
+      later.map((e) => [e.webhookId, e.attempts, e.event.body]),
+      [['msg_0', 2, 'm0']],
+    )
     await b.close()
     rmSync(dir, { recursive: true, force: true })
   })
@@ -114,12 +144,24 @@ describe('outbox: sqlite file', () => {
   test('a second process on the same file gets a clear error; the file is free again after a kill -9', async () => {
     const dir = tmp()
     const file = path.join(dir, 'outbox.sqlite')
-    const holder = spawn(process.execPath, ['--import', 'tsx', '-e', `const { SqliteOutbox } = await import(${JSON.stringify(path.resolve('lib/plugin/outbox/sqlite.ts'))}); new SqliteOutbox(${JSON.stringify(file)}); console.log('open'); setInterval(() => {}, 1000)`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const holder = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `const { SqliteOutbox } = await import(${JSON.stringify(path.resolve('lib/plugin/outbox/sqlite.ts'))}); new SqliteOutbox(${JSON.stringify(file)}); console.log('open'); setInterval(() => {}, 1000)`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
     await new Promise<void>((resolve, reject) => {
       holder.stdout.on('data', (d: Buffer) => d.toString().includes('open') && resolve())
       holder.once('exit', () => reject(new Error('holder exited')))
     })
-    assert.throws(() => new SqliteOutbox(file), (err: Error) => err.name === 'OutboxFileError' && err.message.includes(file) && /another process/.test(err.message))
+    assert.throws(
+      () => new SqliteOutbox(file),
+      (err: Error) => err.name === 'OutboxFileError' && err.message.includes(file) && /another process/.test(err.message),
+    )
     holder.kill('SIGKILL')
     await new Promise((resolve) => holder.once('exit', resolve))
     const again = new SqliteOutbox(file)
@@ -131,12 +173,19 @@ describe('outbox: sqlite file', () => {
     const dir = tmp()
     const corrupt = path.join(dir, 'outbox.sqlite')
     writeFileSync(corrupt, 'this is not a database, just some text that is long enough to have a header'.repeat(20))
-    assert.throws(() => new SqliteOutbox(corrupt), (err: Error) => err.message.includes(corrupt) && /not a usable SQLite database/.test(err.message))
+    assert.throws(
+      () => new SqliteOutbox(corrupt),
+      (err: Error) => err.message.includes(corrupt) && /not a usable SQLite database/.test(err.message),
+    )
     const locked = path.join(dir, 'ro')
     mkdirSync(locked)
     chmodSync(locked, 0o500)
     const file = path.join(locked, 'outbox.sqlite')
-    if (process.getuid?.() !== 0) assert.throws(() => new SqliteOutbox(file), (err: Error) => err.message.includes(file))
+    if (process.getuid?.() !== 0)
+      assert.throws(
+        () => new SqliteOutbox(file),
+        (err: Error) => err.message.includes(file),
+      )
     rmSync(dir, { recursive: true, force: true })
   })
 })
@@ -173,7 +222,10 @@ describe('outbox: shared within the process', () => {
     const two = openOutbox('memory', dir, 'a.test', () => undefined)
     assert.deepEqual(await one.release(), [])
     assert.equal(two.outbox.pending('a.test', 'h'), 1)
-    assert.deepEqual((await two.release()).map((e) => e.webhookId), ['msg_1'])
+    assert.deepEqual(
+      (await two.release()).map((e) => e.webhookId),
+      ['msg_1'],
+    )
     rmSync(dir, { recursive: true, force: true })
   })
 })

@@ -3,7 +3,17 @@ import { describe, it } from 'node:test'
 import { jid } from '@xmpp/jid'
 import { ConfigError } from '../../lib/errors.js'
 import type { CallbackModule } from '../../lib/plugin/callback-module.js'
-import { displayUrl, formBody, joinUrl, messageEvent, notificationOf, presenceEvent, requestParts, staticHeaders, type RequestShape } from '../../lib/plugin/payload.js'
+import {
+  displayUrl,
+  formBody,
+  joinUrl,
+  messageEvent,
+  notificationOf,
+  presenceEvent,
+  requestParts,
+  staticHeaders,
+  type RequestShape,
+} from '../../lib/plugin/payload.js'
 import { chat, element, message, presence, sent } from '../helpers/stanza.js'
 
 const notify = (s: ReturnType<typeof chat>) => notificationOf('a.test', s.packet, s.from, s.to)
@@ -12,9 +22,18 @@ describe('notification', () => {
   it('holds the seed four plus context', () => {
     const s = chat('alice@a.test/phone', 'bob@a.test/laptop', 'hi')
     const n = notify(s)
-    assert.deepEqual({ ...n, packet: undefined, from: undefined, to: undefined }, {
-      host: 'a.test', sender: 'alice', receiver: 'bob', message: 'hi', packet: undefined, from: undefined, to: undefined,
-    })
+    assert.deepEqual(
+      { ...n, packet: undefined, from: undefined, to: undefined },
+      {
+        host: 'a.test',
+        sender: 'alice',
+        receiver: 'bob',
+        message: 'hi',
+        packet: undefined,
+        from: undefined,
+        to: undefined,
+      },
+    )
     assert.equal(n.packet, s.packet)
     assert.equal(n.from, s.from)
     assert.equal(n.to, s.to)
@@ -83,18 +102,27 @@ describe('requestParts', () => {
   })
 
   it('uses prepareBody and prepareHeaders, lower-casing names and dropping framing headers', () => {
-    const parts = requestParts(ev, shape({
-      callback: {
-        shouldMakeReq: () => true,
-        prepareBody: (x) => `{"m":"${x.message}"}`,
-        prepareHeaders: () => ({ 'Content-Type': 'application/json', 'X-A': 'b', 'Content-Length': '3', Host: 'evil' }),
-      },
-    }))
+    const parts = requestParts(
+      ev,
+      shape({
+        callback: {
+          shouldMakeReq: () => true,
+          prepareBody: (x) => `{"m":"${x.message}"}`,
+          prepareHeaders: () => ({ 'Content-Type': 'application/json', 'X-A': 'b', 'Content-Length': '3', Host: 'evil' }),
+        },
+      }),
+    )
     assert.deepEqual(parts, { body: '{"m":"hi"}', headers: { 'content-type': 'application/json', 'x-a': 'b' } })
   })
 
   it("merges a callback's headers over the static ones", () => {
-    const parts = requestParts(ev, shape({ headers: { authorization: 'Bearer t', 'x-a': 'static' }, callback: { shouldMakeReq: () => true, prepareHeaders: () => ({ 'X-A': 'callback' }) } }))
+    const parts = requestParts(
+      ev,
+      shape({
+        headers: { authorization: 'Bearer t', 'x-a': 'static' },
+        callback: { shouldMakeReq: () => true, prepareHeaders: () => ({ 'X-A': 'callback' }) },
+      }),
+    )
     assert.deepEqual(parts.headers, { authorization: 'Bearer t', 'x-a': 'callback' })
   })
 
@@ -113,8 +141,21 @@ describe('requestParts', () => {
 
   it('never hands a presence event to the callback: it gets the built-in body', () => {
     const p = presenceEvent('a.test', jid('a.test'), jid('alice@a.test/phone'), 'available', 0)
-    const parts = requestParts(p, shape({ extendedForm: true, callback: { shouldMakeReq: () => true, prepareBody: () => 'never', prepareHeaders: () => ({ 'x-never': '1' }) } }))
-    assert.deepEqual([...new URLSearchParams(parts.body as string)], [['author', 'alice'], ['server', 'a.test'], ['receiver', ''], ['message', ''], ['event', 'presence'], ['type', 'available']])
+    const parts = requestParts(
+      p,
+      shape({ extendedForm: true, callback: { shouldMakeReq: () => true, prepareBody: () => 'never', prepareHeaders: () => ({ 'x-never': '1' }) } }),
+    )
+    assert.deepEqual(
+      [...new URLSearchParams(parts.body as string)],
+      [
+        ['author', 'alice'],
+        ['server', 'a.test'],
+        ['receiver', ''],
+        ['message', ''],
+        ['event', 'presence'],
+        ['type', 'available'],
+      ],
+    )
     assert.equal(parts.headers, undefined)
   })
 })
@@ -122,8 +163,23 @@ describe('requestParts', () => {
 describe('extended form (a handler configured beyond chat messages)', () => {
   it('appends event and type after the seed four', () => {
     const s = message('alice@a.test/r', 'room@muc.a.test', 'hello room', 'groupchat')
-    const body = requestParts(messageEvent('a.test', s.packet, s.from, s.to, 0), { format: 'form', extendedForm: true, headers: undefined, callback: undefined }).body as string
-    assert.deepEqual([...new URLSearchParams(body)], [['author', 'alice'], ['server', 'a.test'], ['receiver', 'room'], ['message', 'hello room'], ['event', 'message'], ['type', 'groupchat']])
+    const body = requestParts(messageEvent('a.test', s.packet, s.from, s.to, 0), {
+      format: 'form',
+      extendedForm: true,
+      headers: undefined,
+      callback: undefined,
+    }).body as string
+    assert.deepEqual(
+      [...new URLSearchParams(body)],
+      [
+        ['author', 'alice'],
+        ['server', 'a.test'],
+        ['receiver', 'room'],
+        ['message', 'hello room'],
+        ['event', 'message'],
+        ['type', 'groupchat'],
+      ],
+    )
   })
 })
 

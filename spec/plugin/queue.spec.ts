@@ -5,7 +5,10 @@ import { BoundedQueue } from '../../lib/plugin/queue.js'
 describe('BoundedQueue', () => {
   it('is FIFO and refuses the newest item when full', () => {
     const q = new BoundedQueue<number>(3)
-    assert.deepEqual([1, 2, 3, 4].map((n) => q.push(n)), [true, true, true, false])
+    assert.deepEqual(
+      [1, 2, 3, 4].map((n) => q.push(n)),
+      [true, true, true, false],
+    )
     assert.equal(q.size, 3)
     assert.equal(q.take(), 1)
     assert.equal(q.push(5), true)
@@ -19,7 +22,10 @@ describe('BoundedQueue', () => {
     for (let i = 0; i < 5; i++) out.push(q.take()!)
     for (let i = 10; i < 60; i++) q.push(i)
     for (let v = q.take(); v !== undefined; v = q.take()) out.push(v)
-    assert.deepEqual(out, Array.from({ length: 60 }, (_, i) => i))
+    assert.deepEqual(
+      out,
+      Array.from({ length: 60 }, (_, i) => i),
+    )
   })
 
   it('is idle only when empty and nothing taken is still in flight', async () => {

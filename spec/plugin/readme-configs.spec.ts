@@ -19,7 +19,10 @@ describe('README "Beyond MongooseIM"', () => {
   })
 
   for (const [i, toml] of blocks('toml').entries()) {
-    const key = toml.split('\n').find((l) => /^\w/.test(l) && !/^(pool_name|path) /.test(l))?.split(' ')[0]
+    const key = toml
+      .split('\n')
+      .find((l) => /^\w/.test(l) && !/^(pool_name|path) /.test(l))
+      ?.split(' ')[0]
     it(`config ${i + 1} (${key}) starts the plugin`, async () => {
       const doc = parse(toml) as { plugins: { mod_event_pusher_http: Record<string, unknown> } }
       const host = new FakeHost({ host: 'localhost', pools: { http_pool: { server: 'http://127.0.0.1:9' } } })

@@ -49,7 +49,8 @@ describe('parseRetryAfter', () => {
   })
 
   it('ignores what is absent or malformed', () => {
-    for (const v of [undefined, '', '-1', '1.5', 'soon', '5s', 'tomorrow at noon', 'Fri, 31 Jan 2025 12:00:05']) assert.equal(parseRetryAfter(v, now), undefined, String(v))
+    for (const v of [undefined, '', '-1', '1.5', 'soon', '5s', 'tomorrow at noon', 'Fri, 31 Jan 2025 12:00:05'])
+      assert.equal(parseRetryAfter(v, now), undefined, String(v))
   })
 })
 
@@ -63,7 +64,13 @@ describe('retryDelay', () => {
   })
 
   it('falls back to backoff without one', () => {
-    assert.equal(retryDelay(2, policy, undefined, () => 1), 200)
-    assert.equal(retryDelay(2, policy, 'garbage', () => 0), 100)
+    assert.equal(
+      retryDelay(2, policy, undefined, () => 1),
+      200,
+    )
+    assert.equal(
+      retryDelay(2, policy, 'garbage', () => 0),
+      100,
+    )
   })
 })

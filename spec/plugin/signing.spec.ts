@@ -39,7 +39,11 @@ describe('Signer', () => {
 
   it('matches the Standard Webhooks reference vector', () => {
     // From the standard-webhooks test suite (javascript/src/index.test.ts).
-    const header = new Signer([secretKey('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 's')]).sign('msg_p5jXN8AQM9LWM0D4loKWxJek', '1614265330', '{"test": 2432232314}')
+    const header = new Signer([secretKey('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 's')]).sign(
+      'msg_p5jXN8AQM9LWM0D4loKWxJek',
+      '1614265330',
+      '{"test": 2432232314}',
+    )
     assert.equal(header, 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=')
   })
 
@@ -53,7 +57,10 @@ describe('Signer', () => {
 describe('secrets', () => {
   it('refuses a secret without the prefix or without a key, not quoting it', () => {
     for (const bad of ['MfKQ9r8GKYqrTwjU', 'whsec_', 'whsec_=']) {
-      assert.throws(() => secretKey(bad, 'handlers.0.signing_secrets.1'), (e: ConfigError) => e.path === 'handlers.0.signing_secrets.1' && !e.message.includes(bad.slice(6) || '\0'))
+      assert.throws(
+        () => secretKey(bad, 'handlers.0.signing_secrets.1'),
+        (e: ConfigError) => e.path === 'handlers.0.signing_secrets.1' && !e.message.includes(bad.slice(6) || '\0'),
+      )
     }
   })
 })

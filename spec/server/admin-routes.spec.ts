@@ -24,7 +24,10 @@ async function api(method: string, p: string, headers: Record<string, string> = 
 test('routes with parameters: percent-decoded, a trailing slash tolerated, ?host checked', async () => {
   const one = await api('GET', '/api/plugins/mod%5Fevent_pusher_http/status?host=b.test')
   assert.equal(one.status, 200)
-  assert.deepEqual(one.body.plugins!.map((p) => [p.id, p.host]), [['mod_event_pusher_http', 'b.test']])
+  assert.deepEqual(
+    one.body.plugins!.map((p) => [p.id, p.host]),
+    [['mod_event_pusher_http', 'b.test']],
+  )
   assert.equal((await api('GET', '/api/plugins/')).status, 200)
   assert.deepEqual(await api('GET', '/api/status?host=nope.test'), { status: 404, body: { error: 'unknown_host', message: "no virtual host 'nope.test'" } })
 })

@@ -8,7 +8,8 @@ import { parseConfig } from '../../lib/server/config/load.js'
 import { configWarnings } from '../../lib/server/config/warnings.js'
 import { configToml, DEFAULT_USERS, root, startTestServer } from '../helpers/xmppd.js'
 
-const adminWarnings = (logs: Array<Record<string, unknown>>) => logs.filter((l) => l.level === 'warn' && String(l.msg).includes('has no account in [auth.users]'))
+const adminWarnings = (logs: Array<Record<string, unknown>>) =>
+  logs.filter((l) => l.level === 'warn' && String(l.msg).includes('has no account in [auth.users]'))
 
 test('an admin without an account is warned about at start and on reload, until the account exists', async () => {
   const server = await startTestServer({ admins: ['alice@localhost', 'Admin@localhost'] })
@@ -39,5 +40,8 @@ test("the README's server config is valid and gives no warning: its admin has an
   assert.deepEqual(config.general.admins, ['admin@localhost'])
   assert.deepEqual(configWarnings(config), [])
   const without = toml.replace(/^"admin@localhost" = .*$/m, '')
-  assert.deepEqual(configWarnings(parseConfig(without, root).config).map((w) => w.path), ['general.admins.0'])
+  assert.deepEqual(
+    configWarnings(parseConfig(without, root).config).map((w) => w.path),
+    ['general.admins.0'],
+  )
 })

@@ -39,7 +39,11 @@ async function expectRejected(toml: string, ...expected: RegExp[]): Promise<stri
   assert.equal(code, 1, `exit code; stderr: ${run.stderr()}`)
   for (const re of expected) assert.match(run.stderr(), re)
   assert.ok(await refused(c2s), 'nothing listens on the c2s port')
-  return run.stderr().split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim())
+  return run
+    .stderr()
+    .split('\n')
+    .filter((l) => l.startsWith('  '))
+    .map((l) => l.trim())
 }
 
 test('bad TOML names the line', async () => {
@@ -47,16 +51,27 @@ test('bad TOML names the line', async () => {
 })
 
 test('host_config for a host that is not in general.hosts', async () => {
-  await expectRejected(configToml({ extra: `[host_config."nowhere.test".plugins.mod_event_pusher_http]\nenabled = false` }), /host_config\."nowhere\.test": "nowhere\.test" is not in general\.hosts/)
+  await expectRejected(
+    configToml({ extra: `[host_config."nowhere.test".plugins.mod_event_pusher_http]\nenabled = false` }),
+    /host_config\."nowhere\.test": "nowhere\.test" is not in general\.hosts/,
+  )
 })
 
 test('a bad port, an unknown key and a wrong type are all reported at once', async () => {
   const toml = configToml().replace('[listen.http]\nip = "127.0.0.1"\nport = 0', '[listen.http]\nip = "127.0.0.1"\nport = 70000\ncolour = "blue"')
-  await expectRejected(toml.replace('loglevel = "debug"', 'loglevel = 3'), /listen\.http\.port: must be <= 65535/, /listen\.http\.colour: unknown key/, /general\.loglevel: must be one of/)
+  await expectRejected(
+    toml.replace('loglevel = "debug"', 'loglevel = 3'),
+    /listen\.http\.port: must be <= 65535/,
+    /listen\.http\.colour: unknown key/,
+    /general\.loglevel: must be one of/,
+  )
 })
 
 test('bad plugin options name their path, in the default section or the vhost override', async () => {
-  await expectRejected(configToml({ extra: `${POOL}\n[plugins.mod_event_pusher_http]\nmax_queue = 0\npath = "/n"` }), /plugins\.mod_event_pusher_http\.max_queue: must be >= 1/)
+  await expectRejected(
+    configToml({ extra: `${POOL}\n[plugins.mod_event_pusher_http]\nmax_queue = 0\npath = "/n"` }),
+    /plugins\.mod_event_pusher_http\.max_queue: must be >= 1/,
+  )
   await expectRejected(
     configToml({ extra: `${POOL}\n[plugins.mod_event_pusher_http]\npath = "/n"\n[host_config.localhost.plugins.mod_event_pusher_http]\nbogus = 1` }),
     /host_config\.localhost\.plugins\.mod_event_pusher_http\.bogus: unknown key/,
@@ -64,7 +79,10 @@ test('bad plugin options name their path, in the default section or the vhost ov
 })
 
 test('a missing pool fails at start naming pool_name', async () => {
-  await expectRejected(configToml({ extra: `${POOL}\n[plugins.mod_event_pusher_http]\npool_name = "nope"\npath = "/n"` }), /plugins\.mod_event_pusher_http\.pool_name: no http_connections pool named "nope"/)
+  await expectRejected(
+    configToml({ extra: `${POOL}\n[plugins.mod_event_pusher_http]\npool_name = "nope"\npath = "/n"` }),
+    /plugins\.mod_event_pusher_http\.pool_name: no http_connections pool named "nope"/,
+  )
 })
 
 test('an unknown plugin and a user on an unknown host', async () => {
@@ -128,10 +146,19 @@ test('enabling on a vhost without a section checks the defaults first and report
   try {
     await assert.rejects(server.loader.enable('mod_event_pusher_http', 'c.test'), (err: { code: string; errors: Error[] }) => {
       assert.equal(err.code, 'XMPPD_ERR_CONFIG')
-      assert.deepEqual(err.errors.map((e) => e.message), ['plugins.mod_event_pusher_http.pool_name: no http_connections pool named "http_pool"'])
+      assert.deepEqual(
+        err.errors.map((e) => e.message),
+        ['plugins.mod_event_pusher_http.pool_name: no http_connections pool named "http_pool"'],
+      )
       return true
     })
-    assert.deepEqual(server.loader.list().map((s) => [s.host, s.enabled]), [['localhost', true], ['c.test', false]])
+    assert.deepEqual(
+      server.loader.list().map((s) => [s.host, s.enabled]),
+      [
+        ['localhost', true],
+        ['c.test', false],
+      ],
+    )
   } finally {
     await server.stop()
   }

@@ -44,8 +44,42 @@ const TEMPLATES = [
   `<stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`,
   `<r xmlns='urn:xmpp:sm:3'/>`,
 ]
-const NOISE = ['<', '>', '/', '&', ';', '"', "'", '=', '\u0000', '\u00e9', '\ud83c\udf89', '&amp;', '&#x0;', '&#65;', ']]>', '<![CDATA[', ' ', 'xmlns:a="b"', '<a:b>', '</stream:stream>', '\uffff', '\ud800']
-const JIDS = ['bob@localhost', 'BOB@LOCALHOST/Res', '@localhost', 'a@b@c', 'x'.repeat(1100) + '@localhost', 'localhost/', '', 'bob@localhost/\u0007', '[::1]', 'é@localhost']
+const NOISE = [
+  '<',
+  '>',
+  '/',
+  '&',
+  ';',
+  '"',
+  "'",
+  '=',
+  '\u0000',
+  '\u00e9',
+  '\ud83c\udf89',
+  '&amp;',
+  '&#x0;',
+  '&#65;',
+  ']]>',
+  '<![CDATA[',
+  ' ',
+  'xmlns:a="b"',
+  '<a:b>',
+  '</stream:stream>',
+  '\uffff',
+  '\ud800',
+]
+const JIDS = [
+  'bob@localhost',
+  'BOB@LOCALHOST/Res',
+  '@localhost',
+  'a@b@c',
+  'x'.repeat(1100) + '@localhost',
+  'localhost/',
+  '',
+  'bob@localhost/\u0007',
+  '[::1]',
+  'é@localhost',
+]
 
 function mutate(rnd: () => number, s: string): string {
   const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]
@@ -98,7 +132,11 @@ test(`fuzz: ${CASES} cases (seed ${SEED}) do not crash the server; routing works
     }
     await Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)))
     assert.ok(reconnects > WORKERS * 10, `only ${reconnects} streams closed: the fuzzer hardly reached the error paths`)
-    assert.deepEqual(server.logs.filter((l) => l.level === 'error'), [], 'no unexpected server errors')
+    assert.deepEqual(
+      server.logs.filter((l) => l.level === 'error'),
+      [],
+      'no unexpected server errors',
+    )
     const alice = await connectClient(server.c2sPort, 'alice@localhost', 'alice-pw', { resource: 'after' })
     const bob = await connectClient(server.c2sPort, 'bob@localhost', 'bob-pw', { resource: 'after' })
     await alice.chat('bob@localhost', 'after the fuzz')

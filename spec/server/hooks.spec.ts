@@ -66,10 +66,7 @@ test('user_send_packet gets the stanza, the sender full JID and the recipient, o
 test('user_available and user_unavailable fire with the full JID', async () => {
   const events: string[] = []
   const hooks = server.hooksOf('b.test')!
-  const offs = [
-    hooks.on('user_available', (j: JID) => void events.push(`up ${j}`)),
-    hooks.on('user_unavailable', (j: JID) => void events.push(`down ${j}`)),
-  ]
+  const offs = [hooks.on('user_available', (j: JID) => void events.push(`up ${j}`)), hooks.on('user_unavailable', (j: JID) => void events.push(`down ${j}`))]
   const carl = await connectClient(server.c2sPort, 'carl@b.test', 'pw', { resource: 'desk' })
   await carl.send(xml('presence', {}, xml('show', {}, 'away'))) // an update: no second user_available
   await carl.iq(xml('iq', { type: 'get', to: 'b.test' }, xml('ping', { xmlns: 'urn:xmpp:ping' })))

@@ -114,9 +114,15 @@ describe('plugin.json metrics', () => {
   it('refuses a role outside the vocabulary, a role given twice, and a series without the host label, naming file and entry', () => {
     const refused = (metrics: unknown[], message: RegExp) => {
       const file = manifestFile(metrics)
-      assert.throws(() => loadManifest(file), (err: Error) => err.message.startsWith(`${file}: metrics[`) && message.test(err.message))
+      assert.throws(
+        () => loadManifest(file),
+        (err: Error) => err.message.startsWith(`${file}: metrics[`) && message.test(err.message),
+      )
     }
-    refused([{ name: 'x_total', type: 'counter', role: 'delivered', labels: ['host'] }], /^\S+: metrics\[0\]\.role must be equal to one of the allowed values \(accepted, sent, failed, .*, dead_letters_purged\)$/)
+    refused(
+      [{ name: 'x_total', type: 'counter', role: 'delivered', labels: ['host'] }],
+      /^\S+: metrics\[0\]\.role must be equal to one of the allowed values \(accepted, sent, failed, .*, dead_letters_purged\)$/,
+    )
     refused(
       [
         { name: 'x_total', type: 'counter', role: 'sent', labels: ['host'] },

@@ -9,11 +9,14 @@ it('keeps one value per (id, host), in insertion order, and gives the keys back 
   m.set({ id: 'p', host: 'a.test' }, 1).set({ id: 'q', host: 'a.test' }, 2).set({ id: 'p', host: 'b.test' }, 3)
   m.set({ id: 'p', host: 'a.test' }, 4)
   assert.equal(m.size, 3)
-  assert.deepEqual([...m], [
-    [{ id: 'p', host: 'a.test' }, 4],
-    [{ id: 'p', host: 'b.test' }, 3],
-    [{ id: 'q', host: 'a.test' }, 2],
-  ])
+  assert.deepEqual(
+    [...m],
+    [
+      [{ id: 'p', host: 'a.test' }, 4],
+      [{ id: 'p', host: 'b.test' }, 3],
+      [{ id: 'q', host: 'a.test' }, 2],
+    ],
+  )
   assert.deepEqual([...m.values()], [4, 3, 2])
   assert.deepEqual([...new PluginKeyMap(m)], [...m], 'a copy')
   // Anything with id and host is a key: a plugin's settings or state as they stand.

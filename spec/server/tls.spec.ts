@@ -18,7 +18,10 @@ test('the generated certificate covers every vhost and verifies by name', async 
     assert.equal(cert.checkHost('one.test'), 'one.test')
     assert.equal(cert.checkHost('two.test'), 'two.test')
     assert.ok(server.logs.some((l) => l.msg?.toString().includes('self-signed') && l.fingerprint === server.tls.fingerprint))
-    for (const [domain, user, pw] of [['one.test', 'ann', 'pw1'], ['two.test', 'ben', 'pw2']]) {
+    for (const [domain, user, pw] of [
+      ['one.test', 'ann', 'pw1'],
+      ['two.test', 'ben', 'pw2'],
+    ]) {
       const raw = await RawXmpp.connect(server.c2sPort, domain)
       await raw.openStream()
       assert.match(raw.received, /<starttls xmlns="urn:ietf:params:xml:ns:xmpp-tls"><required\/><\/starttls>/)

@@ -61,7 +61,9 @@ export function mountDashboard(http: HttpListener, deps: DashboardDeps): void {
   // Relative links in the page resolve against /dashboard, not /dashboard/.
   get('/dashboard/', (_req, res) => redirect(res, '../dashboard'))
   get('/dashboard/data', async (_req, res) => sendJson(res, 200, await dashboardData(deps)))
-  get('/dashboard/assets/:file', (_req, res, url, { file }) => (file !== 'page' && Object.hasOwn(FILES, file) ? sendFile(res, FILES[file]) : notFound(res, url)))
+  get('/dashboard/assets/:file', (_req, res, url, { file }) =>
+    file !== 'page' && Object.hasOwn(FILES, file) ? sendFile(res, FILES[file]) : notFound(res, url),
+  )
   get('/dashboard/*', (_req, res, url) => notFound(res, url))
 }
 

@@ -9,7 +9,10 @@ function table(rows: string[][]): string {
 
 export function formatList(plugins: PluginState[]): string {
   if (plugins.length === 0) return 'no plugins'
-  return table([['PLUGIN', 'VERSION', 'HOST', 'STATE', 'SOURCE'], ...plugins.map((p) => [p.id, p.version, p.host, p.enabled ? 'enabled' : 'disabled', p.source])])
+  return table([
+    ['PLUGIN', 'VERSION', 'HOST', 'STATE', 'SOURCE'],
+    ...plugins.map((p) => [p.id, p.version, p.host, p.enabled ? 'enabled' : 'disabled', p.source]),
+  ])
 }
 
 const ms = (seconds: number | null | undefined) => (typeof seconds === 'number' ? `${(seconds * 1000).toFixed(1)} ms` : '-')

@@ -5,9 +5,7 @@ import { didYouMean } from './suggest.js'
 // Config paths as users read them: dotted, with keys that contain dots or spaces quoted,
 // e.g. host_config."example.com".plugins.mod_event_pusher_http.enabled
 export function formatPath(segments: ReadonlyArray<string | number>): string {
-  return segments
-    .map((s) => (typeof s === 'number' || /^[A-Za-z0-9_-]+$/.test(s) ? String(s) : JSON.stringify(s)))
-    .join('.')
+  return segments.map((s) => (typeof s === 'number' || /^[A-Za-z0-9_-]+$/.test(s) ? String(s) : JSON.stringify(s))).join('.')
 }
 
 /** ajv's instancePath ("/listen/c2s/port", JSON Pointer) as segments. */

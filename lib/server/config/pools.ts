@@ -10,7 +10,5 @@ const contractMatchesSchema: Same<Omit<HttpPoolSettings, 'name'>, PoolConfig> = 
 void contractMatchesSchema
 
 export function httpPoolSettings(config: Pick<Config, 'http_connections'>): Map<string, HttpPoolSettings> {
-  return new Map(
-    Object.entries(config.http_connections).map(([name, p]) => [name, Object.freeze({ name, ...p, tls: Object.freeze({ ...p.tls }) })]),
-  )
+  return new Map(Object.entries(config.http_connections).map(([name, p]) => [name, Object.freeze({ name, ...p, tls: Object.freeze({ ...p.tls }) })]))
 }

@@ -110,5 +110,15 @@ export const configSchema = {
   },
 } as const
 
-export type { Config, GeneralConfig, ListenConfig, C2SListenConfig, HttpListenConfig, AuthConfig, PoolConfig, PoolTlsConfig, HostConfig, PluginSection } from './schema.generated.js'
-
+export type {
+  Config,
+  GeneralConfig,
+  ListenConfig,
+  C2SListenConfig,
+  HttpListenConfig,
+  AuthConfig,
+  PoolConfig,
+  PoolTlsConfig,
+  HostConfig,
+  PluginSection,
+} from './schema.generated.js'

@@ -5,11 +5,7 @@ import type { Logger } from '../../contract.js'
 
 const SECRET_KEYS = ['password', 'passwd', 'secret', 'token', 'admin_token', 'authorization', 'signing_secrets', 'headers', 'users', 'credentials', 'cookie']
 
-export const REDACT_PATHS = [
-  ...SECRET_KEYS,
-  ...SECRET_KEYS.map((k) => `*.${k}`),
-  ...SECRET_KEYS.map((k) => `*.*.${k}`),
-]
+export const REDACT_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((k) => `*.${k}`), ...SECRET_KEYS.map((k) => `*.*.${k}`)]
 
 export interface LoggerOptions {
   level?: string

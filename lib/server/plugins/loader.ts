@@ -2,8 +2,27 @@
 // reload, shutdown. The loader records every hook and admin command an instance adds and drops
 // them when it stops (first the hooks, so no packet arrives while the plugin drains).
 // Transitions run one at a time.
-import { HOOKS, type AdminCommand, type Hook, type HookHandlers, type HttpPoolSettings, type Logger, type Plugin, type PluginContext, type Registry, type Sessions } from '../../contract.js'
-import { ConfigError, ConfigErrors, XMPPD_ERR_HOOK_UNKNOWN, XMPPD_ERR_PLUGIN_STATE, XMPPD_ERR_PLUGIN_UNKNOWN, XMPPD_ERR_VHOST_UNKNOWN, XMPPD_ERR_COMMAND_UNKNOWN } from '../../errors.js'
+import {
+  HOOKS,
+  type AdminCommand,
+  type Hook,
+  type HookHandlers,
+  type HttpPoolSettings,
+  type Logger,
+  type Plugin,
+  type PluginContext,
+  type Registry,
+  type Sessions,
+} from '../../contract.js'
+import {
+  ConfigError,
+  ConfigErrors,
+  XMPPD_ERR_HOOK_UNKNOWN,
+  XMPPD_ERR_PLUGIN_STATE,
+  XMPPD_ERR_PLUGIN_UNKNOWN,
+  XMPPD_ERR_VHOST_UNKNOWN,
+  XMPPD_ERR_COMMAND_UNKNOWN,
+} from '../../errors.js'
 import type { Config } from '../config/schema.js'
 import { httpPoolSettings } from '../config/pools.js'
 import type { HookRegistry } from './hooks.js'
@@ -12,7 +31,6 @@ import { runChecks } from './preflight.js'
 import type { PluginSettings } from './sections.js'
 import { PluginKeyMap, type PluginKey } from './plugin-key.js'
 
-
 export interface LoaderDeps {
   catalog: ReadonlyMap<string, CatalogEntry>
   hooksOf(host: string): HookRegistry | undefined
@@ -20,7 +38,6 @@ export interface LoaderDeps {
   registry: Registry
   log: Logger
 }
-
 
 export interface PluginState {
   id: string

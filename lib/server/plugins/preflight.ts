@@ -14,7 +14,11 @@ import { resolvePluginSettings, unique, type PluginSettings } from './sections.j
  * The plugin settings of a config that may run, or ConfigErrors with every problem found.
  * `hosts` are the vhosts to resolve plugins for (on reload: the running ones).
  */
-export async function preflight(loaded: LoadedConfig, catalog: ReadonlyMap<string, CatalogEntry>, hosts: readonly string[] = checkedHosts(loaded)): Promise<PluginKeyMap<PluginSettings>> {
+export async function preflight(
+  loaded: LoadedConfig,
+  catalog: ReadonlyMap<string, CatalogEntry>,
+  hosts: readonly string[] = checkedHosts(loaded),
+): Promise<PluginKeyMap<PluginSettings>> {
   const { config, configDir } = loaded
   const { settings, problems } = resolvePluginSettings(config, catalog, hosts)
   const configured = [...settings.values()].filter((s) => s.configured)
@@ -64,7 +68,16 @@ function checkedHosts({ config }: LoadedConfig): string[] {
 function pools({ config }: LoadedConfig): Config['http_connections'] {
   const usable = (p: unknown): p is PoolConfig => {
     const pool = p as Partial<Record<keyof PoolConfig, unknown>> | null
-    return typeof pool === 'object' && pool !== null && typeof pool.server === 'string' && typeof pool.path_prefix === 'string' && typeof pool.tls === 'object' && pool.tls !== null
+    return (
+      typeof pool === 'object' &&
+      pool !== null &&
+      typeof pool.server === 'string' &&
+      typeof pool.path_prefix === 'string' &&
+      typeof pool.tls === 'object' &&
+      pool.tls !== null
+    )
   }
-  return Object.fromEntries(Object.entries((config.http_connections ?? {}) as Record<string, unknown>).filter(([, p]) => usable(p))) as Config['http_connections']
+  return Object.fromEntries(
+    Object.entries((config.http_connections ?? {}) as Record<string, unknown>).filter(([, p]) => usable(p)),
+  ) as Config['http_connections']
 }

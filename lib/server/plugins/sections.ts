@@ -63,26 +63,33 @@ export function resolvePluginSettings(config: Config, catalog: ReadonlyMap<strin
       const merged = merge(base ?? {}, override ?? {}) as PluginSection
       const { enabled, ...rest } = merged
       const basePath = (segments: string[]) =>
-        override && segments.length > 0 && segments[0] in override ? ['host_config', host, 'plugins', id] : base || !override ? ['plugins', id] : ['host_config', host, 'plugins', id]
+        override && segments.length > 0 && segments[0] in override
+          ? ['host_config', host, 'plugins', id]
+          : base || !override
+            ? ['plugins', id]
+            : ['host_config', host, 'plugins', id]
       const options = structuredClone(rest)
       const ajvErrors = entry.validate(options) ? [] : [...(entry.validate.errors ?? [])]
       const errors = ajvErrors.map((e) => fromAjvError(e, { under: basePath, rootKeys: ['enabled'] }))
       const configured = Boolean(base || override)
       if (configured) problems.push(...errors)
-      settings.set({ id, host }, {
-        id,
-        host,
-        configured,
-        enabled: configured && enabled !== false,
-        options: errors.length ? undefined : options,
-        errors,
-        checkOptions: errors.length ? withoutUnknownKeys(rest, ajvErrors, entry) : options,
-        locate: (relative) => {
-          const segments = relative ? relative.split('.') : []
-          return formatPath([...basePath(segments), ...segments.map((s) => (/^\d+$/.test(s) ? Number(s) : s))])
+      settings.set(
+        { id, host },
+        {
+          id,
+          host,
+          configured,
+          enabled: configured && enabled !== false,
+          options: errors.length ? undefined : options,
+          errors,
+          checkOptions: errors.length ? withoutUnknownKeys(rest, ajvErrors, entry) : options,
+          locate: (relative) => {
+            const segments = relative ? relative.split('.') : []
+            return formatPath([...basePath(segments), ...segments.map((s) => (/^\d+$/.test(s) ? Number(s) : s))])
+          },
+          fingerprint: JSON.stringify(merged),
         },
-        fingerprint: JSON.stringify(merged),
-      })
+      )
     }
   }
   return { settings, problems: unique(problems) }

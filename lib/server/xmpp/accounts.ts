@@ -54,7 +54,9 @@ async function verifyScrypt(encoded: string, password: string): Promise<boolean>
 }
 
 export async function hashPassword(password: string): Promise<string> {
-  const N = 16384, r = 8, p = 1
+  const N = 16384,
+    r = 8,
+    p = 1
   const salt = randomBytes(16)
   const hash = await scrypt(password, salt, 32, { N, r, p })
   return `scrypt$${N}$${r}$${p}$${salt.toString('base64')}$${hash.toString('base64')}`

@@ -21,7 +21,12 @@ export function createCards(box, onToggle) {
     if (c) return c
     const sessions = el('span', { class: 'sessions', 'data-testid': `sessions-${host}` })
     const empty = el('p', { class: 'muted', text: 'No plugin configured on this vhost.', hidden: true })
-    const card = el('article', { class: 'card', 'data-testid': `vhost-${host}` }, el('header', { class: 'card-head' }, el('h2', { text: host }), sessions), empty)
+    const card = el(
+      'article',
+      { class: 'card', 'data-testid': `vhost-${host}` },
+      el('header', { class: 'card-head' }, el('h2', { text: host }), sessions),
+      empty,
+    )
     c = { card, sessions, empty, plugins: new Map() }
     cards.set(host, c)
     return c

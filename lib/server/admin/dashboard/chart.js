@@ -91,7 +91,10 @@ function draw(box, width, history) {
     root.append(svg('polyline', { points: line, class: `chart-line chart-${series}`, 'data-series': series }))
   }
   const now = points[points.length - 1]
-  root.setAttribute('aria-label', `notifications per second over the last ${ago(span / 1000)}: sent ${rate(now.sent)}, failed ${rate(now.failed)} now, peak ${rate(peak)}`)
+  root.setAttribute(
+    'aria-label',
+    `notifications per second over the last ${ago(span / 1000)}: sent ${rate(now.sent)}, failed ${rate(now.failed)} now, peak ${rate(peak)}`,
+  )
   box.replaceChildren(root)
   return { sent: now.sent, failed: now.failed, peak }
 }

@@ -7,7 +7,6 @@ import nxs, { type NxsConnection } from 'node-xmpp-server'
 /** Parser input is fed in slices this long, so an oversized stanza is caught within one slice. */
 const SLICE = 4096
 
-
 const BaseConnection = nxs.Connection as unknown as new (opts: Record<string, unknown>) => NxsConnection
 
 export class XmppdConnection extends BaseConnection {
@@ -72,4 +71,3 @@ function hasRestrictedMarkup(text: string): boolean {
   }
   return false
 }
-

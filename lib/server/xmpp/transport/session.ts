@@ -28,8 +28,6 @@ export interface SessionState {
   closed: boolean
 }
 
-
-
 const BaseSession = nxs.C2S._Session as unknown as new (opts: Record<string, unknown>) => SessionInternals
 
 export class XmppdSession extends BaseSession {
@@ -107,4 +105,3 @@ export class XmppdSession extends BaseSession {
     }
   }
 }
-
