@@ -4,7 +4,10 @@
 // event-loop turn (or before any read), so a kill -9 loses at most what was accepted in the turn
 // that was running. Reads that decide delivery (lease, nextDue, expire) flush first.
 import Database from 'better-sqlite3'
+import { fileError } from './file-error.js'
 import type { HandlerCounts, Later, Outbox, OutboxEntry, StoredEvent } from './outbox.js'
+
+export { OutboxFileError } from './file-error.js'
 
 const SCHEMA_VERSION = 1
 
@@ -24,10 +27,7 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (host, handler, due_at, seq);
 CREATE INDEX IF NOT EXISTS outbox_age ON outbox (host, handler, accepted_at);
 `
 
-type Op =
-  | { kind: 'insert'; entry: OutboxEntry }
-  | { kind: 'delete'; key: number }
-  | { kind: 'update'; key: number; later: Later }
+type Op = { kind: 'insert'; entry: OutboxEntry } | { kind: 'delete'; key: number } | { kind: 'update'; key: number; later: Later }
 
 interface Row {
   seq: number
@@ -38,18 +38,6 @@ interface Row {
   attempts: number
   accepted_at: number
   due_at: number
-}
-
-/** Why the file cannot serve as an outbox, in words an operator can act on. */
-export class OutboxFileError extends Error {
-  constructor(
-    readonly file: string,
-    reason: string,
-    options?: ErrorOptions,
-  ) {
-    super(`outbox file ${file}: ${reason}`, options)
-    this.name = 'OutboxFileError'
-  }
 }
 
 export class SqliteOutbox implements Outbox {
@@ -71,17 +59,27 @@ export class SqliteOutbox implements Outbox {
     this.db = open(location)
     try {
       this.seq = (this.db.prepare('SELECT MAX(seq) AS m FROM outbox').get() as { m: number | null }).m ?? 0
-      for (const r of this.db.prepare('SELECT host, handler, COUNT(*) AS n FROM outbox GROUP BY host, handler').all() as Array<{ host: string; handler: string; n: number }>) {
+      for (const r of this.db.prepare('SELECT host, handler, COUNT(*) AS n FROM outbox GROUP BY host, handler').all() as Array<{
+        host: string
+        handler: string
+        n: number
+      }>) {
         this.bump(r.host, r.handler, r.n)
       }
       this.stmt = {
-        insert: this.db.prepare('INSERT INTO outbox (seq, host, handler, webhook_id, event, attempts, due_at, unreachable, accepted_at) VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?)'),
+        insert: this.db.prepare(
+          'INSERT INTO outbox (seq, host, handler, webhook_id, event, attempts, due_at, unreachable, accepted_at) VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?)',
+        ),
         delete: this.db.prepare('DELETE FROM outbox WHERE seq = ?'),
         update: this.db.prepare('UPDATE outbox SET attempts = ?, due_at = ?, unreachable = ? WHERE seq = ?'),
-        due: this.db.prepare('SELECT seq, host, handler, webhook_id, event, attempts, accepted_at, due_at FROM outbox WHERE host = ? AND handler = ? AND due_at <= ? ORDER BY due_at, seq LIMIT ?'),
+        due: this.db.prepare(
+          'SELECT seq, host, handler, webhook_id, event, attempts, accepted_at, due_at FROM outbox WHERE host = ? AND handler = ? AND due_at <= ? ORDER BY due_at, seq LIMIT ?',
+        ),
         next: this.db.prepare('SELECT seq, due_at FROM outbox WHERE host = ? AND handler = ? ORDER BY due_at, seq LIMIT ?'),
         wake: this.db.prepare('UPDATE outbox SET due_at = ?, unreachable = 0 WHERE host = ? AND handler = ? AND unreachable = 1 AND due_at > ?'),
-        old: this.db.prepare('SELECT seq, host, handler, webhook_id, event, attempts, accepted_at, due_at FROM outbox WHERE host = ? AND accepted_at < ? LIMIT 10000'),
+        old: this.db.prepare(
+          'SELECT seq, host, handler, webhook_id, event, attempts, accepted_at, due_at FROM outbox WHERE host = ? AND accepted_at < ? LIMIT 10000',
+        ),
         oldest: this.db.prepare('SELECT MIN(accepted_at) AS t FROM outbox WHERE host = ? AND handler = ?'),
       }
     } catch (err) {
@@ -179,7 +177,8 @@ export class SqliteOutbox implements Outbox {
     let oldest = (this.stmt.oldest.get(host, handler) as { t: number | null }).t ?? undefined
     // Accepted this turn and not yet written.
     for (const op of this.ops) {
-      if (op.kind === 'insert' && op.entry.host === host && op.entry.handler === handler && (oldest === undefined || op.entry.acceptedAt < oldest)) oldest = op.entry.acceptedAt
+      if (op.kind === 'insert' && op.entry.host === host && op.entry.handler === handler && (oldest === undefined || op.entry.acceptedAt < oldest))
+        oldest = op.entry.acceptedAt
     }
     return oldest
   }
@@ -248,7 +247,15 @@ export class SqliteOutbox implements Outbox {
 const laneKey = (host: string, handler: string) => `${host}\n${handler}`
 
 function entryOf(row: Row): OutboxEntry {
-  return { key: row.seq, host: row.host, handler: row.handler, webhookId: row.webhook_id, event: JSON.parse(row.event) as StoredEvent, attempts: row.attempts, acceptedAt: row.accepted_at }
+  return {
+    key: row.seq,
+    host: row.host,
+    handler: row.handler,
+    webhookId: row.webhook_id,
+    event: JSON.parse(row.event) as StoredEvent,
+    attempts: row.attempts,
+    acceptedAt: row.accepted_at,
+  }
 }
 
 function open(file: string): Database.Database {
@@ -274,18 +281,4 @@ function open(file: string): Database.Database {
     db.close()
     throw fileError(file, err)
   }
-}
-
-function fileError(file: string, err: unknown): OutboxFileError {
-  if (err instanceof OutboxFileError) return err
-  const e = err as { code?: string; message?: string }
-  const reason =
-    e.code === 'SQLITE_BUSY' || e.code === 'SQLITE_LOCKED'
-      ? 'in use by another process (another xmppd on the same data_dir?); each node needs its own data_dir'
-      : e.code === 'SQLITE_NOTADB' || e.code === 'SQLITE_CORRUPT'
-        ? `not a usable SQLite database (${e.message}); move it aside to start with an empty outbox`
-        : e.code === 'SQLITE_CANTOPEN' || e.code === 'SQLITE_READONLY' || e.code === 'SQLITE_IOERR' || e.code === 'SQLITE_FULL'
-          ? `cannot be opened or written (${e.message})`
-          : (e.message ?? String(err))
-  return new OutboxFileError(file, reason, { cause: err })
 }
