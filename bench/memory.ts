@@ -60,7 +60,10 @@ max_queue = ${max_queue}
       max_queue,
       queue_full: sample(text, 'mod_http_notifications_failed_total', { host: 'localhost', reason: 'queue_full' }),
     }
-    for (const p of pairs) (p.sender.close(), p.receiver.close())
+    for (const p of pairs) {
+      p.sender.close()
+      p.receiver.close()
+    }
     return result
   } finally {
     await server.stop()

@@ -54,7 +54,10 @@ async function routingRun(perPair: number, extra: string, sinkToWait?: SinkProce
     const seconds = (performance.now() - t0) / 1000
     const total = PAIRS * perPair
     const result = { messages_per_second: total / seconds, server_cpu_us_per_message: (server.cpuMicros() - cpu0) / total }
-    for (const p of pairs) (p.sender.close(), p.receiver.close())
+    for (const p of pairs) {
+      p.sender.close()
+      p.receiver.close()
+    }
     return result
   } finally {
     await server.stop()

@@ -38,7 +38,7 @@ export default function createEventPusherHttp(): Plugin {
   let metrics: HostMetrics | undefined
   let dispatcher: Dispatcher | undefined
   let failures: FailureLog | undefined
-  let unhooks: Array<() => void> = []
+  const unhooks: Array<() => void> = []
   let started = false
   let accepting = false
   let drainTimeout = 0

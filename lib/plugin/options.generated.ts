@@ -178,22 +178,4 @@ export interface HandlerConfig {
 }
 
 /** The options as the plugin receives them: validated, with the schema's defaults applied. */
-export type EventPusherHttpOptions = EventPusherHttpConfig &
-  Required<
-    Pick<
-      EventPusherHttpConfig,
-      | 'pool_name'
-      | 'path'
-      | 'max_queue'
-      | 'drain_timeout'
-      | 'breaker'
-      | 'format'
-      | 'retries'
-      | 'retry_base_delay'
-      | 'retry_max_delay'
-      | 'types'
-      | 'events'
-      | 'only_offline_recipient'
-      | 'body_required'
-    >
-  > & { breaker: BreakerConfig & Required<Pick<BreakerConfig, 'error_threshold_percentage' | 'volume_threshold' | 'reset_timeout'>> }
+export type EventPusherHttpOptions = EventPusherHttpConfig & Required<Pick<EventPusherHttpConfig, 'pool_name' | 'path' | 'max_queue' | 'drain_timeout' | 'breaker' | 'format' | 'retries' | 'retry_base_delay' | 'retry_max_delay' | 'types' | 'events' | 'only_offline_recipient' | 'body_required'>> & { breaker: BreakerConfig & Required<Pick<BreakerConfig, 'error_threshold_percentage' | 'volume_threshold' | 'reset_timeout'>> }

@@ -11,7 +11,6 @@ declare module 'selfsigned' {
     algorithm?: string
     extensions?: Array<Record<string, unknown>>
   }
-  function generate(attrs: Array<{ name: string; value: string }>, options?: Options): Pems
-  const selfsigned: { generate: typeof generate }
+  const selfsigned: { generate(attrs: Array<{ name: string; value: string }>, options?: Options): Pems }
   export default selfsigned
 }

@@ -101,7 +101,7 @@ describe('retries', () => {
   })
 
   it('does not retry 400 or 410 (nor any answer but 408, 429 and 5xx)', async () => {
-    let next = [400, 410, 404, 302]
+    const next = [400, 410, 404, 302]
     sink.behave(() => ({ status: next.shift() ?? 204 }))
     await mount({ retries: 3, retry_base_delay: 1 })
     for (let i = 0; i < 4; i++) send(`m${i}`)
@@ -233,7 +233,7 @@ describe('retries', () => {
 
 describe('success_codes', () => {
   it('counts only the listed statuses as sent; another 2xx fails (status), is not retried, and spares the breaker', async () => {
-    let next = [200, 201, 200, 200, 200, 200]
+    const next = [200, 201, 200, 200, 200, 200]
     sink.behave(() => ({ status: next.shift() ?? 201 }))
     await mount({ success_codes: [201, 204], retries: 2, breaker: { volume_threshold: 2, error_threshold_percentage: 1, reset_timeout: 60_000 } })
     for (let i = 0; i < 6; i++) send(`m${i}`)

@@ -59,7 +59,7 @@ export function createC2SHandlers(deps: C2SDeps): C2SHandlers {
     },
 
     bound(raw, fullJid) {
-      const { session, replaced } = sessions.add(raw, fullJid)
+      const { replaced } = sessions.add(raw, fullJid)
       if (replaced) {
         presence.goUnavailable(replaced)
         replaced.raw.close('conflict', 'replaced by a new session for the same resource')

@@ -35,7 +35,11 @@ export function createCards(box, onToggle) {
   /** @param {DashboardData} data */
   function render(data) {
     const seen = new Set(data.hosts.map((h) => h.host))
-    for (const [host, c] of cards) if (!seen.has(host)) (c.card.remove(), cards.delete(host))
+    for (const [host, c] of cards) {
+      if (seen.has(host)) continue
+      c.card.remove()
+      cards.delete(host)
+    }
     data.hosts.forEach((h, i) => {
       const c = cardFor(h.host)
       // In the page, in the server's order, before anything in it is drawn: the chart measures
@@ -44,7 +48,11 @@ export function createCards(box, onToggle) {
       setText(c.sessions, `${int(h.sessions)} session${h.sessions === 1 ? '' : 's'}`)
       c.empty.hidden = h.plugins.length > 0
       const ids = new Set(h.plugins.map((p) => p.id))
-      for (const [id, view] of c.plugins) if (!ids.has(id)) (view.node.remove(), c.plugins.delete(id))
+      for (const [id, view] of c.plugins) {
+        if (ids.has(id)) continue
+        view.node.remove()
+        c.plugins.delete(id)
+      }
       for (const p of h.plugins) {
         let view = c.plugins.get(p.id)
         if (!view) {
