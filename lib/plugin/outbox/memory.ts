@@ -62,7 +62,9 @@ export class MemoryOutbox implements Outbox {
     if (!lane) return []
     while (lane.later.size > 0 && lane.later.peek()!.dueAt <= now) lane.push(lane.later.pop()!.entry)
     const out: OutboxEntry[] = []
-    for (let entry = out.length < max ? lane.shift() : undefined; entry; entry = out.length < max ? lane.shift() : undefined) {
+    while (out.length < max) {
+      const entry = lane.shift()
+      if (!entry) break
       lane.leased.add(entry)
       out.push(entry)
     }
