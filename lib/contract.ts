@@ -96,6 +96,8 @@ export interface PluginContext {
   log: Logger
   /** Relative paths in options resolve against it. */
   configDir: string
+  /** The plugin's own folder under `[general] data_dir` (`<data_dir>/<plugin id>`), created by the host. */
+  dataDir: string
 }
 
 export interface Plugin {

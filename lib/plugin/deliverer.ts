@@ -1,4 +1,3 @@
-// Issue 11, not wired in yet: the instance that will feed it (hook → filter → outbox) comes next.
 // The deliverer of one pool on one vhost: leases what is due from the outbox for each handler on
 // the pool, in turn, as slots free up; makes one try through the pool (breaker + got); hands the
 // result to the handler's decision and carries that out on the outbox. Nothing is leased while the
@@ -20,9 +19,10 @@ export interface Lane {
 
 /** Where decisions are counted: the instance's one place for outcomes. */
 export interface Accounting {
-  decided(lane: Lane, entry: OutboxEntry, decision: Decision): void
-  /** The lane's request builder threw: a final failure (callback). */
-  callbackFailed(lane: Lane, entry: OutboxEntry, err: unknown): void
+  /** `attemptsBefore`: the attempts made before this try. */
+  decided(lane: Lane, entry: OutboxEntry, decision: Decision, attemptsBefore: number): void
+  /** Final without a try: the lane's request builder threw (callback), or it waited too long (expired). */
+  notTried(lane: Lane, entry: OutboxEntry, reason: 'callback' | 'expired', err?: unknown): void
 }
 
 interface LaneState {
@@ -31,6 +31,8 @@ interface LaneState {
   buffer: OutboxEntry[]
   /** Something may be due: worth a lease. */
   maybeDue: boolean
+  /** Its tries in flight. */
+  running: number
   timer: NodeJS.Timeout | undefined
 }
 
@@ -42,6 +44,8 @@ export class Deliverer {
   private turn = 0
   private running = 0
   private pumping = false
+  /** Kicked while pumping: pump again once done (a backend whose reads are real I/O). */
+  private again = false
   private pumpScheduled = false
   private stopped = false
   private idleWaiters: Array<() => void> = []
@@ -52,14 +56,22 @@ export class Deliverer {
     private readonly outbox: Outbox,
     lanes: Lane[],
     private readonly accounting: Accounting,
+    /** max_pending_age in ms: an entry leased after it is failed (expired) instead of tried. */
+    private readonly maxPendingAge: number,
     private readonly now: () => number = Date.now,
   ) {
-    this.lanes = lanes.map((lane) => ({ lane, buffer: [], maybeDue: true, timer: undefined }))
+    this.lanes = lanes.map((lane) => ({ lane, buffer: [], maybeDue: true, running: 0, timer: undefined }))
     for (const s of this.lanes) this.byName.set(s.lane.name, s)
   }
 
   get inFlight(): number {
     return this.running
+  }
+
+  /** A handler's tries in flight, and those leased waiting for a slot. */
+  inFlightOf(handler: string): number {
+    const s = this.byName.get(handler)
+    return s ? s.running + s.buffer.length : 0
   }
 
   /** New work for a handler (the hook added some): cheap, no I/O here; the pump runs later. */
@@ -112,7 +124,10 @@ export class Deliverer {
   }
 
   private async pump(): Promise<void> {
-    if (this.pumping) return
+    if (this.pumping) {
+      this.again = true
+      return
+    }
     this.pumping = true
     try {
       for (;;) {
@@ -126,6 +141,10 @@ export class Deliverer {
       }
     } finally {
       this.pumping = false
+      if (this.again) {
+        this.again = false
+        this.kick()
+      }
       this.notifyIfIdle()
     }
   }
@@ -185,21 +204,29 @@ export class Deliverer {
   }
 
   private start(s: LaneState, entry: OutboxEntry): void {
+    if (this.now() - entry.acceptedAt > this.maxPendingAge) {
+      this.outbox.fail(entry)
+      this.accounting.notTried(s.lane, entry, 'expired')
+      return
+    }
     let req: HttpRequest
     try {
       req = s.lane.request(entry)
     } catch (err) {
       this.outbox.fail(entry)
-      this.accounting.callbackFailed(s.lane, entry, err)
+      this.accounting.notTried(s.lane, entry, 'callback', err)
       return
     }
     this.running++
+    s.running++
     void tryOnce(this.pool, req).then((result) => this.finish(s, entry, result))
   }
 
   private finish(s: LaneState, entry: OutboxEntry, result: TryResult): void {
     this.running--
-    const decision = decide(result, entry.attempts, s.lane.policy, this.now())
+    s.running--
+    const before = entry.attempts
+    const decision = decide(result, before, s.lane.policy, this.now())
     switch (decision.kind) {
       case 'sent':
         this.outbox.settle(entry)
@@ -221,7 +248,7 @@ export class Deliverer {
       // Its lane has something due later: make sure the lane's timer is set early enough for it.
       if (!s.maybeDue) void this.wakeAtNextDue(s)
     }
-    this.accounting.decided(s.lane, entry, decision)
+    this.accounting.decided(s.lane, entry, decision, before)
     if (!this.stopped) this.kick()
     this.notifyIfIdle()
   }

@@ -1,22 +1,25 @@
 // How one handler's requests are made and judged, fixed at start from its spec: success codes,
-// retries, request identity and signatures, static headers. Every problem is a config error at
+// retries (backoff or retry_schedule), signatures, static headers. Every problem is a config error at
 // the option that holds it, and never quotes a secret.
 import { ConfigError, ConfigErrors } from '../errors.js'
 import type { HandlerSpec } from './options.js'
 import { staticHeaders } from './payload.js'
-import type { RetryPolicy } from './retry.js'
+import type { DecisionPolicy } from './decision.js'
 import { secretKey, Signer } from './signing.js'
 
-export interface DeliveryPolicy extends RetryPolicy {
-  /** Statuses that count as sent; undefined: any 2xx. */
-  successCodes: ReadonlySet<number> | undefined
-  /** Sends webhook-id and webhook-timestamp (signing or retries on). */
-  identify: boolean
+export { isSuccess } from './decision.js'
+
+export interface DeliveryPolicy extends DecisionPolicy {
   signer: Signer | undefined
 }
 
-/** The handler's policy; ConfigErrors with every problem of its retry and signing options. */
-export function deliveryPolicy(spec: HandlerSpec): DeliveryPolicy {
+/**
+ * The handler's policy; ConfigErrors with every problem of its retry and signing options.
+ * `unreachableWait` (ms): how long a notification whose endpoint could not be reached waits
+ * before its next try (the breaker's reset_timeout, so it is due when the breaker probes).
+ * With retry_schedule and retries = 0, the schedule's length is the number of retries.
+ */
+export function deliveryPolicy(spec: HandlerSpec, unreachableWait: number): DeliveryPolicy {
   const problems: ConfigError[] = []
   if (spec.retry_max_delay < spec.retry_base_delay) {
     problems.push(new ConfigError(spec.origins.retry_max_delay, `must be >= retry_base_delay (${spec.retry_base_delay})`))
@@ -30,17 +33,17 @@ export function deliveryPolicy(spec: HandlerSpec): DeliveryPolicy {
     }
   })
   if (problems.length) throw new ConfigErrors(problems)
+  const schedule = spec.retry_schedule?.map((seconds) => Math.round(seconds * 1000))
   return {
-    retries: spec.retries,
+    retries: spec.retries > 0 ? spec.retries : (schedule?.length ?? 0),
     baseDelay: spec.retry_base_delay,
     maxDelay: spec.retry_max_delay,
+    schedule,
     successCodes: spec.success_codes ? new Set(spec.success_codes) : undefined,
-    identify: keys.length > 0 || spec.retries > 0,
+    unreachableWait,
     signer: keys.length > 0 ? new Signer(keys) : undefined,
   }
 }
-
-export const isSuccess = (status: number, codes: ReadonlySet<number> | undefined) => (codes ? codes.has(status) : status >= 200 && status < 300)
 
 /** The handler's fixed headers (static ones plus the format's content type), checked. */
 export function handlerHeaders(spec: HandlerSpec): Record<string, string> | undefined {

@@ -1,11 +1,12 @@
 // The plugin's metrics, registered once per registry (the server's, never prom-client's global
 // one) and shared by every vhost, stop/start and reload; each instance binds its own labels.
-// The per-packet counts (accepted, sent, failed, retries) and the queue depths are plain numbers
-// on the hot path; prom-client gets them when it collects (a scrape, a status read): a labelled
-// inc() hashes its labels on every call, which cost more than the rest of the hook.
+// The per-packet counts (accepted, sent, failed, retries) are plain numbers on the hot path and
+// the per-handler gauges (pending, queue depth, oldest pending) are read from the outbox;
+// prom-client gets them when it collects (a scrape, a status read): a labelled inc() hashes its
+// labels on every call, which cost more than the rest of the hook.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 
-export const REASONS = ['status', 'timeout', 'connection', 'breaker_open', 'queue_full', 'callback', 'shutdown'] as const
+export const REASONS = ['status', 'timeout', 'connection', 'queue_full', 'callback', 'expired', 'shutdown'] as const
 export type Reason = (typeof REASONS)[number]
 
 export type BreakerState = 'closed' | 'half-open' | 'open'
@@ -13,15 +14,17 @@ const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 0.
 
 // Keep in step with plugin.json "metrics" (a spec compares them).
 export const METRIC_HELP = {
-  accepted: 'Notifications the filter accepted (packets x handlers); equals sent + failed at any quiet moment.',
+  accepted: 'Notifications the filter accepted (packets x handlers). At any quiet moment: accepted + recovered = sent + failed + pending.',
   sent: 'Notifications the endpoint answered with a 2xx status. Seed name: [Host, mod_http_notifications, sent].',
   failed:
-    'Notifications that failed, by reason: status, timeout, connection, breaker_open, queue_full, callback, shutdown. Seed name: [Host, mod_http_notifications, failed].',
+    'Notifications whose outcome is final without delivery, by reason: status, timeout, connection, queue_full, callback, expired, shutdown. Seed name: [Host, mod_http_notifications, failed].',
   responseTime: 'Response time of sent notifications only. Seed name: [Host, mod_http_notifications, response_time].',
-  retries:
-    'Retry attempts started (every attempt of a notification after its first); the notification itself is counted sent or failed once, when its last attempt ends.',
-  queueDepth: "Notifications waiting in a handler's queue (not yet in flight).",
+  retries: "Attempts of a notification after its first (an attempt reached the endpoint; an unreachable endpoint's wait is not one).",
+  queueDepth: 'Pending notifications of a handler waiting for a try (pending minus those in flight).',
   breakerState: 'Circuit breaker state per pool: 0 closed, 0.5 half-open, 1 open.',
+  pending: 'Notifications in the outbox: accepted or recovered, not yet sent or failed (handlers a reload removed included).',
+  oldestPending: 'Age of the oldest pending notification of a handler, in seconds.',
+  recovered: "Pending notifications found in the outbox when this process opened it (a previous run's), counted once per host.",
 } as const
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -34,6 +37,24 @@ interface Metrics {
   retries: Counter<'host'>
   queueDepth: Gauge<'host' | 'handler'>
   breakerState: Gauge<'host' | 'pool'>
+  pending: Gauge<'host' | 'handler'>
+  oldestPending: Gauge<'host' | 'handler'>
+  recovered: Counter<'host'>
+}
+
+/** A handler's outbox gauges as one host's instance reads them. */
+export interface HandlerBacklog {
+  handler: string
+  pending: number
+  /** Pending and not in flight. */
+  queued: number
+}
+
+/** What a host's instance publishes, read when the metrics are collected. */
+export interface BacklogReader {
+  handlers(): HandlerBacklog[]
+  /** ms since the epoch. */
+  oldest(handler: string): number | undefined
 }
 
 const byRegistry = new WeakMap<Registry, Metrics>()
@@ -41,10 +62,21 @@ const byRegistry = new WeakMap<Registry, Metrics>()
 // Shared through the registry under global symbols, so that a second copy of this module (a
 // re-import) and metrics it adopts still flush the same tallies.
 const FLUSHERS = Symbol.for('mod_event_pusher_http.flushers')
-const DEPTHS = Symbol.for('mod_event_pusher_http.depths')
-type Holder = { [FLUSHERS]?: Set<() => void>; [DEPTHS]?: Map<string, { labels: { host: string; handler: string }; read: () => number }> }
+const BACKLOGS = Symbol.for('mod_event_pusher_http.backlogs')
+type Holder = { [FLUSHERS]?: Set<() => void>; [BACKLOGS]?: Map<string, BacklogReader> }
 const flushersOf = (registry: Registry) => ((registry as unknown as Holder)[FLUSHERS] ??= new Set())
-const depthsOf = (registry: Registry) => ((registry as unknown as Holder)[DEPTHS] ??= new Map())
+const backlogsOf = (registry: Registry) => ((registry as unknown as Holder)[BACKLOGS] ??= new Map())
+
+/** Sets a per-handler gauge from every host's reader; series of handlers no longer listed go. */
+function collectBacklog(gauge: Gauge<'host' | 'handler'>, registry: Registry, value: (reader: BacklogReader, b: HandlerBacklog) => number | undefined): void {
+  gauge.reset()
+  for (const [host, reader] of backlogsOf(registry)) {
+    for (const b of reader.handlers()) {
+      const v = value(reader, b)
+      if (v !== undefined) gauge.set({ host, handler: b.handler }, v)
+    }
+  }
+}
 
 function metricsIn(registry: Registry): Metrics {
   let m = byRegistry.get(registry)
@@ -102,7 +134,7 @@ function metricsIn(registry: Registry): Metrics {
             labelNames: ['host', 'handler'],
             registers,
             collect() {
-              for (const { labels, read } of depthsOf(registry).values()) this.set(labels, read())
+              collectBacklog(this, registry, (_, b) => b.queued)
             },
           }),
       ),
@@ -111,6 +143,46 @@ function metricsIn(registry: Registry): Metrics {
         'mod_http_notifications_breaker_state',
         Gauge,
         () => new Gauge({ name: 'mod_http_notifications_breaker_state', help: METRIC_HELP.breakerState, labelNames: ['host', 'pool'], registers }),
+      ),
+      pending: reuse(
+        registry,
+        'mod_http_notifications_pending',
+        Gauge,
+        () =>
+          new Gauge({
+            name: 'mod_http_notifications_pending',
+            help: METRIC_HELP.pending,
+            labelNames: ['host', 'handler'],
+            registers,
+            collect() {
+              collectBacklog(this, registry, (_, b) => b.pending)
+            },
+          }),
+      ),
+      oldestPending: reuse(
+        registry,
+        'mod_http_notifications_oldest_pending_seconds',
+        Gauge,
+        () =>
+          new Gauge({
+            name: 'mod_http_notifications_oldest_pending_seconds',
+            help: METRIC_HELP.oldestPending,
+            labelNames: ['host', 'handler'],
+            registers,
+            collect() {
+              const now = Date.now()
+              collectBacklog(this, registry, (reader, b) => {
+                const at = b.pending > 0 ? reader.oldest(b.handler) : undefined
+                return at === undefined ? 0 : Math.max(0, (now - at) / 1000)
+              })
+            },
+          }),
+      ),
+      recovered: reuse(
+        registry,
+        'mod_http_notifications_recovered_total',
+        Counter,
+        () => new Counter({ name: 'mod_http_notifications_recovered_total', help: METRIC_HELP.recovered, labelNames: ['host'], registers }),
       ),
     }
     byRegistry.set(registry, m)
@@ -145,6 +217,7 @@ export interface Counts {
   sent: number
   failed: { total: number; by_reason: Record<Reason, number> }
   retries: number
+  recovered: number
   response_time: { count: number; sum: number }
 }
 
@@ -190,6 +263,7 @@ export class HostMetrics {
     this.retriesChild.inc(0)
     zeroOnce(this.m.responseTime, host)
     for (const reason of REASONS) this.failedChildren[reason].inc(0)
+    this.m.recovered.inc({ host }, 0)
     flushersOf(registry).add(this.flush)
   }
 
@@ -211,10 +285,14 @@ export class HostMetrics {
     this.nRetries++
   }
 
-  /** Publishes a handler's queue depth, read when the metrics are collected. */
-  queueDepth(handler: string, read: () => number): void {
-    this.m.queueDepth.set({ host: this.host, handler }, read())
-    depthsOf(this.registry).set(`${this.host}\0${handler}`, { labels: { host: this.host, handler }, read })
+  /** Pending notifications of a previous run, found when the outbox was opened. */
+  recovered(n: number): void {
+    if (n > 0) this.m.recovered.inc({ host: this.host }, n)
+  }
+
+  /** Publishes this host's per-handler backlog (pending, queue depth, oldest), read on collect. */
+  backlog(reader: BacklogReader): void {
+    backlogsOf(this.registry).set(this.host, reader)
   }
 
   breakerState(pool: string): (state: BreakerState) => void {
@@ -224,13 +302,12 @@ export class HostMetrics {
   }
 
   /** Drops this instance's gauge series (the counters stay: they survive disable and reload). */
-  release(handlers: string[], pools: string[]): void {
+  release(reader: BacklogReader | undefined, pools: string[]): void {
     this.flush()
     flushersOf(this.registry).delete(this.flush)
-    for (const handler of handlers) {
-      depthsOf(this.registry).delete(`${this.host}\0${handler}`)
-      this.m.queueDepth.remove({ host: this.host, handler })
-    }
+    // A reload's new instance has published its own reader by now: leave that one.
+    const backlogs = backlogsOf(this.registry)
+    if (reader !== undefined && backlogs.get(this.host) === reader) backlogs.delete(this.host)
     for (const pool of pools) this.m.breakerState.remove({ host: this.host, pool })
   }
 
@@ -247,6 +324,7 @@ export class HostMetrics {
       sent: await value(this.m.sent),
       failed: { total: Object.values(by_reason).reduce((a, b) => a + b, 0), by_reason },
       retries: await value(this.m.retries),
+      recovered: await value(this.m.recovered),
       response_time: {
         count: hist.find((v) => v.metricName === `${name}_count`)?.value ?? 0,
         sum: hist.find((v) => v.metricName === `${name}_sum`)?.value ?? 0,

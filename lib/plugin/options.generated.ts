@@ -19,6 +19,13 @@ export type SigningSecrets =
   | [string, string, string, string, string, string, string, string, string]
   | [string, string, string, string, string, string, string, string, string, string]
 /**
+ * Seconds to wait before each retry, replacing the doubling of retry_base_delay (the last entry repeats). With retries = 0 the schedule's length is the number of retries. Production: [5, 300, 1800, 7200, 18000, 36000, 36000] (Svix's).
+ *
+ * @minItems 1
+ * @maxItems 100
+ */
+export type RetrySchedule = [number, ...number[]]
+/**
  * Message types that make a notification (a message without a type attribute is "normal"). Ignored when callback_module is set.
  *
  * @minItems 1
@@ -66,13 +73,21 @@ export interface EventPusherHttpConfig {
    */
   callback_module?: string
   /**
-   * Notifications waiting per handler; a full queue fails the newest (reason queue_full).
+   * Pending notifications per handler (in the outbox, not yet sent or failed); past it a new one fails at once (reason queue_full). Default: 1000000 with outbox = "sqlite", 10000 with "memory".
    */
   max_queue?: number
   /**
-   * Milliseconds stop() waits for queued and in-flight notifications before counting the rest as failed (reason shutdown).
+   * Milliseconds stop() (disable, reload, shutdown) waits for requests in flight; then they are aborted. Nothing pending fails: with the sqlite outbox it is delivered after the next start; with outbox = "memory" what is left when the last instance of the host stops is counted failed (reason shutdown).
    */
   drain_timeout?: number
+  /**
+   * Where accepted notifications wait until their outcome is final: "sqlite" (one locked file per node, outbox.sqlite in the plugin's data folder; survives restarts and crashes) or "memory" (this process only; lost on a restart, bounded by max_queue).
+   */
+  outbox?: 'sqlite' | 'memory'
+  /**
+   * Seconds a notification may stay pending without being delivered; then it fails (reason expired).
+   */
+  max_pending_age?: number
   breaker?: BreakerConfig
   /**
    * Request body: "form" (the seed's four form fields) or "json" (docs/webhook-payload.schema.json). A callback module's prepareBody, when it has one, builds message bodies instead.
@@ -81,7 +96,7 @@ export interface EventPusherHttpConfig {
   headers?: StaticHeaders
   signing_secrets?: SigningSecrets
   /**
-   * Further attempts after a retryable failure (connection error, timeout, 408, 429, 5xx, breaker open), with exponential backoff and jitter. 0: none.
+   * Further attempts after a failed attempt that may succeed later (a timeout, a reset after connecting, 408, 429, 5xx), with exponential backoff and jitter, or retry_schedule. 0: none, the first failed attempt is final. An unreachable endpoint (refused, DNS, open breaker) is not an attempt: the notification waits.
    */
   retries?: number
   /**
@@ -89,9 +104,10 @@ export interface EventPusherHttpConfig {
    */
   retry_base_delay?: number
   /**
-   * Milliseconds any wait before a retry lasts at most, Retry-After included.
+   * Milliseconds any wait before a retry lasts at most, Retry-After included (retry_schedule entries are not capped).
    */
   retry_max_delay?: number
+  retry_schedule?: RetrySchedule
   types?: Types
   events?: Events
   /**
@@ -125,7 +141,7 @@ export interface BreakerConfig {
    */
   volume_threshold?: number
   /**
-   * Milliseconds the breaker stays open before letting one trial request through (half-open).
+   * Milliseconds the breaker stays open before one probe request goes through (half-open). While it is open nothing is sent and nothing fails: notifications wait in the outbox. The default (1 s) resumes delivery within about 2 s of the endpoint's return.
    */
   reset_timeout?: number
 }
@@ -143,6 +159,9 @@ export interface HandlerConfig {
   pool_name?: string
   path?: string
   callback_module?: string
+  /**
+   * Pending notifications per handler (in the outbox, not yet sent or failed); past it a new one fails at once (reason queue_full). Default: 1000000 with outbox = "sqlite", 10000 with "memory".
+   */
   max_queue?: number
   /**
    * Request body: "form" (the seed's four form fields) or "json" (docs/webhook-payload.schema.json). A callback module's prepareBody, when it has one, builds message bodies instead.
@@ -151,7 +170,7 @@ export interface HandlerConfig {
   headers?: StaticHeaders
   signing_secrets?: SigningSecrets
   /**
-   * Further attempts after a retryable failure (connection error, timeout, 408, 429, 5xx, breaker open), with exponential backoff and jitter. 0: none.
+   * Further attempts after a failed attempt that may succeed later (a timeout, a reset after connecting, 408, 429, 5xx), with exponential backoff and jitter, or retry_schedule. 0: none, the first failed attempt is final. An unreachable endpoint (refused, DNS, open breaker) is not an attempt: the notification waits.
    */
   retries?: number
   /**
@@ -159,9 +178,10 @@ export interface HandlerConfig {
    */
   retry_base_delay?: number
   /**
-   * Milliseconds any wait before a retry lasts at most, Retry-After included.
+   * Milliseconds any wait before a retry lasts at most, Retry-After included (retry_schedule entries are not capped).
    */
   retry_max_delay?: number
+  retry_schedule?: RetrySchedule
   types?: Types
   events?: Events
   /**
@@ -178,4 +198,4 @@ export interface HandlerConfig {
 }
 
 /** The options as the plugin receives them: validated, with the schema's defaults applied. */
-export type EventPusherHttpOptions = EventPusherHttpConfig & Required<Pick<EventPusherHttpConfig, 'pool_name' | 'path' | 'max_queue' | 'drain_timeout' | 'breaker' | 'format' | 'retries' | 'retry_base_delay' | 'retry_max_delay' | 'types' | 'events' | 'only_offline_recipient' | 'body_required'>> & { breaker: BreakerConfig & Required<Pick<BreakerConfig, 'error_threshold_percentage' | 'volume_threshold' | 'reset_timeout'>> }
+export type EventPusherHttpOptions = EventPusherHttpConfig & Required<Pick<EventPusherHttpConfig, 'pool_name' | 'path' | 'drain_timeout' | 'outbox' | 'max_pending_age' | 'breaker' | 'format' | 'retries' | 'retry_base_delay' | 'retry_max_delay' | 'types' | 'events' | 'only_offline_recipient' | 'body_required'>> & { breaker: BreakerConfig & Required<Pick<BreakerConfig, 'error_threshold_percentage' | 'volume_threshold' | 'reset_timeout'>> }

@@ -23,7 +23,8 @@ export interface HandlerSpec {
   path: string
   /** Undefined: the built-in filter and payload. */
   callback_module: string | undefined
-  max_queue: number
+  /** Undefined: the outbox backend's default. */
+  max_queue: number | undefined
   format: 'form' | 'json'
   /** As written (names not yet lower-cased or checked); empty: none. */
   headers: Record<string, string>
@@ -32,6 +33,8 @@ export interface HandlerSpec {
   retries: number
   retry_base_delay: number
   retry_max_delay: number
+  /** Seconds; undefined: backoff. */
+  retry_schedule: number[] | undefined
   types: MessageType[]
   events: EventKind[]
   only_offline_recipient: boolean
@@ -68,6 +71,7 @@ export function handlerSpecs(options: EventPusherHttpOptions): { specs: HandlerS
       retries: pick('retries'),
       retry_base_delay: pick('retry_base_delay'),
       retry_max_delay: pick('retry_max_delay'),
+      retry_schedule: copy(pick('retry_schedule')),
       types: [...pick('types')],
       events: [...pick('events')],
       only_offline_recipient: pick('only_offline_recipient'),

@@ -1,7 +1,7 @@
 // One endpoint pool per (vhost, pool): a got instance with its options normalised once (and got's
 // native-options fast path on its own requests, when the start-up self-check allows), keep-alive
-// agents sized by pool_size, a limiter keeping at most pool_size requests in flight (shared
-// round-robin between the handlers using the pool), and an opossum breaker.
+// agents sized by pool_size, and an opossum breaker. Its deliverer keeps at most pool_size
+// requests in flight.
 import http from 'node:http'
 import https from 'node:https'
 import CircuitBreaker from 'opossum'
@@ -14,11 +14,6 @@ import { JSON_CONTENT_TYPE } from './json-payload.js'
 import type { BreakerState } from './metrics.js'
 import type { BreakerOptions } from './options.js'
 import { FORM_CONTENT_TYPE, joinUrl, type HttpRequest } from './payload.js'
-
-/** Something with queued work: next() starts one job and returns its promise, or undefined. */
-export interface Feeder {
-  next(): Promise<void> | undefined
-}
 
 /** The endpoint is up but the request went wrong: not the breaker's business (DESIGN.md). */
 export const countsTowardBreaker = (status: number) => status >= 500 || status === 408 || status === 429
@@ -61,10 +56,6 @@ export class Pool {
   /** Requests in flight, for abort(). (A shared AbortSignal costs a listener per request.) */
   private readonly inFlightStreams = new Set<Duplex>()
   private abortedFlag = false
-  private readonly ready = new Set<Feeder>()
-  private running = 0
-  private pumpScheduled = false
-  private closed = false
 
   constructor(settings: HttpPoolSettings, { breaker, ca, log, onState, nativeOptions }: PoolDeps) {
     this.name = settings.name
@@ -73,7 +64,7 @@ export class Pool {
     this.httpAgent = new http.Agent(agentOptions)
     this.httpsAgent = new https.Agent(agentOptions)
     // Everything got would otherwise decide per request is fixed here: no retries (the
-    // dispatcher owns that decision), no redirects, statuses are results, not exceptions.
+    // handler's decision owns that), no redirects, statuses are results, not exceptions.
     const client = got.extend({
       retry: { limit: 0 },
       followRedirect: false,
@@ -97,7 +88,7 @@ export class Pool {
     // Aborted requests at shutdown also count as failures: their transitions mean nothing.
     this.breaker.on('open', () => {
       if (this.aborted) return
-      log.warn({ pool: this.name, reset_timeout: breaker.reset_timeout }, 'breaker open: failing fast')
+      log.warn({ pool: this.name, reset_timeout: breaker.reset_timeout }, 'breaker open: notifications wait in the outbox')
       onState('open')
     })
     this.breaker.on('halfOpen', () => {
@@ -121,10 +112,6 @@ export class Pool {
     return this.breaker.opened
   }
 
-  get inFlight(): number {
-    return this.running
-  }
-
   /** True once abort() ran: every error from now on is the shutdown's doing. */
   get aborted(): boolean {
     return this.abortedFlag
@@ -135,30 +122,20 @@ export class Pool {
    * rejects with got's error, an UpstreamError (5xx, 408, 429) or opossum's EOPENBREAKER.
    */
   send(req: HttpRequest): Promise<number> {
-    // Open: fail fast without opossum building an Error (and its stack) per notification; the
-    // outcome is the same one fire() would give (EOPENBREAKER, counted breaker_open).
+    // Open: refuse without opossum building an Error (and its stack); the outcome is the one
+    // fire() would give (EOPENBREAKER: unreachable, the notification waits).
     if (this.breaker.opened) return BREAKER_OPEN
     return this.breaker.fire(req)
   }
 
-  /** A feeder has work: serve it when a slot is free. Deferred, so a hook never starts I/O. */
-  wake(feeder: Feeder): void {
-    this.ready.add(feeder)
-    if (this.pumpScheduled || this.running >= this.size) return
-    this.pumpScheduled = true
-    setImmediate(this.scheduledPump)
-  }
-
-  /** Aborts every request in flight (their outcome is the dispatcher's to count). */
+  /** Aborts every request in flight (their tries do not count: the notifications stay pending). */
   abort(): void {
-    this.ready.clear()
     this.abortedFlag = true
     for (const stream of this.inFlightStreams) stream.destroy(new Error('pool stopped'))
     this.inFlightStreams.clear()
   }
 
   close(): void {
-    this.closed = true
     this.abort()
     this.breaker.shutdown()
     this.httpAgent.destroy()
@@ -188,29 +165,5 @@ export class Pool {
       })
       stream.resume() // the body is not needed; reading it frees the socket for the next request
     })
-  }
-
-  private readonly scheduledPump = () => {
-    this.pumpScheduled = false
-    this.pump()
-  }
-
-  private readonly release = () => {
-    this.running--
-    this.pump()
-  }
-
-  // Round-robin: a feeder that got a slot goes to the back, so a handler with a long queue (a
-  // slow endpoint path) cannot take every slot from the others on the same pool.
-  private pump(): void {
-    while (!this.closed && this.running < this.size && this.ready.size > 0) {
-      const feeder = this.ready.values().next().value as Feeder
-      this.ready.delete(feeder)
-      const job = feeder.next()
-      if (job === undefined) continue
-      this.ready.add(feeder)
-      this.running++
-      job.then(this.release, this.release)
-    }
   }
 }

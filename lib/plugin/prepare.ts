@@ -50,7 +50,7 @@ export async function prepareHandlers(ctx: CheckContext, options: EventPusherHtt
       )
     const url = pool && joinUrl(pool.server, pool.path_prefix, spec.path)
     if (url !== undefined && !URL.canParse(url)) issues.push(new ConfigError(spec.origins.path, `"${displayUrl(url)}" is not a valid URL`))
-    const policy = attempt(() => deliveryPolicy(spec))
+    const policy = attempt(() => deliveryPolicy(spec, options.breaker.reset_timeout))
     const headers = attempt(() => handlerHeaders(spec))
     let callback: CallbackModule | undefined
     if (spec.callback_module) {

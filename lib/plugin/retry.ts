@@ -12,11 +12,11 @@ export interface RetryPolicy {
 }
 
 /**
- * Network errors, timeouts, an open breaker, 408, 429 and 5xx may pass; other answers (400, 410,
- * 3xx, a 2xx outside success_codes) would only repeat themselves.
+ * A reset after connecting, a timeout, 408, 429 and 5xx may pass; other answers (400, 410, 3xx,
+ * a 2xx outside success_codes) would only repeat themselves.
  */
 export function isRetryable(reason: Reason, status: number | undefined): boolean {
-  if (reason === 'connection' || reason === 'timeout' || reason === 'breaker_open') return true
+  if (reason === 'connection' || reason === 'timeout') return true
   return reason === 'status' && status !== undefined && (status >= 500 || status === 408 || status === 429)
 }
 

@@ -2,7 +2,8 @@
 // an admin command table and a logger that records lines. It validates the plugin's options
 // the way the host's loader does (plugin.json "options", ajv with defaults, `enabled` removed),
 // so a spec mounts the plugin through the contract alone.
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Ajv } from 'ajv'
@@ -40,6 +41,20 @@ export interface FakeHostOptions {
   /** Shared between fake hosts to play several vhosts of one server. */
   registry?: Registry
   configDir?: string
+  /** Shared between fake hosts to play one node's vhosts (one outbox file), or to restart on a previous run's data. */
+  dataDir?: string
+}
+
+const tempDirs: string[] = []
+process.once('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+})
+
+/** A fresh data folder, removed when the spec process exits. */
+export function tempDataDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fake-host-data-'))
+  tempDirs.push(dir)
+  return dir
 }
 
 /** Options as the loader would pass them, or a ConfigError per the first ajv error. */
@@ -66,6 +81,8 @@ export class FakeHost {
   readonly commands = new Map<string, AdminCommand>()
   readonly httpPools: Map<string, HttpPoolSettings>
   readonly configDir: string
+  /** The plugin's data folder: a fresh temp folder per fake host, kept across its stop/start, removed at exit. */
+  readonly dataDir: string
   private handlers: SendPacketHandler[] = []
   private everSubscribed: SendPacketHandler[] = []
   plugin: Plugin | undefined
@@ -74,6 +91,7 @@ export class FakeHost {
     this.host = opts.host ?? 'a.test'
     this.registry = opts.registry ?? new Registry()
     this.configDir = opts.configDir ?? path.join(root, 'spec', 'fixtures')
+    this.dataDir = opts.dataDir ?? tempDataDir()
     this.httpPools = new Map(
       Object.entries(opts.pools ?? {}).map(([name, p]) => [
         name,
@@ -103,6 +121,7 @@ export class FakeHost {
       admin: { command: (name, run) => void this.commands.set(name, run) },
       log: recordingLogger(this.logs, { host: this.host }),
       configDir: this.configDir,
+      dataDir: this.dataDir,
     }
   }
 

@@ -4,14 +4,14 @@ import { describe, it } from 'node:test'
 import { backoffDelay, isRetryable, parseRetryAfter, retryDelay } from '../../lib/plugin/retry.js'
 
 describe('isRetryable', () => {
-  it('retries network errors, timeouts, an open breaker, 408, 429 and 5xx', () => {
-    for (const reason of ['connection', 'timeout', 'breaker_open'] as const) assert.equal(isRetryable(reason, undefined), true, reason)
+  it('retries resets after connecting, timeouts, 408, 429 and 5xx', () => {
+    for (const reason of ['connection', 'timeout'] as const) assert.equal(isRetryable(reason, undefined), true, reason)
     for (const status of [408, 429, 500, 502, 503, 504, 599]) assert.equal(isRetryable('status', status), true, String(status))
   })
 
   it('never retries other answers, nor what the plugin decided itself', () => {
     for (const status of [200, 204, 301, 302, 400, 401, 403, 404, 409, 410, 413, 422]) assert.equal(isRetryable('status', status), false, String(status))
-    for (const reason of ['queue_full', 'callback', 'shutdown'] as const) assert.equal(isRetryable(reason, undefined), false, reason)
+    for (const reason of ['queue_full', 'callback', 'expired', 'shutdown'] as const) assert.equal(isRetryable(reason, undefined), false, reason)
   })
 })
 

@@ -231,6 +231,8 @@ export class PluginLoader {
       admin: { command: (name, run) => void instance.commands.set(name, run) },
       log,
       configDir,
+      // TEMPORARY (issue 11 wiring): replaced by [general] data_dir in the datadir branch.
+      dataDir: await (async (dir: string) => ((await import('node:fs')).mkdirSync(dir, { recursive: true }), dir))(`${configDir}/xmppd-data/${settings.id}`),
     }
     try {
       const { default: factory } = await this.deps.catalog.get(settings.id)!.load()

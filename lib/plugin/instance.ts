@@ -1,0 +1,261 @@
+// One running mod_event_pusher_http on one vhost. The path reads in one direction:
+// hook → each handler's filter → event → the outbox (accepted is counted here, once) → the
+// deliverer of the handler's pool (breaker + got) → the handler's decision → the outbox and the
+// outcomes. The hooks return at once whatever the endpoints do: they only record.
+import { jid } from '@xmpp/jid'
+import type { Element, JID, PluginContext } from '../contract.js'
+import { Deliverer } from './deliverer.js'
+import { extendedForm } from './delivery.js'
+import { storedMessage, storedPresence } from './event.js'
+import { FailureLog } from './failure-log.js'
+import { createFilter } from './filter.js'
+import { Handler } from './handler.js'
+import { LatencyReservoir } from './latency.js'
+import { HostMetrics, type BacklogReader, type HandlerBacklog } from './metrics.js'
+import type { EventPusherHttpOptions } from './options.js'
+import type { OutboxHandle } from './outbox/open.js'
+import type { Outbox, StoredEvent } from './outbox/outbox.js'
+import { Outcomes } from './outcomes.js'
+import { displayUrl } from './payload.js'
+import { Pool } from './pool.js'
+import type { Prepared } from './prepare.js'
+import { newWebhookId } from './signing.js'
+
+/** max_queue when a handler sets none: the sqlite outbox holds a burst on disk, memory cannot. */
+export const DEFAULT_MAX_QUEUE = { sqlite: 1_000_000, memory: 10_000 } as const
+
+/** How often pending notifications older than max_pending_age are looked for (at most). */
+const EXPIRY_SWEEP_MS = 60_000
+
+export class Instance {
+  private accepting = false
+  private readonly messageHandlers: Handler[]
+  private readonly presenceHandlers: Handler[]
+  private readonly hostJid: JID
+  private readonly outbox: Outbox
+  private readonly outcomes: Outcomes
+  private readonly latency = new LatencyReservoir()
+  private readonly failures: FailureLog
+  private readonly metrics: HostMetrics
+  private readonly pools = new Map<string, Pool>()
+  private readonly deliverers = new Map<string, Deliverer>()
+  private readonly backlog: BacklogReader
+  private readonly keepStanza: boolean
+  private readonly maxPendingAge: number
+  private sweepTimer: NodeJS.Timeout | undefined
+  private readonly unhooks: Array<() => void> = []
+
+  /** Builds the path on an open outbox; starts nothing. */
+  constructor(
+    private readonly ctx: PluginContext,
+    private readonly options: EventPusherHttpOptions,
+    prepared: Prepared[],
+    cas: Map<string, Buffer | undefined>,
+    private readonly handle: OutboxHandle,
+  ) {
+    const host = ctx.host
+    this.hostJid = jid(host)
+    this.outbox = handle.outbox
+    this.maxPendingAge = options.max_pending_age * 1000
+    this.metrics = new HostMetrics(ctx.metrics, host)
+    this.failures = new FailureLog(ctx.log)
+    this.outcomes = new Outcomes(this.metrics, this.latency, this.failures, ctx.log)
+    const handlers = prepared.map(
+      ({ spec, url, callback, policy, headers }) =>
+        new Handler({
+          host,
+          name: spec.name,
+          url,
+          poolName: spec.pool_name,
+          maxQueue: spec.max_queue ?? DEFAULT_MAX_QUEUE[options.outbox],
+          events: spec.events,
+          filter: createFilter(callback, spec, ctx.sessions),
+          shape: { format: spec.format, extendedForm: extendedForm(spec), headers, callback },
+          policy,
+        }),
+    )
+    this.handlers = handlers
+    this.messageHandlers = handlers.filter((h) => h.wantsMessages)
+    this.presenceHandlers = handlers.filter((h) => h.wantsPresence)
+    this.keepStanza = handlers.some((h) => h.needsStanza)
+    for (const name of new Set(handlers.map((h) => h.poolName))) this.addPool(name, cas.get(name), handlers)
+    this.backlog = { handlers: () => this.backlogRows(), oldest: (handler) => this.outbox.oldestPending(host, handler) }
+  }
+
+  readonly handlers: Handler[]
+
+  /** Counts what a previous run left, starts delivering (what waited for an endpoint first), hooks in. */
+  start(): void {
+    const { ctx } = this
+    this.metrics.recovered(this.handle.claimRecovered())
+    this.metrics.backlog(this.backlog)
+    for (const d of this.deliverers.values()) d.endpointBack()
+    void this.sweep()
+    this.sweepTimer = setInterval(() => void this.sweep(), Math.min(EXPIRY_SWEEP_MS, this.maxPendingAge))
+    this.sweepTimer.unref()
+    ctx.admin.command('status', () => this.status())
+    this.accepting = true
+    if (this.messageHandlers.length > 0) this.unhooks.push(ctx.hooks.on('user_send_packet', this.onSendPacket))
+    // Only when asked for: every login and logout would otherwise run a loop for nothing.
+    if (this.presenceHandlers.length > 0) {
+      this.unhooks.push(ctx.hooks.on('user_available', this.onPresence('available')))
+      this.unhooks.push(ctx.hooks.on('user_unavailable', this.onPresence('unavailable')))
+    }
+    ctx.log.info(
+      {
+        outbox: this.outbox.backend,
+        file: this.outbox.location,
+        pending: this.outbox.pendingByHandler(ctx.host).reduce((n, h) => n + h.pending, 0),
+        handlers: this.handlers.map((h) => ({ name: h.name, pool: h.poolName, url: displayUrl(h.url), retries: h.policy.retries, signed: h.policy.signer !== undefined })),
+      },
+      'mod_event_pusher_http started',
+    )
+  }
+
+  /**
+   * Stops accepting, then lets requests in flight finish for up to drain_timeout and aborts the
+   * rest (an aborted try does not count: it stays pending). Nothing pending fails, except with the
+   * memory outbox when this was the last instance holding it: that is lost, counted shutdown.
+   */
+  async stop(): Promise<void> {
+    this.accepting = false
+    for (const off of this.unhooks.splice(0)) off()
+    clearInterval(this.sweepTimer)
+    const stopped = Promise.all([...this.deliverers.values()].map((d) => d.stop()))
+    if (!(await within(stopped, this.options.drain_timeout))) {
+      for (const p of this.pools.values()) p.abort()
+      if (!(await within(stopped, 1000))) this.ctx.log.error({ host: this.ctx.host }, 'requests still in flight after abort')
+      this.ctx.log.warn({ host: this.ctx.host, drain_timeout: this.options.drain_timeout }, 'drain timed out: requests in flight aborted, their notifications stay pending')
+    }
+    for (const p of this.pools.values()) p.close()
+    this.outbox.flush()
+    for (const lost of await this.handle.release()) this.outcomes.failed(lost.handler, 'shutdown', { attempts: lost.attempts, webhookId: lost.webhookId })
+    this.failures.flush()
+    this.metrics.release(this.backlog, [...this.pools.keys()])
+  }
+
+  private readonly onSendPacket = (packet: Element, from: JID, to: JID): void => {
+    if (!this.accepting) return
+    let ev: StoredEvent | undefined
+    for (let i = 0; i < this.messageHandlers.length; i++) {
+      const handler = this.messageHandlers[i]
+      let taken: boolean
+      try {
+        taken = handler.accepts(packet, from, to)
+      } catch (err) {
+        this.outcomes.accepted()
+        this.outcomes.failed(handler.name, 'callback', { err })
+        continue
+      }
+      if (!taken) continue
+      ev ??= storedMessage(packet, from, to, Date.now(), this.keepStanza)
+      this.record(handler, ev)
+    }
+  }
+
+  private onPresence(type: 'available' | 'unavailable') {
+    return (who: JID): void => {
+      if (!this.accepting) return
+      const ev = storedPresence(this.ctx.host, who, type, Date.now())
+      for (let i = 0; i < this.presenceHandlers.length; i++) this.record(this.presenceHandlers[i], ev)
+    }
+  }
+
+  /** Accepted: into the outbox with its webhook-id, or failed at once when the handler's backlog is full. */
+  private record(handler: Handler, ev: StoredEvent): void {
+    this.outcomes.accepted()
+    if (!this.outbox.add(this.ctx.host, handler.name, newWebhookId(), ev, handler.maxQueue)) {
+      this.outcomes.failed(handler.name, 'queue_full')
+      return
+    }
+    this.deliverers.get(handler.poolName)!.offered(handler.name)
+  }
+
+  private addPool(name: string, ca: Buffer | undefined, handlers: Handler[]): void {
+    const { ctx } = this
+    const settings = { ...ctx.httpPools.get(name)!, name }
+    if (!settings.tls.verify) ctx.log.warn({ pool: name }, 'tls.verify is off: endpoint certificates are not checked')
+    const setState = this.metrics.breakerState(name)
+    const pool = new Pool(settings, {
+      breaker: this.options.breaker,
+      ca,
+      log: ctx.log,
+      onState: (state) => {
+        setState(state)
+        const deliverer = this.deliverers.get(name)
+        // Half-open: one probe goes out. Closed: what waited for the endpoint is due at once.
+        if (state === 'half-open') deliverer?.kick()
+        else if (state === 'closed') deliverer?.endpointBack()
+      },
+    })
+    this.pools.set(name, pool)
+    const lanes = handlers.filter((h) => h.poolName === name)
+    this.deliverers.set(name, new Deliverer(ctx.host, pool, this.outbox, lanes, this.outcomes, this.maxPendingAge))
+  }
+
+  /** Fails what waited longer than max_pending_age, leftovers of removed handlers included. */
+  private async sweep(): Promise<void> {
+    try {
+      for (const e of await this.outbox.expire(this.ctx.host, Date.now() - this.maxPendingAge)) {
+        this.outcomes.failed(e.handler, 'expired', { attempts: e.attempts, webhookId: e.webhookId })
+      }
+    } catch (err) {
+      this.ctx.log.error({ err: (err as Error).message }, 'outbox expiry sweep failed')
+    }
+  }
+
+  /** Live handlers (at 0 too) and any other handler with leftovers in the outbox. */
+  private backlogRows(): HandlerBacklog[] {
+    const rows = new Map<string, HandlerBacklog>()
+    for (const h of this.handlers) rows.set(h.name, { handler: h.name, pending: 0, queued: 0 })
+    for (const { handler, pending } of this.outbox.pendingByHandler(this.ctx.host)) rows.set(handler, { handler, pending, queued: pending })
+    for (const h of this.handlers) {
+      const row = rows.get(h.name)!
+      row.queued = Math.max(0, row.pending - this.deliverers.get(h.poolName)!.inFlightOf(h.name))
+    }
+    return [...rows.values()]
+  }
+
+  private async status() {
+    const counts = await this.metrics.counts()
+    const backlog = new Map(this.backlogRows().map((b) => [b.handler, b]))
+    const pending = [...backlog.values()].reduce((n, b) => n + b.pending, 0)
+    const q = this.latency.quantiles([0.5, 0.95, 0.99])
+    return {
+      host: this.ctx.host,
+      accepting: this.accepting,
+      outbox: { backend: this.outbox.backend, location: this.outbox.location },
+      handlers: this.handlers.map((h) => ({
+        name: h.name,
+        pool: h.poolName,
+        url: displayUrl(h.url),
+        pending: backlog.get(h.name)?.pending ?? 0,
+        queue_depth: backlog.get(h.name)?.queued ?? 0,
+        max_queue: h.maxQueue,
+        in_flight: this.deliverers.get(h.poolName)!.inFlightOf(h.name),
+      })),
+      orphans: [...backlog.values()].filter((b) => !this.handlers.some((h) => h.name === b.handler)).map((b) => ({ name: b.handler, pending: b.pending })),
+      pools: [...this.pools.values()].map((p) => ({ name: p.name, breaker: p.state, in_flight: this.deliverers.get(p.name)!.inFlight, pool_size: p.size })),
+      accepted: counts.accepted,
+      recovered: counts.recovered,
+      sent: counts.sent,
+      failed: counts.failed,
+      pending,
+      retries: counts.retries,
+      response_time: { ...counts.response_time, p50: q[0.5], p95: q[0.95], p99: q[0.99] },
+    }
+  }
+}
+
+/** True when `work` settles within `ms`. */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(resolve, ms, false)
+  })
+  try {
+    return await Promise.race([work.then(() => true as const), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
