@@ -106,7 +106,13 @@ export class Instance {
         outbox: this.outbox.backend,
         file: this.outbox.location,
         pending: this.outbox.pendingByHandler(ctx.host).reduce((n, h) => n + h.pending, 0),
-        handlers: this.handlers.map((h) => ({ name: h.name, pool: h.poolName, url: displayUrl(h.url), retries: h.policy.retries, signed: h.policy.signer !== undefined })),
+        handlers: this.handlers.map((h) => ({
+          name: h.name,
+          pool: h.poolName,
+          url: displayUrl(h.url),
+          retries: h.policy.retries,
+          signed: h.policy.signer !== undefined,
+        })),
       },
       'mod_event_pusher_http started',
     )
@@ -125,7 +131,10 @@ export class Instance {
     if (!(await within(stopped, this.options.drain_timeout))) {
       for (const p of this.pools.values()) p.abort()
       if (!(await within(stopped, 1000))) this.ctx.log.error({ host: this.ctx.host }, 'requests still in flight after abort')
-      this.ctx.log.warn({ host: this.ctx.host, drain_timeout: this.options.drain_timeout }, 'drain timed out: requests in flight aborted, their notifications stay pending')
+      this.ctx.log.warn(
+        { host: this.ctx.host, drain_timeout: this.options.drain_timeout },
+        'drain timed out: requests in flight aborted, their notifications stay pending',
+      )
     }
     for (const p of this.pools.values()) p.close()
     this.outbox.flush()

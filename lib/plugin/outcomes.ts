@@ -29,7 +29,12 @@ export class Outcomes implements Accounting {
     this.metrics.failed(reason)
     // The hot path of a full backlog (queue_full): no object unless it is logged.
     if (this.failures.admit(handler, reason)) {
-      this.failures.write(handler, reason, { attempts: detail.attempts ?? 0, webhook_id: detail.webhookId, err: errorSummary(detail.err) }, 'notification failed')
+      this.failures.write(
+        handler,
+        reason,
+        { attempts: detail.attempts ?? 0, webhook_id: detail.webhookId, err: errorSummary(detail.err) },
+        'notification failed',
+      )
     }
   }
 
@@ -54,7 +59,14 @@ export class Outcomes implements Accounting {
         return
       case 'retry':
         this.log.debug(
-          { handler: lane.name, webhook_id: entry.webhookId, attempts: decision.attempts, reason: decision.reason, status: decision.status, due_at: decision.dueAt },
+          {
+            handler: lane.name,
+            webhook_id: entry.webhookId,
+            attempts: decision.attempts,
+            reason: decision.reason,
+            status: decision.status,
+            due_at: decision.dueAt,
+          },
           'notification attempt failed, will retry',
         )
         return
