@@ -101,6 +101,15 @@ export class Instance {
       this.unhooks.push(ctx.hooks.on('user_available', this.onPresence('available')))
       this.unhooks.push(ctx.hooks.on('user_unavailable', this.onPresence('unavailable')))
     }
+    for (const h of this.handlers) {
+      const planned = (h.policy.schedule ?? []).reduce((a, b) => a + b, 0)
+      if (planned > this.maxPendingAge) {
+        ctx.log.warn(
+          { handler: h.name, retry_schedule_seconds: planned / 1000, max_pending_age: this.options.max_pending_age },
+          'retry_schedule outlasts max_pending_age: the last retries will not happen (the notification expires first)',
+        )
+      }
+    }
     ctx.log.info(
       {
         outbox: this.outbox.backend,
@@ -205,8 +214,13 @@ export class Instance {
   /** Fails what waited longer than max_pending_age, leftovers of removed handlers included. */
   private async sweep(): Promise<void> {
     try {
-      for (const e of await this.outbox.expire(this.ctx.host, Date.now() - this.maxPendingAge)) {
-        this.outcomes.failed(e.handler, 'expired', { attempts: e.attempts, webhookId: e.webhookId })
+      const cutoff = Date.now() - this.maxPendingAge
+      // A backend hands them out in batches; the event loop runs between two.
+      for (;;) {
+        const expired = await this.outbox.expire(this.ctx.host, cutoff)
+        if (expired.length === 0 || !this.accepting) break
+        for (const e of expired) this.outcomes.failed(e.handler, 'expired', { attempts: e.attempts, webhookId: e.webhookId })
+        await new Promise((resolve) => setImmediate(resolve))
       }
     } catch (err) {
       this.ctx.log.error({ err: (err as Error).message }, 'outbox expiry sweep failed')
