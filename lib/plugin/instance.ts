@@ -102,7 +102,9 @@ export class Instance {
       this.unhooks.push(ctx.hooks.on('user_unavailable', this.onPresence('unavailable')))
     }
     for (const h of this.handlers) {
-      const planned = (h.policy.schedule ?? []).reduce((a, b) => a + b, 0)
+      const schedule = h.policy.schedule ?? []
+      let planned = 0
+      for (let retry = 1; retry <= h.policy.retries && schedule.length > 0; retry++) planned += schedule[Math.min(retry, schedule.length) - 1]
       if (planned > this.maxPendingAge) {
         ctx.log.warn(
           { handler: h.name, retry_schedule_seconds: planned / 1000, max_pending_age: this.options.max_pending_age },
