@@ -96,7 +96,14 @@ export interface PluginContext {
   log: Logger
   /** Relative paths in options resolve against it. */
   configDir: string
-  /** The plugin's own folder under `[general] data_dir` (`<data_dir>/<plugin id>`), created by the host. */
+  /**
+   * The plugin's own folder for state, absolute: `<general.data_dir>/<plugin id>` (for example
+   * `/etc/xmppd/xmppd-data/mod_event_pusher_http`). One folder per plugin, the same for its
+   * instances on every vhost: files that belong to one vhost carry its name. The host has
+   * checked at start that general.data_dir can be written, and creates this folder (recursively,
+   * mode 0700 when new) before every `start`; it never empties or removes it. It stays the same
+   * for the life of the process: a changed data_dir takes effect at the next restart.
+   */
   dataDir: string
 }
 
@@ -108,8 +115,12 @@ export interface Plugin {
 /** A plugin entry module's default export: one call per (vhost, start). */
 export type PluginFactory = () => Plugin
 
-/** What a check sees of a would-be instance: its options and what they may refer to. */
-export type CheckContext = Pick<PluginContext, 'host' | 'options' | 'httpPools' | 'configDir'>
+/**
+ * What a check sees of a would-be instance: its options and what they may refer to. `dataDir`
+ * is the folder `start` will get; it may not exist yet (the host creates it after the checks),
+ * and a check only reads there (a file it would open, a lock held by another process).
+ */
+export type CheckContext = Pick<PluginContext, 'host' | 'options' | 'httpPools' | 'configDir' | 'dataDir'>
 
 /**
  * A problem a check found. `path` is relative to the plugin's section (`pool_name`,

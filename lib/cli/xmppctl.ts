@@ -20,8 +20,10 @@ commands:
 options:
   --url URL       the server's HTTP listener (default: from --config, else http://127.0.0.1:5280)
   --token TOKEN   the admin token; else XMPPD_ADMIN_TOKEN, else admin_token in --config FILE, else the
-                  token file xmppd wrote: .xmppd-admin-token next to --config FILE; without --config,
-                  ./xmppd-data/.xmppd-admin-token (the embedded default's), then ./.xmppd-admin-token
+                  token file xmppd wrote: .xmppd-admin-token in the [general] data_dir of --config FILE
+                  (default xmppd-data/ next to FILE), then next to FILE (servers of older versions);
+                  without --config, ./xmppd-data/.xmppd-admin-token (the embedded default's), then
+                  ./.xmppd-admin-token
   --config FILE   the server's xmppd.toml, to find the URL and the token
   --json          print the API's JSON answer
   --version       print xmppctl's version

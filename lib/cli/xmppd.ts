@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // xmppd: runs the server from --config FILE, or the embedded default (demo accounts and the
 // built-in notification receiver). `xmppd hash-password` prints an scrypt hash for [auth.users].
-import { mkdirSync, readFileSync } from 'node:fs'
-import path from 'node:path'
+import { readFileSync } from 'node:fs'
 import { hashPassword } from '../server/xmpp/accounts.js'
 import { parseConfig, readConfigFile, type ConfigOverrides, type LoadedConfig } from '../server/config/load.js'
 import { DATA_DIR, DEMO_USERS, defaultConfigToml } from '../server/demo/embedded-default.js'
@@ -16,8 +15,11 @@ const USAGE = `usage: xmppd [--config FILE] [--c2s-port N] [--http-port N] [--re
 
 Without --config, xmppd runs its embedded default: vhost "localhost", demo accounts, the
 mod_event_pusher_http plugin enabled, and a notification receiver on http://localhost:8000
-that prints what it gets. It keeps its state (the admin token) in ./${DATA_DIR}/, created if
-missing. Port 0 means any free port (the chosen one is logged).`
+that prints what it gets. It keeps its state (the admin token, each plugin's folder) in
+./${DATA_DIR}/ of the working directory. With --config FILE the state goes to [general] data_dir,
+by default ${DATA_DIR} next to FILE. The data folder is created if missing; one that cannot be
+created or written is a configuration error (exit code 1, nothing started).
+Port 0 means any free port (the chosen one is logged).`
 
 function fail(message: string, code: number): never {
   process.stderr.write(`xmppd: ${message}\n`)
@@ -63,13 +65,11 @@ async function main(): Promise<void> {
   const overrides: ConfigOverrides = { c2sPort: port(values['c2s-port'], '--c2s-port'), httpPort: port(values['http-port'], '--http-port') }
   let receiver: Receiver | undefined
   let loaded: LoadedConfig
-  let dataDir: string | undefined
   try {
     if (values.config) {
       if (values['receiver-port'] !== undefined) fail('--receiver-port applies to the embedded default only', 2)
       loaded = readConfigFile(values.config, overrides)
     } else {
-      dataDir = makeDataDir()
       receiver = await startReceiver({ ip: '127.0.0.1', port: port(values['receiver-port'], '--receiver-port') ?? 8000 })
       loaded = parseConfig(defaultConfigToml(receiver.url), process.cwd(), overrides)
     }
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
 
   let server: XmppServer
   try {
-    server = await startServer(loaded, { logLevel: values['log-level'], overrides, dataDir })
+    server = await startServer(loaded, { logLevel: values['log-level'], overrides })
   } catch (err) {
     await receiver?.close()
     return reportStartError(err)
@@ -121,17 +121,6 @@ async function main(): Promise<void> {
   })
   process.on('SIGINT', () => void shutdown('SIGINT'))
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
-}
-
-/** The embedded default's state folder in the working directory, created if missing. */
-function makeDataDir(): string {
-  const dir = path.resolve(DATA_DIR)
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
-  } catch (err) {
-    fail(`cannot create the embedded default's data folder ${dir}: ${(err as Error).message}`, 1)
-  }
-  return dir
 }
 
 function reportStartError(err: unknown): never {

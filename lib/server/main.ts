@@ -36,8 +36,6 @@ export interface ServerOptions {
   /** Command-line port overrides, applied again on reload. */
   overrides?: ConfigOverrides
   env?: NodeJS.ProcessEnv
-  /** Folder for the server's state (the generated admin token); default the config's folder. */
-  dataDir?: string
 }
 
 export interface XmppServer {
@@ -67,11 +65,14 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   const { configDir } = loaded
   const catalog: Map<string, CatalogEntry> = builtinCatalog()
   // First, before the logger reads general.loglevel: every problem of the file, in one report.
+  // It also creates general.data_dir: the server's state folder for the life of the process.
   const settings = await preflight(loaded, catalog)
   let config: Readonly<Config> = loaded.config
+  const dataDir = config.general.data_dir
   const log = createLogger({ level: opts.logLevel ?? config.general.loglevel, destination: opts.logDestination })
   const hosts = config.general.hosts
   warnAbout(config, log)
+  log.info({ data_dir: dataDir }, 'data folder')
   const vhosts = new Map(hosts.map((h) => [h, new HookRegistry(log.child({ host: h }))]))
   const isVhost = (domain: string) => vhosts.has(domain)
   const hooksOf = (host: string) => vhosts.get(host)
@@ -79,7 +80,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   const accounts = new Accounts(config.auth.users)
   const sessions = new SessionRegistry()
   const metrics = createMetrics(hosts, (host) => [...sessions.onHost(host)].length)
-  const loader = new PluginLoader({ catalog, hooksOf, sessions: { isOnline: (j: JID) => sessions.isOnline(j) }, registry: metrics.registry, log })
+  const loader = new PluginLoader({ catalog, hooksOf, sessions: { isOnline: (j: JID) => sessions.isOnline(j) }, registry: metrics.registry, log, dataDir })
   await loader.apply(config, configDir, settings) // plugins start before anything listens
 
   const tls =
@@ -101,9 +102,10 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
     const next = readConfigFile(loaded.file, opts.overrides)
     // Every problem at once, before anything changes. Plugins are resolved for the vhosts that
     // run now; new vhosts need a restart.
-    const nextSettings = await preflight(next, catalog, hosts)
+    const nextSettings = await preflight(next, catalog, { hosts, dataDir })
     const restart_required: string[] = []
     if (JSON.stringify(next.config.general.hosts) !== JSON.stringify(hosts)) restart_required.push('general.hosts')
+    if (next.config.general.data_dir !== dataDir) restart_required.push('general.data_dir')
     if (JSON.stringify(next.config.listen) !== JSON.stringify(config.listen)) restart_required.push('listen')
     const { started, stopped } = await loader.apply(next.config, next.configDir, nextSettings)
     accounts.replace(next.config.auth.users)
@@ -118,7 +120,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   let http: HttpListener | undefined
   let stopping = false
   try {
-    const adminToken = resolveAdminToken(config.listen.http.admin_token, opts.dataDir ?? configDir, opts.env)
+    const adminToken = resolveAdminToken(config.listen.http.admin_token, dataDir, opts.env)
     c2s = await listenC2S({ ip: config.listen.c2s.ip, port: config.listen.c2s.port, maxStanzaSize: config.listen.c2s.max_stanza_size, tls, log, handlers })
     http = await listenHttp({
       ip: config.listen.http.ip,

@@ -16,7 +16,7 @@ async function run(bin: 'xmppd' | 'xmppctl', args: string[], env: NodeJS.Process
   return { code, stdout: p.stdout(), stderr: p.stderr() }
 }
 
-// A server without admin_token in its config: it writes its token file next to the config.
+// A server without admin_token in its config: it writes its token file into its data folder.
 let server: TestServer
 let url: string
 before(async () => {
@@ -101,7 +101,7 @@ test('xmppctl with a wrong token: exit 1, another text naming where the token ca
   assert.ok(stale.stderr.startsWith(`xmppctl: the server at ${url} refused the admin token from ${file} (HTTP 401)`), stale.stderr)
 })
 
-test('xmppctl --config FILE reads the token file the server wrote next to it', async () => {
+test('xmppctl --config FILE reads the token file the server wrote in its data folder', async () => {
   const r = await run('xmppctl', ['--config', server.configFile, '--url', url, 'plugin', 'list'])
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stdout, /mod_event_pusher_http\s+\S+\s+localhost\s+disabled/)

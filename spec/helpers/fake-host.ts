@@ -1,9 +1,8 @@
 // A PluginContext without a server: a tiny hook registry, a prom-client Registry, a pools map,
-// an admin command table and a logger that records lines. It validates the plugin's options
+// an admin command table, a data folder and a logger that records lines. It validates the plugin's options
 // the way the host's loader does (plugin.json "options", ajv with defaults, `enabled` removed),
 // so a spec mounts the plugin through the contract alone.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Ajv } from 'ajv'
@@ -22,6 +21,7 @@ import type {
 } from '../../lib/contract.js'
 import { ConfigError } from '../../lib/errors.js'
 import type { Sent } from './stanza.js'
+import { tempDir } from './temp-dir.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 export const manifest = JSON.parse(readFileSync(path.join(root, 'plugin.json'), 'utf8'))
@@ -41,21 +41,17 @@ export interface FakeHostOptions {
   /** Shared between fake hosts to play several vhosts of one server. */
   registry?: Registry
   configDir?: string
-  /** Shared between fake hosts to play one node's vhosts (one outbox file), or to restart on a previous run's data. */
+  /**
+   * The server's general.data_dir; the plugin gets `<dataDir>/<plugin id>`, as from the host.
+   * Pass the same folder to several fake hosts to play the vhosts of one server, or to a new one
+   * to play a restart. Default: a fresh temp folder per fake host, removed when the spec's
+   * process exits (not on stop, so a stopped plugin can start again on what it kept).
+   */
   dataDir?: string
 }
 
-const tempDirs: string[] = []
-process.once('exit', () => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
-})
-
-/** A fresh data folder, removed when the spec process exits. */
-export function tempDataDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'fake-host-data-'))
-  tempDirs.push(dir)
-  return dir
-}
+/** A fresh folder to pass as `dataDir` to fake hosts that play one server (or its restart). */
+export const tempDataDir = (): string => tempDir('xmppd-fake-data-')
 
 /** Options as the loader would pass them, or a ConfigError per the first ajv error. */
 export function validateOptions(raw: Record<string, unknown>): unknown {
@@ -81,7 +77,7 @@ export class FakeHost {
   readonly commands = new Map<string, AdminCommand>()
   readonly httpPools: Map<string, HttpPoolSettings>
   readonly configDir: string
-  /** The plugin's data folder: a fresh temp folder per fake host, kept across its stop/start, removed at exit. */
+  /** The plugin's folder, PluginContext.dataDir: `<data_dir>/<plugin id>`. */
   readonly dataDir: string
   private handlers: SendPacketHandler[] = []
   private everSubscribed: SendPacketHandler[] = []
@@ -91,7 +87,7 @@ export class FakeHost {
     this.host = opts.host ?? 'a.test'
     this.registry = opts.registry ?? new Registry()
     this.configDir = opts.configDir ?? path.join(root, 'spec', 'fixtures')
-    this.dataDir = opts.dataDir ?? tempDataDir()
+    this.dataDir = path.join(opts.dataDir ?? tempDir('xmppd-fake-data-'), manifest.id)
     this.httpPools = new Map(
       Object.entries(opts.pools ?? {}).map(([name, p]) => [
         name,
@@ -100,7 +96,9 @@ export class FakeHost {
     )
   }
 
+  /** The context `start` gets; like the host, it creates the plugin's data folder first. */
   context(options: unknown): PluginContext {
+    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 })
     return {
       host: this.host,
       options,
@@ -135,7 +133,7 @@ export class FakeHost {
 
   /** Validates `rawOptions` like the loader, then runs the plugin's check for this vhost. */
   check(check: PluginCheck, rawOptions: Record<string, unknown>): Promise<ConfigIssue[]> {
-    return check({ host: this.host, options: validateOptions(rawOptions), httpPools: this.httpPools, configDir: this.configDir })
+    return check({ host: this.host, options: validateOptions(rawOptions), httpPools: this.httpPools, configDir: this.configDir, dataDir: this.dataDir })
   }
 
   /** Like the host: drops the hook subscriptions and admin commands after stop(). */

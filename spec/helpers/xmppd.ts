@@ -1,13 +1,13 @@
 // Starts the real xmppd in this process from a TOML config (ports 0, the fixture certificate),
 // collecting its log lines; and spawns the real CLI for specs about the process itself.
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { readConfigFile } from '../../lib/server/config/load.js'
 import { startServer, type XmppServer } from '../../lib/server/main.js'
+import { tempDir } from './temp-dir.js'
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const fixtureCert = path.join(root, 'spec/fixtures/tls/cert.pem')
@@ -57,8 +57,12 @@ ${c.extra ?? ''}
 
 export const ADMIN_TOKEN = 'spec-admin-token-0123456789'
 
+/**
+ * Writes xmppd.toml (and `files` beside it) into a fresh temp folder, removed when the spec's
+ * process exits. Without a data_dir the server keeps its state in xmppd-data/ in that folder.
+ */
 export function writeConfig(toml: string, files: Record<string, string> = {}): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'xmppd-spec-'))
+  const dir = tempDir('xmppd-spec-')
   for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text)
   const file = path.join(dir, 'xmppd.toml')
   writeFileSync(file, toml)

@@ -1,7 +1,7 @@
 // The admin token for /api (and for /metrics and /dashboard from anywhere but loopback):
 // listen.http.admin_token, else XMPPD_ADMIN_TOKEN, else a token generated once and kept in
-// .xmppd-admin-token (mode 0600) in the server's data folder: next to the config, or
-// ./xmppd-data for the embedded default.
+// .xmppd-admin-token (mode 0600) in the server's data folder, general.data_dir (by default
+// xmppd-data next to the config file; ./xmppd-data for the embedded default).
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto'
 import { readFileSync, writeFileSync, chmodSync } from 'node:fs'
 import path from 'node:path'

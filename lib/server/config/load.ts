@@ -133,6 +133,7 @@ function resolvePaths(c: Record<string, any>, configDir: string): void {
   const resolve = (node: Record<string, any>, key: string) => {
     if (isString(node[key])) node[key] = path.resolve(configDir, node[key])
   }
+  resolve(table(c.general), 'data_dir')
   const c2s = table(table(c.listen).c2s)
   resolve(c2s, 'certfile')
   resolve(c2s, 'keyfile')

@@ -23,6 +23,10 @@ export interface GeneralConfig {
   hosts: [string, ...string[]]
   admins: string[]
   loglevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
+  /**
+   * Where the server and its plugins keep state. Written relative to the config file's folder; absolute once loaded.
+   */
+  data_dir: string
 }
 export interface ListenConfig {
   c2s: C2SListenConfig

@@ -2,6 +2,9 @@
 // plugin.json describes). ajv applies the defaults written here. The TypeScript types are
 // generated from it (scripts/gen-config-types.mjs → schema.generated.ts), so the two cannot drift;
 // each `title` names a generated type.
+/** general.data_dir when the file has none: next to the config file (the embedded default's: the working directory). */
+export const DEFAULT_DATA_DIR = 'xmppd-data'
+
 export const configSchema = {
   title: 'Config',
   type: 'object',
@@ -17,6 +20,12 @@ export const configSchema = {
         hosts: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1, pattern: '^[^@/\\s]+$' } },
         admins: { type: 'array', default: [], items: { type: 'string', minLength: 3 } },
         loglevel: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
+        data_dir: {
+          type: 'string',
+          minLength: 1,
+          default: DEFAULT_DATA_DIR,
+          description: "Where the server and its plugins keep state. Written relative to the config file's folder; absolute once loaded.",
+        },
       },
     },
     listen: {

@@ -1,6 +1,7 @@
 // The embedded default that `xmppd` runs without --config: one vhost, demo accounts, the plugin
-// enabled and pointed at the built-in receiver. Its state (the admin token; later the outbox) lives
-// in one folder of the working directory, DATA_DIR, created at start.
+// enabled and pointed at the built-in receiver. Its state (the admin token, each plugin's folder)
+// lives in one folder of the working directory, DATA_DIR: its general.data_dir, which resolves
+// against the working directory (the embedded default's config folder) and is created at start.
 export const DATA_DIR = 'xmppd-data'
 
 export const DEMO_USERS = { 'alice@localhost': 'alice', 'bob@localhost': 'bob', 'admin@localhost': 'admin' }
@@ -13,6 +14,7 @@ export function defaultConfigToml(receiverUrl: string): string {
 [general]
 hosts = ["localhost"]
 admins = ["admin@localhost"]
+data_dir = "${DATA_DIR}"
 
 [listen.c2s]
 ip = "127.0.0.1"

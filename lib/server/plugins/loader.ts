@@ -25,10 +25,11 @@ import {
 } from '../../errors.js'
 import type { Config } from '../config/schema.js'
 import { httpPoolSettings } from '../config/pools.js'
+import { pluginDataDir, prepareDataDir } from '../config/data-dir.js'
 import type { HookRegistry } from './hooks.js'
 import type { CatalogEntry } from './catalog.js'
 import { runChecks } from './preflight.js'
-import type { PluginSettings } from './sections.js'
+import { unique, type PluginSettings } from './sections.js'
 import { PluginKeyMap, type PluginKey } from './plugin-key.js'
 
 export interface LoaderDeps {
@@ -37,6 +38,8 @@ export interface LoaderDeps {
   sessions: Sessions
   registry: Registry
   log: Logger
+  /** general.data_dir as the server started with it (a reload does not change it). */
+  dataDir: string
 }
 
 export interface PluginState {
@@ -108,7 +111,7 @@ export class PluginLoader {
       )
       if (errors.length) {
         await Promise.all([...created.values()].map((i) => i.plugin.stop().catch(() => undefined)))
-        throw new ConfigErrors(errors)
+        throw new ConfigErrors(unique(errors))
       }
       // Commit.
       this.settings = settings
@@ -154,7 +157,7 @@ export class PluginLoader {
       // A vhost without a section for it runs the defaults, checked only now: report every issue.
       const settings = this.settings.get(key)!
       if (!settings.options) throw new ConfigErrors(settings.errors)
-      const issues = await runChecks([settings], this.deps.catalog, this.pools, this.configDir)
+      const issues = await runChecks([settings], this.deps.catalog, this.pools, this.configDir, this.deps.dataDir)
       if (issues.length) throw new ConfigErrors(issues)
       const instance = await this.create(settings, this.pools, this.configDir)
       this.activate(instance)
@@ -210,6 +213,10 @@ export class PluginLoader {
     const instance: Instance = { plugin: undefined as unknown as Plugin, settings, hooks: [], commands: new Map() }
     const log = this.deps.log.child({ plugin: settings.id, host: settings.host })
     const hooks = this.deps.hooksOf(settings.host)!
+    // Made again before every start: it may have been removed since the server started.
+    const dataDir = pluginDataDir(this.deps.dataDir, settings.id)
+    const unusable = prepareDataDir(dataDir)
+    if (unusable) throw new ConfigErrors([new ConfigError('general.data_dir', unusable)])
     const ctx: PluginContext = {
       host: settings.host,
       options: settings.options,
@@ -231,8 +238,7 @@ export class PluginLoader {
       admin: { command: (name, run) => void instance.commands.set(name, run) },
       log,
       configDir,
-      // TEMPORARY (issue 11 wiring): replaced by [general] data_dir in the datadir branch.
-      dataDir: await (async (dir: string) => ((await import('node:fs')).mkdirSync(dir, { recursive: true }), dir))(`${configDir}/xmppd-data/${settings.id}`),
+      dataDir,
     }
     try {
       const { default: factory } = await this.deps.catalog.get(settings.id)!.load()

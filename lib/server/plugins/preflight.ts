@@ -1,29 +1,41 @@
 // Everything that must hold before a config runs, checked in one pass so the report lists every
-// problem at once: the server's own sections (config/load.ts), unknown plugins, each plugin
-// section against its schema, then each plugin's own check for every vhost. Nothing starts here.
+// problem at once: the server's own sections (config/load.ts), the data folder, unknown plugins,
+// each plugin section against its schema, then each plugin's own check for every vhost. Nothing
+// starts here; the data folder is created, as that is the only sure test that it can be written.
+import path from 'node:path'
 import type { HttpPoolSettings } from '../../contract.js'
 import { ConfigError, ConfigErrors } from '../../errors.js'
 import type { LoadedConfig } from '../config/load.js'
-import type { Config, PoolConfig } from '../config/schema.js'
+import { DEFAULT_DATA_DIR, type Config, type PoolConfig } from '../config/schema.js'
+import { pluginDataDir, prepareDataDir } from '../config/data-dir.js'
 import { httpPoolSettings } from '../config/pools.js'
 import type { CatalogEntry } from './catalog.js'
 import type { PluginKeyMap } from './plugin-key.js'
 import { resolvePluginSettings, unique, type PluginSettings } from './sections.js'
 
+/** What a reload keeps of the running server: its vhosts, and its data folder (both need a restart to change). */
+export interface Running {
+  hosts: readonly string[]
+  dataDir: string
+}
+
 /**
- * The plugin settings of a config that may run, or ConfigErrors with every problem found.
- * `hosts` are the vhosts to resolve plugins for (on reload: the running ones).
+ * The plugin settings of a config that may run, or ConfigErrors with every problem found. At
+ * start (no `running`) the file's vhosts and data folder are checked, the folder created; on
+ * reload, plugins are resolved for the running vhosts and checked against the running folder.
  */
-export async function preflight(
-  loaded: LoadedConfig,
-  catalog: ReadonlyMap<string, CatalogEntry>,
-  hosts: readonly string[] = checkedHosts(loaded),
-): Promise<PluginKeyMap<PluginSettings>> {
+export async function preflight(loaded: LoadedConfig, catalog: ReadonlyMap<string, CatalogEntry>, running?: Running): Promise<PluginKeyMap<PluginSettings>> {
   const { config, configDir } = loaded
+  const hosts = running?.hosts ?? checkedHosts(loaded)
+  const written = (config.general as Partial<Config['general']> | undefined)?.data_dir
+  const dataDir = running?.dataDir ?? (typeof written === 'string' ? written : path.resolve(configDir, DEFAULT_DATA_DIR))
+  // A data_dir of the wrong type was reported by the schema; an unusable one is reported here.
+  const unusable = !running && typeof written === 'string' ? prepareDataDir(dataDir) : undefined
+  const dataDirProblems = unusable ? [new ConfigError('general.data_dir', unusable)] : []
   const { settings, problems } = resolvePluginSettings(config, catalog, hosts)
   const configured = [...settings.values()].filter((s) => s.configured)
-  const issues = await runChecks(configured, catalog, httpPoolSettings({ http_connections: pools(loaded) }), configDir)
-  const all = unique([...loaded.problems, ...problems, ...issues])
+  const issues = await runChecks(configured, catalog, httpPoolSettings({ http_connections: pools(loaded) }), configDir, dataDir)
+  const all = unique([...loaded.problems, ...dataDirProblems, ...problems, ...issues])
   if (all.length) throw new ConfigErrors(all)
   return settings
 }
@@ -31,20 +43,22 @@ export async function preflight(
 /**
  * Runs the plugins' checks for the given (plugin, vhost) sections that can be checked (see
  * PluginSettings.checkOptions), all at once, and places each issue in the file. A check that
- * throws is an issue of its section.
+ * throws is an issue of its section. `dataDir` is the server's; each check sees its plugin's
+ * folder in it.
  */
 export async function runChecks(
   list: Iterable<PluginSettings>,
   catalog: ReadonlyMap<string, CatalogEntry>,
   httpPools: ReadonlyMap<string, HttpPoolSettings>,
   configDir: string,
+  dataDir: string,
 ): Promise<ConfigError[]> {
   const runs = [...list].map(async (s) => {
     const options = s.checkOptions
     if (!options) return []
     try {
       const { check } = await catalog.get(s.id)!.load()
-      const issues = (await check?.({ host: s.host, options, httpPools, configDir })) ?? []
+      const issues = (await check?.({ host: s.host, options, httpPools, configDir, dataDir: pluginDataDir(dataDir, s.id) })) ?? []
       return issues.map((i) => new ConfigError(s.locate(i.path), i.reason, { cause: i }))
     } catch (err) {
       return [new ConfigError(s.locate(''), `cannot be checked: ${(err as Error)?.message ?? String(err)}`, { cause: err })]
