@@ -13,7 +13,7 @@ import { MetricReader } from '../../lib/server/plugins/metric-reader.js'
 import { METRIC_ROLES } from '../../lib/server/plugins/metric-roles.js'
 import { FakeHost } from '../helpers/fake-host.js'
 import { assertBalanced, eventually } from '../helpers/metrics.js'
-import { closedPort, startSink, type Sink } from '../helpers/sink.js'
+import { startSink, type Sink } from '../helpers/sink.js'
 import { chat } from '../helpers/stanza.js'
 
 const ID = 'mod_event_pusher_http'
@@ -28,7 +28,10 @@ describe('MetricReader', () => {
   it('reads every series by its role, on a vhost where the plugin runs, has stopped, or never ran', async () => {
     const registry = new Registry()
     const a = new FakeHost({ host: 'a.test', registry, pools: { http_pool: { server: sink.url } } })
-    const b = new FakeHost({ host: 'b.test', registry, pools: { http_pool: { server: `http://127.0.0.1:${await closedPort()}` } } })
+    // b's endpoint answers 500: with retries = 0 its one notification fails (status).
+    const failing = await startSink()
+    failing.behave({ status: 500 })
+    const b = new FakeHost({ host: 'b.test', registry, pools: { http_pool: { server: failing.url } } })
     await a.start(createEventPusherHttp, { path: '/n' })
     await b.start(createEventPusherHttp, { path: '/n' })
     a.send(chat('alice@a.test/r', 'bob@a.test', 'one'))
@@ -50,9 +53,11 @@ describe('MetricReader', () => {
     assert.ok(running.response_time!.sum! > 0)
     assert.deepEqual(running.sent, { name: 'mod_http_notifications_sent_total', type: 'counter', total: 2 })
     assert.equal(running.failed?.total, 0)
-    assert.deepEqual(Object.keys(running.failed?.by ?? {}).sort(), ['breaker_open', 'callback', 'connection', 'queue_full', 'shutdown', 'status', 'timeout'])
+    assert.deepEqual(Object.keys(running.failed?.by ?? {}).sort(), ['callback', 'connection', 'expired', 'queue_full', 'shutdown', 'status', 'timeout'])
     assert.deepEqual(running.retries, { name: 'mod_http_notifications_retries_total', type: 'counter', total: 0 })
     assert.deepEqual(running.queue_depth?.by, { 'http_pool/n': 0 })
+    assert.deepEqual(running.pending?.by, { 'http_pool/n': 0 })
+    assert.equal(running.recovered?.total, 0)
     assert.deepEqual(running.breaker_state?.by, { http_pool: 0 })
 
     await b.stop()
@@ -60,7 +65,8 @@ describe('MetricReader', () => {
     assert.equal(stopped.accepted?.total, 1, 'counters keep their totals')
     assert.equal(stopped.sent?.total, 0)
     assert.equal(stopped.failed?.total, 1)
-    assert.equal(stopped.failed?.by?.connection, 1)
+    assert.equal(stopped.failed?.by?.status, 1)
+    await failing.close()
     assert.deepEqual(stopped.queue_depth, { name: 'mod_http_notifications_queue_depth', type: 'gauge', total: 0, by: {} }, 'a stopped instance has no gauges')
     assert.deepEqual(stopped.breaker_state?.by, {})
 
@@ -107,7 +113,7 @@ describe('plugin.json metrics', () => {
   it('gives every series of the built-in plugin a role from the vocabulary, each role once', () => {
     const metrics = builtinCatalog().get(ID)!.manifest.metrics!
     const roles = metrics.map((m) => m.role)
-    assert.deepEqual(roles, ['accepted', 'sent', 'failed', 'response_time', 'retries', 'queue_depth', 'breaker_state'])
+    assert.deepEqual(roles, ['accepted', 'sent', 'failed', 'response_time', 'retries', 'queue_depth', 'breaker_state', 'pending', 'oldest_pending', 'recovered'])
     for (const role of roles) assert.ok(METRIC_ROLES.includes(role!), role)
   })
 
