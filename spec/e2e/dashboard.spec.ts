@@ -1,12 +1,15 @@
 // The dashboard in a real browser (Debian's chromium through playwright-core) against the real
 // server, real clients and a real endpoint: live counters, the token flow of the toggle, a toggle
-// that stops notifications, retries, a phone-sized viewport; and its routes over plain HTTP.
+// that stops notifications, retries, what waits for an unreachable endpoint, a phone-sized
+// viewport; and its routes over plain HTTP. Its views of the outbox across a reload and a
+// restart: dashboard-outbox.spec.ts.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import { mkdirSync, readdirSync } from 'node:fs'
 import path from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { count, launchBrowser, waitForText } from '../helpers/browser.js'
 import { connectClient, type TestClient } from '../helpers/client.js'
 import { eventually } from '../helpers/metrics.js'
 import { closedPort, startSink, type Sink } from '../helpers/sink.js'
@@ -25,10 +28,12 @@ const clients: Record<string, TestClient> = {}
 
 before(async () => {
   sink = await startSink()
-  // y.test's endpoint answers each message's first attempt with 500, the next with 200.
+  // y.test's endpoint answers each message's first attempt with 500, the next with 200; and a
+  // "bad request" with 400, which is final.
   const attempts = new Map<string, number>()
   sink.behave((req) => {
     if (req.url !== '/webservice/retry') return { status: 204 }
+    if (req.form.message === 'bad request') return { status: 400 }
     const n = (attempts.get(req.form.message) ?? 0) + 1
     attempts.set(req.form.message, n)
     return { status: n === 1 ? 500 : 200 }
@@ -77,19 +82,7 @@ retry_max_delay = 400
   for (const jid of ['alice@localhost', 'bob@localhost', 'bea@b.test', 'bo@b.test', 'dan@dead.test', 'dee@dead.test', 'rex@y.test', 'rue@y.test']) {
     clients[jid.split('@')[0]] = await connectClient(server.c2sPort, jid, 'pw')
   }
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  browser = await launchBrowser()
   mkdirSync(ARTIFACTS, { recursive: true })
 })
 
@@ -119,23 +112,6 @@ async function chat(from: string, to: string, body: string): Promise<void> {
   await clients[from].chat(to, body)
   await clients[to.split('@')[0]].next((s) => s.is('message') && s.getChildText('body') === body)
 }
-
-async function waitForText(page: Page, testid: string, ok: (text: string) => boolean, timeoutMs = 6000): Promise<string> {
-  const deadline = Date.now() + timeoutMs
-  let text = ''
-  while (Date.now() < deadline) {
-    text =
-      (await page
-        .getByTestId(testid)
-        .textContent({ timeout: timeoutMs })
-        .catch(() => null)) ?? ''
-    if (ok(text)) return text
-    await page.waitForTimeout(100)
-  }
-  throw new Error(`${testid}: still "${text}" after ${timeoutMs} ms`)
-}
-
-const count = (text: string) => Number(text.replace(/,/g, ''))
 
 test('routes: the page and a fixed set of assets with their types; data as JSON; nothing else', async () => {
   const page = await rawGet('/dashboard')
@@ -216,7 +192,11 @@ test('the page follows the traffic; the toggle asks for the token once and stops
     assert.match((await page.getByTestId('handlers-localhost').textContent()) ?? '', /\/webservice\/notifications/)
     assert.ok(!(await page.content()).includes(URL_SECRET), 'no endpoint credentials in the page')
 
-    // Traffic: three on localhost, two on b.test, twelve into a dead endpoint (its breaker opens).
+    // The outbox each instance writes to: the default, one SQLite file in the plugin's data folder.
+    const outboxFile = path.join(path.dirname(server.configFile), 'xmppd-data', 'mod_event_pusher_http', 'outbox.sqlite')
+    assert.equal(await page.getByTestId('outbox-localhost').textContent(), `sqlite · ${outboxFile}`)
+
+    // Traffic: three on localhost, two on b.test, twelve into an endpoint that refuses connections.
     const before = sink.requests.length
     for (let i = 1; i <= 3; i++) await chat('alice', 'bob@localhost', `hello ${i}`)
     for (let i = 1; i <= 2; i++) await chat('bea', 'bo@b.test', `b ${i}`)
@@ -224,12 +204,21 @@ test('the page follows the traffic; the toggle asks for the token once and stops
     await sink.waitFor(before + 5)
     await waitForText(page, 'sent-localhost', (t) => count(t) === start + 3)
     await waitForText(page, 'sent-b.test', (t) => count(t) >= 2)
-    await waitForText(page, 'failed-dead.test', (t) => count(t) >= 10)
-    await waitForText(page, 'reasons-dead.test', (t) => /connection/.test(t))
+    await waitForText(page, 'pending-localhost', (t) => t === '0')
+    // Unreachable is not a failure: the twelve wait in the outbox while the breaker is open.
+    await waitForText(page, 'pending-dead.test', (t) => t === '12')
+    await waitForText(page, 'pending-dead.test-dead_pool/notifications', (t) => t === '12 / 1,000,000 pending')
     await waitForText(page, 'breaker-dead.test-dead_pool', (t) => t === 'open')
+    assert.match((await page.getByTestId('pending-dead.test-note').textContent()) ?? '', /^oldest \d+ s$/)
+    assert.equal(await page.getByTestId('failed-dead.test').textContent(), '0')
+    assert.equal(await page.getByTestId('reasons-dead.test').textContent(), 'no failures')
     await waitForText(page, 'latency-localhost', (t) => /ms/.test(t))
-    // The chart: drawn from the 2 s history once there are two intervals.
+    // The chart: drawn from the 2 s history once there are two intervals; pending has its own line.
     await page.locator('[data-testid="chart-localhost"] polyline[data-series="sent"]').waitFor({ timeout: 8000 })
+    // (A flat line has no height: attached, not "visible".)
+    await page.locator('[data-testid="chart-dead.test"] polyline[data-series="pending"]').waitFor({ state: 'attached', timeout: 8000 })
+    assert.equal(await page.locator('[data-testid="chart-y.test"] polyline[data-series="pending"]').count(), 0, 'no pending line where nothing waited')
+    assert.match((await page.getByTestId('rates-dead.test').textContent()) ?? '', /pending 12/)
 
     // Toggle off: the token is asked for; a wrong one is refused and forgotten.
     await page.getByTestId('toggle-localhost').click()
@@ -261,6 +250,8 @@ test('the page follows the traffic; the toggle asks for the token once and stops
     )
     await waitForText(page, 'sent-b.test', (t) => count(t) >= 3)
     assert.equal(count((await page.getByTestId('sent-localhost').textContent()) ?? ''), start + 3)
+    // Stopped: the counters still say what is pending (nothing here), and nothing is sent.
+    assert.equal(await page.getByTestId('pending-localhost').textContent(), '0')
 
     // The token is kept: toggling back on asks nothing.
     await page.getByTestId('toggle-b.test').click()
@@ -282,7 +273,7 @@ async function statusOn(host: string): Promise<PluginStatus> {
   return data.hosts.find((h) => h.host === host)!.plugins[0]
 }
 
-test('retries: 500 then 200 shows one retry (card, data, status text); sent once, nothing failed', async () => {
+test('retries: 500 then 200 shows one retry (card, data, status text); sent once; a 400 fails at once', async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
   const page = await context.newPage()
   const problems: string[] = []
@@ -291,35 +282,55 @@ test('retries: 500 then 200 shows one retry (card, data, status text); sent once
   try {
     await page.goto(`${base}/dashboard`)
     await waitForText(page, 'retries-y.test', (t) => t === '0')
-    await waitForText(page, 'retrying-y.test-http_pool/retry', (t) => t === '0 retrying')
+    await waitForText(page, 'pending-y.test-http_pool/retry', (t) => t === '0 / 1,000,000 pending')
     assert.equal(await page.getByTestId('retries-localhost').textContent(), '0', 'every vhost shows its retries, at 0 from start')
 
     await chat('rex', 'rue@y.test', 'retry me')
-    // Between its two attempts the notification is retrying (its wait is 200-400 ms).
+    // Between its two attempts the notification is pending, not in flight (its wait is 200-400 ms).
+    const tried = () => sink.requests.filter((r) => r.url === '/webservice/retry').length
     const between = await eventually(
       () => statusOn('y.test'),
-      (s) => assert.equal((s.detail as any).handlers[0].retrying, 1),
+      (s) => {
+        assert.equal(tried(), 1)
+        assert.deepEqual(
+          (s.detail as any).handlers.map((h: any) => [h.pending, h.queue_depth, h.in_flight]),
+          [[1, 1, 0]],
+        )
+      },
     )
-    assert.match(formatStatus([between]), /^ {2}handler http_pool\/retry -> \S+\/webservice\/retry {2}queue 0\/10000, retrying 1$/m)
+    assert.equal(between.pending, 1)
+    const waiting = formatStatus([between])
+    assert.match(waiting, /^ {2}handler http_pool\/retry -> \S+\/webservice\/retry {2}pending 1\/1000000 \(1 queued, 0 in flight\)$/m)
+    assert.match(waiting, /^ {2}pending: 1, oldest \d+ s$/m)
 
     const done = await eventually(
       () => statusOn('y.test'),
       (s) => assert.equal(s.metrics.sent?.total, 1),
     )
-    assert.equal(sink.requests.filter((r) => r.url === '/webservice/retry').length, 2, 'two attempts')
+    assert.equal(tried(), 2, 'two attempts')
     assert.equal(done.metrics.retries?.total, 1)
     assert.equal(done.metrics.accepted?.total, 1, 'accepted once, whatever the attempts')
     assert.equal((done.detail as any).retries, 1)
     assert.equal((done.detail as any).failed.total, 0)
+    assert.equal(done.pending, 0)
     const text = formatStatus([done])
     assert.match(text, /^ {2}retries: 1$/m)
-    assert.match(text, /queue 0\/10000, retrying 0$/m)
+    assert.match(text, /^ {2}pending: 0$/m)
+    assert.match(text, /pending 0\/1000000 \(0 queued, 0 in flight\)$/m)
     assert.match(text, /\[y\.test, mod_http_notifications, sent\]\s+1/)
 
     await waitForText(page, 'retries-y.test', (t) => count(t) === 1)
     await waitForText(page, 'sent-y.test', (t) => count(t) === 1)
-    await waitForText(page, 'retrying-y.test-http_pool/retry', (t) => t === '0 retrying')
+    await waitForText(page, 'pending-y.test', (t) => t === '0')
     assert.equal(count((await page.getByTestId('failed-y.test').textContent()) ?? ''), 0)
+
+    // 400 is final: failed at its first attempt, with retries to spare.
+    await chat('rex', 'rue@y.test', 'bad request')
+    await waitForText(page, 'failed-y.test', (t) => count(t) === 1)
+    await waitForText(page, 'reasons-y.test', (t) => t === 'failed by reason: status 1')
+    assert.equal(tried(), 3)
+    assert.equal(await page.getByTestId('retries-y.test').textContent(), '1')
+    assert.match(formatStatus([await statusOn('y.test')]), /^ {2}failed by reason: status 1$/m)
     assert.deepEqual(problems, [])
   } finally {
     await context.close()

@@ -11,9 +11,10 @@ import createEventPusherHttp from '../../lib/plugin/index.js'
 import { builtinCatalog, loadManifest } from '../../lib/server/plugins/catalog.js'
 import { MetricReader } from '../../lib/server/plugins/metric-reader.js'
 import { METRIC_ROLES } from '../../lib/server/plugins/metric-roles.js'
+import { pendingOf } from '../../lib/server/plugins/status.js'
 import { FakeHost } from '../helpers/fake-host.js'
 import { assertBalanced, eventually } from '../helpers/metrics.js'
-import { startSink, type Sink } from '../helpers/sink.js'
+import { closedPort, startSink, type Sink } from '../helpers/sink.js'
 import { chat } from '../helpers/stanza.js'
 
 const ID = 'mod_event_pusher_http'
@@ -28,17 +29,15 @@ describe('MetricReader', () => {
   it('reads every series by its role, on a vhost where the plugin runs, has stopped, or never ran', async () => {
     const registry = new Registry()
     const a = new FakeHost({ host: 'a.test', registry, pools: { http_pool: { server: sink.url } } })
-    // b's endpoint answers 500: with retries = 0 its one notification fails (status).
-    const failing = await startSink()
-    failing.behave({ status: 500 })
-    const b = new FakeHost({ host: 'b.test', registry, pools: { http_pool: { server: failing.url } } })
+    const b = new FakeHost({ host: 'b.test', registry, pools: { http_pool: { server: `http://127.0.0.1:${await closedPort()}` } } })
     await a.start(createEventPusherHttp, { path: '/n' })
     await b.start(createEventPusherHttp, { path: '/n' })
     a.send(chat('alice@a.test/r', 'bob@a.test', 'one'))
     a.send(chat('alice@a.test/r', 'bob@a.test', 'two'))
     b.send(chat('bea@b.test/r', 'bo@b.test', 'nowhere'))
     await assertBalanced(registry, 'a.test')
-    await assertBalanced(registry, 'b.test')
+    // b.test's endpoint refuses connections: not an attempt, so its notification waits, pending.
+    await assertBalanced(registry, 'b.test', 2000, { pending: true })
     const reader = new MetricReader(registry, builtinCatalog())
 
     const running = await eventually(
@@ -56,19 +55,31 @@ describe('MetricReader', () => {
     assert.deepEqual(Object.keys(running.failed?.by ?? {}).sort(), ['callback', 'connection', 'expired', 'queue_full', 'shutdown', 'status', 'timeout'])
     assert.deepEqual(running.retries, { name: 'mod_http_notifications_retries_total', type: 'counter', total: 0 })
     assert.deepEqual(running.queue_depth?.by, { 'http_pool/n': 0 })
-    assert.deepEqual(running.pending?.by, { 'http_pool/n': 0 })
-    assert.equal(running.recovered?.total, 0)
     assert.deepEqual(running.breaker_state?.by, { http_pool: 0 })
+    assert.deepEqual(running.pending, { name: 'mod_http_notifications_pending', type: 'gauge', total: 0, by: { 'http_pool/n': 0 } })
+    assert.deepEqual(running.oldest_pending?.by, { 'http_pool/n': 0 })
+    assert.deepEqual(running.recovered, { name: 'mod_http_notifications_recovered_total', type: 'counter', total: 0 })
+
+    const waiting = await reader.read({ id: ID, host: 'b.test' })
+    assert.deepEqual(waiting.pending?.by, { 'http_pool/n': 1 })
+    assert.equal(waiting.pending?.total, (await b.command('status')).pending, "the host's reading agrees with the plugin's own")
+    assert.ok(waiting.oldest_pending!.by!['http_pool/n'] > 0, 'the oldest pending one has an age')
+    assert.equal(waiting.failed?.total, 0, 'unreachable is not a failure')
 
     await b.stop()
     const stopped = await reader.read({ id: ID, host: 'b.test' })
     assert.equal(stopped.accepted?.total, 1, 'counters keep their totals')
     assert.equal(stopped.sent?.total, 0)
-    assert.equal(stopped.failed?.total, 1)
-    assert.equal(stopped.failed?.by?.status, 1)
-    await failing.close()
-    assert.deepEqual(stopped.queue_depth, { name: 'mod_http_notifications_queue_depth', type: 'gauge', total: 0, by: {} }, 'a stopped instance has no gauges')
+    assert.equal(stopped.failed?.total, 0, 'stopping fails nothing with the sqlite outbox')
+    for (const role of ['queue_depth', 'pending', 'oldest_pending'] as const) {
+      assert.deepEqual(stopped[role]?.by, {}, `a stopped instance has no ${role} gauge`)
+      assert.equal(stopped[role]?.total, 0)
+    }
     assert.deepEqual(stopped.breaker_state?.by, {})
+    // What the status shows as pending: the gauge while it runs; once stopped, what the counters leave.
+    assert.equal(pendingOf(waiting, true), 1)
+    assert.equal(pendingOf(stopped, false), 1, 'accepted + recovered - sent - failed: kept in the outbox')
+    assert.equal(pendingOf({}, false), null, 'a plugin that counts nothing')
 
     const never = await reader.read({ id: ID, host: 'c.test' })
     assert.deepEqual([never.accepted?.total, never.sent?.total, never.failed?.total, never.response_time?.total], [0, 0, 0, 0])
@@ -113,7 +124,18 @@ describe('plugin.json metrics', () => {
   it('gives every series of the built-in plugin a role from the vocabulary, each role once', () => {
     const metrics = builtinCatalog().get(ID)!.manifest.metrics!
     const roles = metrics.map((m) => m.role)
-    assert.deepEqual(roles, ['accepted', 'sent', 'failed', 'response_time', 'retries', 'queue_depth', 'breaker_state', 'pending', 'oldest_pending', 'recovered'])
+    assert.deepEqual(roles, [
+      'accepted',
+      'sent',
+      'failed',
+      'response_time',
+      'retries',
+      'queue_depth',
+      'breaker_state',
+      'pending',
+      'oldest_pending',
+      'recovered',
+    ])
     for (const role of roles) assert.ok(METRIC_ROLES.includes(role!), role)
   })
 

@@ -29,12 +29,31 @@ export function formatSeed(statuses: PluginStatus[]): string {
   return rows.length ? table(rows) : 'no metrics'
 }
 
+/** A duration in seconds as an operator reads it: 42 s, 12 min, 5 h, 3 d. */
+export function age(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`
+  if (seconds < 36 * 3600) return `${Math.round(seconds / 3600)} h`
+  return `${Math.round(seconds / 86400)} d`
+}
+
+/** The age of the oldest pending notification over the vhost's handlers (the `oldest_pending` role), if any is pending. */
+export function oldestPending(s: PluginStatus): number | undefined {
+  const ages = Object.values(s.metrics.oldest_pending?.by ?? {}).filter((v) => v > 0)
+  return ages.length ? Math.max(...ages) : undefined
+}
+
 /**
  * What of a running plugin's own `status` command (PluginStatus.detail) the text and the
  * dashboard show: the parts no metric holds. Totals come from the metrics, by role.
  */
 export interface StatusDetail {
-  handlers?: Array<{ name: string; url: string; queue_depth: number; max_queue: number; in_flight?: number; retrying?: number }>
+  /** Where its notifications wait: the backend ("sqlite", "memory") and its file, or a description. */
+  outbox?: { backend: string; location: string }
+  /** `pending` is bounded by `max_queue`; `queue_depth` is the part of it not in flight. */
+  handlers?: Array<{ name: string; url: string; pending?: number; queue_depth: number; max_queue: number; in_flight?: number }>
+  /** Handlers a reload removed whose notifications are still pending (delivered if one of that name returns, else they expire). */
+  orphans?: Array<{ name: string; pending: number }>
   pools?: Array<{ name: string; breaker: string; in_flight: number; pool_size: number }>
   /** Percentiles (seconds) over the recent sent requests of the running instance. */
   response_time?: { p50?: number | null; p95?: number | null; p99?: number | null }
@@ -50,12 +69,24 @@ export function formatStatus(statuses: PluginStatus[]): string {
       if (reasons.length) lines.push(`  failed by reason: ${reasons.map(([r, n]) => `${r} ${n}`).join(', ')}`)
       if (s.metrics.retries) lines.push(`  retries: ${s.metrics.retries.total}`)
       const d = s.detail as StatusDetail | null
+      if (typeof s.pending === 'number') {
+        const oldest = oldestPending(s)
+        // Stopped: the counters say what the outbox keeps; it is delivered once the plugin runs again.
+        const note = oldest !== undefined ? `, oldest ${age(oldest)}` : !d && s.pending > 0 ? ' (waiting in the outbox until the plugin runs again)' : ''
+        lines.push(`  pending: ${s.pending}${note}`)
+      }
+      if (s.metrics.recovered?.total) lines.push(`  recovered: ${s.metrics.recovered.total} (pending in the outbox when this process opened it)`)
       if (d) {
         if (d.response_time) lines.push(`  response time: p50 ${ms(d.response_time.p50)}, p95 ${ms(d.response_time.p95)}, p99 ${ms(d.response_time.p99)}`)
+        if (d.outbox) lines.push(`  outbox: ${d.outbox.backend}, ${d.outbox.location}`)
         for (const h of d.handlers ?? []) {
-          // Notifications between two attempts: a retry's wait, or due and waiting for a slot.
-          const retrying = typeof h.retrying === 'number' ? `, retrying ${h.retrying}` : ''
-          lines.push(`  handler ${h.name} -> ${h.url}  queue ${h.queue_depth}/${h.max_queue}${retrying}`)
+          const inFlight = typeof h.in_flight === 'number' ? `, ${h.in_flight} in flight` : ''
+          const load =
+            typeof h.pending === 'number' ? `pending ${h.pending}/${h.max_queue} (${h.queue_depth} queued${inFlight})` : `queue ${h.queue_depth}/${h.max_queue}`
+          lines.push(`  handler ${h.name} -> ${h.url}  ${load}`)
+        }
+        for (const o of d.orphans ?? []) {
+          lines.push(`  removed handler ${o.name}: ${o.pending} pending (delivered if a handler of that name returns, else they expire)`)
         }
         for (const p of d.pools ?? []) lines.push(`  pool ${p.name}: breaker ${p.breaker}, ${p.in_flight}/${p.pool_size} in flight`)
       }

@@ -1,18 +1,20 @@
 // @ts-check
-// The chart of notifications sent and failed per second: rates between the server's cumulative
-// 2 s samples, drawn as SVG in user units at its box's measured width. A ResizeObserver redraws it
+// The chart of notifications sent and failed per second (rates between the server's cumulative
+// 2 s samples) and of what is pending (a count, dashed, on its own right-hand axis: an outage shows
+// as sent falling to 0 while pending climbs, the endpoint's return as pending draining), drawn as
+// SVG in user units at its box's measured width. A ResizeObserver redraws it
 // whenever that width changes (first layout, a window resize, a scrollbar coming or going), so it
 // is never drawn at a guessed width waiting for a resize event.
 import { svg } from './dom.js'
 import { ago, rate } from './format.js'
 
 /** @typedef {import('./data.js').HistoryPoint} HistoryPoint */
-/** @typedef {{ t: number, sent: number, failed: number }} Rate  per second, over the interval ending at t */
-/** @typedef {{ sent: number, failed: number, peak: number }} Latest  the last interval's rates and the peak, per second */
+/** @typedef {{ t: number, sent: number, failed: number, pending: number }} Rate  sent and failed per second over the interval ending at t; pending at t */
+/** @typedef {{ sent: number, failed: number, peak: number, pending: number | undefined }} Latest  the last interval's rates and the peak, per second; pending now */
 
 const HEIGHT = 120
 const MIN_WIDTH = 200
-const PAD = { left: 34, right: 6, top: 8, bottom: 18 }
+const PAD = { left: 34, right: 40, top: 8, bottom: 18 }
 
 /**
  * Per-second rates between consecutive cumulative samples.
@@ -28,7 +30,7 @@ function rates(history) {
     const dt = (b.t - a.t) / 1000
     if (dt <= 0) continue
     // Counters only grow; a drop (a registry reset) is shown as 0, not as a negative rate.
-    out.push({ t: b.t, sent: Math.max(0, b.sent - a.sent) / dt, failed: Math.max(0, b.failed - a.failed) / dt })
+    out.push({ t: b.t, sent: Math.max(0, b.sent - a.sent) / dt, failed: Math.max(0, b.failed - a.failed) / dt, pending: b.pending ?? 0 })
   }
   return out
 }
@@ -58,7 +60,7 @@ function draw(box, width, history) {
     root.append(t)
     root.setAttribute('aria-label', 'not enough samples yet')
     box.replaceChildren(root)
-    return { sent: 0, failed: 0, peak: 0 }
+    return { sent: 0, failed: 0, peak: 0, pending: history[history.length - 1]?.pending }
   }
   const t0 = points[0].t
   const t1 = points[points.length - 1].t
@@ -76,6 +78,18 @@ function draw(box, width, history) {
     label.textContent = Number.isInteger(v) ? String(v) : v.toFixed(1)
     root.append(label)
   }
+  // Pending, when there was any: a count on its own scale, labelled on the right.
+  const pendingPeak = Math.max(...points.map((p) => p.pending))
+  const pendingTop = niceMax(Math.max(2, pendingPeak)) // a count: no half notifications on the axis of 1
+  /** @param {number} v */
+  const y2 = (v) => PAD.top + plotH - (v / pendingTop) * plotH
+  if (pendingPeak > 0) {
+    for (const v of [0, pendingTop / 2, pendingTop]) {
+      const label = svg('text', { x: width - PAD.right + 4, y: y2(v) + 3, 'text-anchor': 'start', class: 'chart-label chart-label-pending' })
+      label.textContent = compact(v)
+      root.append(label)
+    }
+  }
   const left = svg('text', { x: PAD.left, y: HEIGHT - 4, class: 'chart-label' })
   left.textContent = `−${ago(span / 1000)}`
   const right = svg('text', { x: width - PAD.right, y: HEIGHT - 4, 'text-anchor': 'end', class: 'chart-label' })
@@ -90,13 +104,24 @@ function draw(box, width, history) {
     }
     root.append(svg('polyline', { points: line, class: `chart-line chart-${series}`, 'data-series': series }))
   }
+  if (pendingPeak > 0) {
+    const line = points.map((p) => `${x(p.t).toFixed(1)},${y2(p.pending).toFixed(1)}`).join(' ')
+    root.append(svg('polyline', { points: line, class: 'chart-line chart-pending', 'data-series': 'pending' }))
+  }
   const now = points[points.length - 1]
   root.setAttribute(
     'aria-label',
-    `notifications per second over the last ${ago(span / 1000)}: sent ${rate(now.sent)}, failed ${rate(now.failed)} now, peak ${rate(peak)}`,
+    `notifications per second over the last ${ago(span / 1000)}: sent ${rate(now.sent)}, failed ${rate(now.failed)} now, peak ${rate(peak)}; ${now.pending} pending`,
   )
   box.replaceChildren(root)
-  return { sent: now.sent, failed: now.failed, peak }
+  return { sent: now.sent, failed: now.failed, peak, pending: now.pending }
+}
+
+/** An axis label for a count: 950, 1.5k, 2M. @param {number} v */
+function compact(v) {
+  if (v < 1000) return Number.isInteger(v) ? String(v) : v.toFixed(1)
+  if (v < 1e6) return `${+(v / 1000).toFixed(1)}k`
+  return `${+(v / 1e6).toFixed(1)}M`
 }
 
 /**

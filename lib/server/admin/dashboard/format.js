@@ -17,8 +17,10 @@ export function rate(perSecond) {
   return `${perSecond < 10 ? perSecond.toFixed(1) : Math.round(perSecond)}/s`
 }
 
-/** @param {number} seconds */
+/** A duration as an operator reads it (as xmppctl writes it): 42 s, 12 min, 5 h, 3 d. @param {number} seconds */
 export function ago(seconds) {
   if (seconds < 90) return `${Math.round(seconds)} s`
-  return `${Math.round(seconds / 60)} min`
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`
+  if (seconds < 36 * 3600) return `${Math.round(seconds / 3600)} h`
+  return `${Math.round(seconds / 86400)} d`
 }

@@ -1,11 +1,12 @@
 // @ts-check
-// One plugin on one vhost, in its vhost's card: state and toggle, totals, the chart, failures by
-// reason, the seed's names, and while it runs its breakers and queues. Totals are read by role
-// from the status's `metrics` (the server's registry), so they show while the plugin is disabled
-// too; what only a running instance knows (handlers, pools, percentiles) comes from `detail`.
+// One plugin on one vhost, in its vhost's card: state and toggle, totals and what is pending, the
+// chart, failures by reason, the seed's names, and while it runs its outbox, breakers and
+// handlers. Totals are read by role from the status's `metrics` (the server's registry), so they
+// show while the plugin is disabled too; what only a running instance knows (the outbox, handlers,
+// pools, removed handlers' leftovers, percentiles) comes from `detail`.
 import { createChart } from './chart.js'
 import { el, setText } from './dom.js'
-import { int, ms, rate } from './format.js'
+import { ago, int, ms, rate } from './format.js'
 
 /** @typedef {import('./data.js').PluginStatus} PluginStatus */
 /** @typedef {import('./data.js').StatusDetail} StatusDetail */
@@ -20,7 +21,7 @@ const tid = (kind, host, id) => (id === PRIMARY ? `${kind}-${host}` : `${kind}-$
 /** @param {string} label @param {string} testid */
 function tile(label, testid) {
   const value = el('span', { class: 'tile-value', 'data-testid': testid, text: '–' })
-  const note = el('span', { class: 'tile-note' })
+  const note = el('span', { class: 'tile-note', 'data-testid': `${testid}-note` })
   return { node: el('div', { class: 'tile' }, el('span', { class: 'tile-label', text: label }), value, note), value, note }
 }
 
@@ -33,25 +34,49 @@ export function createPluginView(host, id, onToggle) {
   const sent = tile('sent', tid('sent', host, id))
   const failed = tile('failed', tid('failed', host, id))
   const retries = tile('retries', tid('retries', host, id))
+  const pending = tile('pending', tid('pending', host, id))
   const latency = tile('response time (sent only)', tid('latency', host, id))
   latency.node.classList.add('tile-wide')
   const seed = el('dl', { class: 'seed', 'data-testid': tid('seed', host, id) })
   const legendSent = el('span', { class: 'key key-sent' })
   const legendFailed = el('span', { class: 'key key-failed' })
+  const legendPending = el('span', { class: 'key key-pending' })
   const legendPeak = el('span', { class: 'key' })
-  const legend = el('p', { class: 'legend', 'data-testid': tid('rates', host, id) }, legendSent, legendFailed, legendPeak)
+  const legend = el('p', { class: 'legend', 'data-testid': tid('rates', host, id) }, legendSent, legendFailed, legendPending, legendPeak)
   const chartBox = el('div', { class: 'chart', 'data-testid': tid('chart', host, id) })
   const reasons = el('p', { class: 'reasons', 'data-testid': tid('reasons', host, id) })
   const pools = el('ul', { class: 'rows', 'data-testid': tid('pools', host, id) })
   const handlers = el('ul', { class: 'rows', 'data-testid': tid('handlers', host, id) })
-  const running = el('div', { class: 'running' }, el('h3', { text: 'Breakers' }), pools, el('h3', { text: 'Handlers (queue depth)' }), handlers)
-  const stopped = el('p', { class: 'muted', text: 'Not running on this vhost: no queues, no breakers. Counters keep their totals.' })
+  const outbox = el('p', { class: 'outbox', 'data-testid': tid('outbox', host, id) })
+  const orphans = el('ul', { class: 'rows', 'data-testid': tid('orphans', host, id) })
+  const orphansBox = el(
+    'div',
+    { hidden: true },
+    el('h3', { text: 'Removed handlers, still pending' }),
+    el('p', { class: 'muted', text: 'Delivered if a handler of that name returns; otherwise they expire (max_pending_age).' }),
+    orphans,
+  )
+  const running = el(
+    'div',
+    { class: 'running' },
+    el('h3', { text: 'Outbox' }),
+    outbox,
+    el('h3', { text: 'Breakers' }),
+    pools,
+    el('h3', { text: 'Handlers (pending of max_queue)' }),
+    handlers,
+    orphansBox,
+  )
+  const stopped = el('p', {
+    class: 'muted',
+    text: 'Not running on this vhost: nothing is sent; pending notifications wait in the outbox. Counters keep their totals.',
+  })
   const node = el(
     'section',
     { class: 'plugin', 'data-plugin': id },
     el('div', { class: 'plugin-head' }, el('span', { class: 'plugin-name', text: id }), state, source, toggle),
     error,
-    el('div', { class: 'tiles' }, sent.node, failed.node, retries.node, latency.node),
+    el('div', { class: 'tiles' }, sent.node, failed.node, retries.node, pending.node, latency.node),
     el('h3', { text: 'Notifications per second' }),
     legend,
     chartBox,
@@ -70,15 +95,20 @@ export function createPluginView(host, id, onToggle) {
     sent,
     failed,
     retries,
+    pending,
     latency,
     seed,
     legendSent,
     legendFailed,
+    legendPending,
     legendPeak,
     chartBox,
     reasons,
     pools,
     handlers,
+    outbox,
+    orphans,
+    orphansBox,
     running,
     stopped,
     chart: createChart(chartBox),
@@ -114,15 +144,21 @@ export function updatePluginView(view, p) {
   setText(view.sent.value, int(sent))
   setText(view.failed.value, int(failed))
   view.failed.node.classList.toggle('bad', (failed ?? 0) > 0)
-  const pending = accepted === undefined || sent === undefined ? undefined : accepted - sent - (failed ?? 0)
-  setText(view.sent.note, accepted === undefined ? '' : `of ${int(accepted)} accepted${pending ? `, ${int(pending)} pending` : ''}`)
+  const recovered = m.recovered?.total ?? 0
+  setText(view.sent.note, accepted === undefined ? '' : `of ${int(accepted)} accepted${recovered ? ` + ${int(recovered)} recovered` : ''}`)
   const d = /** @type {StatusDetail | null} */ (p.detail)
   // Retry attempts (every attempt after a notification's first), kept while the plugin is disabled.
   const retries = m.retries?.total
   setText(view.retries.value, int(retries))
-  const handlerList = d?.handlers ?? []
-  const retrying = handlerList.some((h) => typeof h.retrying === 'number') ? handlerList.reduce((a, h) => a + (h.retrying ?? 0), 0) : undefined
-  setText(view.retries.note, retrying ? `${int(retrying)} waiting to retry` : retries === undefined ? '' : 'attempts after the first')
+  setText(view.retries.note, retries === undefined ? '' : 'attempts after the first')
+  // The server's figure: the pending series while it runs, what the counters leave while stopped.
+  setText(view.pending.value, int(p.pending))
+  const oldest = Math.max(0, ...Object.values(m.oldest_pending?.by ?? {}))
+  const pendingNotes = []
+  if (d && p.pending && oldest > 0) pendingNotes.push(`oldest ${ago(oldest)}`)
+  if (!d && p.pending) pendingNotes.push('in the outbox until it runs again')
+  if (recovered) pendingNotes.push(`${int(recovered)} recovered at start`)
+  setText(view.pending.note, pendingNotes.join(' · '))
   const rt = d?.response_time
   const anyLatency = rt && [rt.p50, rt.p95, rt.p99].some((v) => typeof v === 'number')
   setText(view.latency.value, rt && anyLatency ? `p50 ${ms(rt.p50)} · p95 ${ms(rt.p95)} · p99 ${ms(rt.p99)}` : '–')
@@ -142,6 +178,7 @@ export function updatePluginView(view, p) {
   view.chartBox.dataset.points = String((p.history ?? []).length)
   setText(view.legendSent, `sent ${rate(now.sent)}`)
   setText(view.legendFailed, `failed ${rate(now.failed)}`)
+  setText(view.legendPending, `pending ${int(p.pending)}`)
   setText(view.legendPeak, `peak ${rate(now.peak)}`)
 
   view.running.hidden = !d
@@ -151,6 +188,7 @@ export function updatePluginView(view, p) {
 
 /** @param {PluginView} view @param {string} host @param {StatusDetail} d */
 function updateRunning(view, host, d) {
+  setText(view.outbox, d.outbox ? `${d.outbox.backend} · ${d.outbox.location}` : '–')
   view.pools.replaceChildren(
     ...(d.pools ?? []).map((pool) =>
       el(
@@ -167,18 +205,29 @@ function updateRunning(view, host, d) {
     ),
   )
   view.handlers.replaceChildren(
-    ...(d.handlers ?? []).map((h) =>
-      el(
+    ...(d.handlers ?? []).map((h) => {
+      // max_queue bounds what is pending (in flight included); past it the newest fails (queue_full).
+      const pending = h.pending ?? h.queue_depth
+      return el(
         'li',
         { class: 'handler' },
         el('span', { class: 'row-name', text: h.name }),
-        el('span', { class: 'queue', 'data-testid': `queue-${host}-${h.name}`, text: `${int(h.queue_depth)} / ${int(h.max_queue)}` }),
-        el('meter', { min: 0, max: h.max_queue || 1, value: h.queue_depth, title: `${h.queue_depth} of ${h.max_queue} queued` }),
-        el('span', { class: 'muted', text: `${int(h.in_flight)} in flight` }),
-        typeof h.retrying === 'number'
-          ? el('span', { class: h.retrying > 0 ? 'retrying' : 'muted', 'data-testid': `retrying-${host}-${h.name}`, text: `${int(h.retrying)} retrying` })
-          : null,
+        el('span', { class: 'queue', 'data-testid': `pending-${host}-${h.name}`, text: `${int(pending)} / ${int(h.max_queue)} pending` }),
+        el('meter', { min: 0, max: h.max_queue || 1, value: pending, title: `${pending} of ${h.max_queue} (max_queue) pending` }),
+        el('span', { class: 'muted', 'data-testid': `queue-${host}-${h.name}`, text: `${int(h.queue_depth)} queued · ${int(h.in_flight)} in flight` }),
         el('code', { class: 'url', text: h.url }),
+      )
+    }),
+  )
+  const orphans = d.orphans ?? []
+  view.orphansBox.hidden = orphans.length === 0
+  view.orphans.replaceChildren(
+    ...orphans.map((o) =>
+      el(
+        'li',
+        {},
+        el('span', { class: 'row-name', text: o.name }),
+        el('span', { class: 'queue', 'data-testid': `orphan-${host}-${o.name}`, text: `${int(o.pending)} pending` }),
       ),
     ),
   )
