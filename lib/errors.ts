@@ -95,3 +95,4 @@ export const XMPPD_ERR_NO_CONFIG_FILE = defineError('XMPPD_ERR_NO_CONFIG_FILE', 
 
 /** An endpoint answered with a status that is not a success. */
 export const PUSH_ERR_UPSTREAM = defineError('PUSH_ERR_UPSTREAM', (status: number) => `endpoint answered ${status}`)
+export const PUSH_ERR_OUTBOX_FILE = defineError('PUSH_ERR_OUTBOX_FILE', (file: string, reason: string) => `outbox file ${file}: ${reason}`)

@@ -96,7 +96,7 @@ export interface EventPusherHttpConfig {
   headers?: StaticHeaders
   signing_secrets?: SigningSecrets
   /**
-   * Further attempts after a failed attempt that may succeed later (a timeout, a reset after connecting, 408, 429, 5xx), with exponential backoff and jitter, or retry_schedule. 0: none, the first failed attempt is final. An unreachable endpoint (refused, DNS, open breaker) is not an attempt: the notification waits.
+   * Further attempts after a failed attempt that may succeed later (a timeout, a reset after connecting, 408, 429, 5xx), with exponential backoff and jitter, or retry_schedule. 0: none, the first failed attempt is final (unless retry_schedule is set: then its length). An unreachable endpoint (refused, DNS, open breaker) is not an attempt: the notification waits.
    */
   retries?: number
   /**
@@ -170,7 +170,7 @@ export interface HandlerConfig {
   headers?: StaticHeaders
   signing_secrets?: SigningSecrets
   /**
-   * Further attempts after a failed attempt that may succeed later (a timeout, a reset after connecting, 408, 429, 5xx), with exponential backoff and jitter, or retry_schedule. 0: none, the first failed attempt is final. An unreachable endpoint (refused, DNS, open breaker) is not an attempt: the notification waits.
+   * Further attempts after a failed attempt that may succeed later (a timeout, a reset after connecting, 408, 429, 5xx), with exponential backoff and jitter, or retry_schedule. 0: none, the first failed attempt is final (unless retry_schedule is set: then its length). An unreachable endpoint (refused, DNS, open breaker) is not an attempt: the notification waits.
    */
   retries?: number
   /**

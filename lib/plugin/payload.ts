@@ -52,14 +52,6 @@ export interface HttpRequest {
   headers: Record<string, string> | undefined
 }
 
-/** One queued notification: its request and its delivery state across attempts. */
-export interface NotificationRequest extends HttpRequest {
-  /** Attempts made so far. */
-  attempt: number
-  /** webhook-id, set at the first attempt that needs one and kept for the retries. */
-  id: string | undefined
-}
-
 /** How one handler turns an event into a request body and headers; fixed at start. */
 export interface RequestShape {
   format: 'form' | 'json'
@@ -143,7 +135,7 @@ function builtinBody(ev: PushEvent, shape: RequestShape): string {
 
 // Framing is got's business: a callback that sets these would corrupt the request.
 const RESERVED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'host'])
-// Set per attempt by the dispatcher (signing.ts); a static value would contradict them.
+// Set on every try by the handler (handler.ts, signing.ts); a static or callback value would contradict them.
 const WEBHOOK_HEADERS = new Set(['webhook-id', 'webhook-timestamp', 'webhook-signature'])
 
 /**
@@ -167,7 +159,8 @@ export function staticHeaders(format: 'form' | 'json', headers: Record<string, s
   for (const [name, value] of Object.entries(headers)) {
     const key = name.toLowerCase()
     if (RESERVED_HEADERS.has(key)) throw new ConfigError(`${at}.${name}`, 'is set by the HTTP client and cannot be configured')
-    if (WEBHOOK_HEADERS.has(key)) throw new ConfigError(`${at}.${name}`, 'is set per request (signing_secrets, retries) and cannot be configured')
+    if (WEBHOOK_HEADERS.has(key))
+      throw new ConfigError(`${at}.${name}`, "is set on every request (the notification's id, the try's timestamp, signing_secrets) and cannot be configured")
     out[key] = value
   }
   return Object.keys(out).length > 0 ? out : undefined
@@ -187,7 +180,7 @@ function checkedHeaders(headers: unknown): Record<string, string> {
   for (const [name, value] of Object.entries(headers)) {
     if (typeof value !== 'string') throw new TypeError(`prepareHeaders: header "${name}" is ${describe(value)}, not a string`)
     const key = name.toLowerCase()
-    if (!RESERVED_HEADERS.has(key)) out[key] = value
+    if (!RESERVED_HEADERS.has(key) && !WEBHOOK_HEADERS.has(key)) out[key] = value
   }
   return out
 }

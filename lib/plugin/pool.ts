@@ -86,19 +86,28 @@ export class Pool {
       enableSnapshots: false,
     })
     // Aborted requests at shutdown also count as failures: their transitions mean nothing.
+    // An outage probes every reset_timeout (1 s by default): open and half-open are logged at warn
+    // and info once per outage, the probes that fail again at debug; the close ends the outage.
+    let outageSince: number | undefined
+    let probes = 0
     this.breaker.on('open', () => {
       if (this.aborted) return
-      log.warn({ pool: this.name, reset_timeout: breaker.reset_timeout }, 'breaker open: notifications wait in the outbox')
+      if (outageSince === undefined) {
+        outageSince = Date.now()
+        probes = 0
+        log.warn({ pool: this.name, reset_timeout: breaker.reset_timeout }, 'breaker open: notifications wait in the outbox')
+      } else log.debug({ pool: this.name }, 'breaker probe failed: open again')
       onState('open')
     })
     this.breaker.on('halfOpen', () => {
       if (this.aborted) return
-      log.info({ pool: this.name }, 'breaker half-open: trying one request')
+      if (probes++ === 0) log.info({ pool: this.name }, 'breaker half-open: one probe request every reset_timeout until one succeeds')
       onState('half-open')
     })
     this.breaker.on('close', () => {
       if (this.aborted) return
-      log.info({ pool: this.name }, 'breaker closed')
+      log.info({ pool: this.name, outage_ms: outageSince === undefined ? undefined : Date.now() - outageSince, probes }, 'breaker closed')
+      outageSince = undefined
       onState('closed')
     })
   }

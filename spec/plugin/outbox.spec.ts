@@ -160,7 +160,7 @@ describe('outbox: sqlite file', () => {
     })
     assert.throws(
       () => new SqliteOutbox(file),
-      (err: Error) => err.name === 'OutboxFileError' && err.message.includes(file) && /another process/.test(err.message),
+      (err: Error) => (err as Error & { code?: string }).code === 'PUSH_ERR_OUTBOX_FILE' && err.message.includes(file) && /another process/.test(err.message),
     )
     holder.kill('SIGKILL')
     await new Promise((resolve) => holder.once('exit', resolve))

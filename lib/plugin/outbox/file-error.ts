@@ -1,15 +1,15 @@
 // What went wrong with the outbox file, in words an operator can act on: its path and the cause,
 // from SQLite's error codes.
+import { PUSH_ERR_OUTBOX_FILE } from '../../errors.js'
 
-/** Why the file cannot serve as an outbox, in words an operator can act on. */
-export class OutboxFileError extends Error {
+/** Why the file cannot serve as an outbox (PUSH_ERR_OUTBOX_FILE); `file` is its path. */
+export class OutboxFileError extends PUSH_ERR_OUTBOX_FILE {
   constructor(
     readonly file: string,
     reason: string,
     options?: ErrorOptions,
   ) {
-    super(`outbox file ${file}: ${reason}`, options)
-    this.name = 'OutboxFileError'
+    super(file, reason, options)
   }
 }
 

@@ -200,6 +200,17 @@ export class SqliteOutbox implements Outbox {
 
   async close(): Promise<void> {
     this.flush()
+    // Still failing (disk full): what was not written is lost with this process's memory. Say how much.
+    if (this.ops.length > 0) {
+      const inserts = this.ops.filter((op) => op.kind === 'insert').length
+      this.onWriteError(
+        fileError(
+          this.location,
+          new Error(`closed with ${this.ops.length} changes not written (${inserts} accepted notifications lost): ${this.writeError?.message}`),
+        ),
+      )
+      this.ops.length = 0
+    }
     if (this.db.open) this.db.close()
   }
 
