@@ -90,6 +90,11 @@ export class Instance {
     this.metrics.recovered(this.handle.claimRecovered())
     this.metrics.backlog(this.backlog)
     for (const d of this.deliverers.values()) d.endpointBack()
+    // A reload starts this instance before the old one stops: what the old one still had leased
+    // (in flight, aborted, or decided while it drained) comes back after this start's leases.
+    this.handle.onHandover(() => {
+      for (const h of this.handlers) this.deliverers.get(h.poolName)!.offered(h.name)
+    })
     void this.sweep()
     this.sweepTimer = setInterval(() => void this.sweep(), Math.min(EXPIRY_SWEEP_MS, this.maxPendingAge))
     this.sweepTimer.unref()

@@ -1,4 +1,5 @@
-// Start, stop and reload through the contract: config errors, draining, metrics that survive.
+// Start and reload through the contract: config errors, metrics that survive, the status command
+// (stop and recovery: fake-host-stop.spec.ts).
 import assert from 'node:assert/strict'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -130,64 +131,6 @@ describe('config errors at start', () => {
   })
 })
 
-describe('stop', () => {
-  it('drains queued and in-flight notifications within drain_timeout', async () => {
-    sink.behave({ delay: 80, status: 204 })
-    const h = fakeHost({ pools: { http_pool: { server: sink.url, pool_size: 1 } } })
-    await h.start(createEventPusherHttp, { drain_timeout: 2000 })
-    for (let i = 0; i < 3; i++) send(h, `m${i}`)
-    await h.stop()
-    const c = await hostCounts(h.registry, h.host)
-    assert.deepEqual([c.sent, c.failed.shutdown], [3, 0])
-    assert.equal(sink.requests.length, 3)
-  })
-
-  it('counts what is left after drain_timeout as failed (shutdown), aborting requests in flight', async () => {
-    sink.behave({ hang: true })
-    const h = fakeHost({ pools: { http_pool: { server: sink.url, pool_size: 2, request_timeout: 10000 } } })
-    await h.start(createEventPusherHttp, { drain_timeout: 100 })
-    for (let i = 0; i < 5; i++) send(h, `m${i}`)
-    await sink.waitFor(2)
-    const t0 = Date.now()
-    await h.stop()
-    const took = Date.now() - t0
-    assert.ok(took >= 90 && took < 1000, `stop took ${took}ms`)
-    const c = await hostCounts(h.registry, h.host)
-    assert.deepEqual([c.accepted, c.failed.shutdown, c.sent], [5, 5, 0])
-    assert.ok(h.logs.some((l) => l.level === 'warn' && /drain timed out/.test(l.msg ?? '')))
-    assert.ok(!h.logs.some((l) => /breaker open/.test(l.msg ?? '')), 'aborts do not read as an outage')
-  })
-
-  it('stops accepting at once, even from a host that still calls the handler', async () => {
-    sink.behave({ delay: 50, status: 204 })
-    const h = fakeHost()
-    await h.start(createEventPusherHttp, {})
-    send(h)
-    const stopping = h.stop()
-    assert.equal(h.subscribers, 0, 'unsubscribed itself')
-    h.sendToEverySubscriber(chat('alice@a.test', 'bob@a.test', 'late'))
-    await stopping
-    h.sendToEverySubscriber(chat('alice@a.test', 'bob@a.test', 'later'))
-    assert.equal((await hostCounts(h.registry, h.host)).accepted, 1)
-  })
-
-  it('drops its gauge series and keeps its counters; stop twice is harmless', async () => {
-    const h = fakeHost()
-    await h.start(createEventPusherHttp, {})
-    send(h)
-    await sink.waitFor(1)
-    await eventually(
-      () => hostCounts(h.registry, h.host),
-      (c) => assert.equal(c.sent, 1),
-    )
-    await h.plugin!.stop()
-    await h.plugin!.stop()
-    assert.deepEqual(await series(h.registry, 'mod_http_notifications_queue_depth', h.host), [])
-    assert.deepEqual(await series(h.registry, 'mod_http_notifications_breaker_state', h.host), [])
-    assert.equal((await hostCounts(h.registry, h.host)).sent, 1)
-  })
-})
-
 describe('metrics', () => {
   it('registers once per registry: two vhosts, stop/start and a reloaded instance share the series', async () => {
     const registry = new Registry()
@@ -217,7 +160,7 @@ describe('metrics', () => {
     await b.start(createEventPusherHttp, { handlers: [{ path: '/x' }, { path: '/y', name: 'audit' }] })
     const text = await registry.metrics()
     for (const host of ['a.test', 'b.test']) {
-      for (const name of ['accepted_total', 'sent_total', 'retries_total', 'response_time_seconds_count', 'response_time_seconds_sum']) {
+      for (const name of ['accepted_total', 'recovered_total', 'sent_total', 'retries_total', 'response_time_seconds_count', 'response_time_seconds_sum']) {
         assert.match(text, new RegExp(`^mod_http_notifications_${name}\\{host="${host}"\\} 0$`, 'm'), `${name} ${host}`)
       }
       for (const reason of REASONS) {
@@ -228,6 +171,10 @@ describe('metrics', () => {
     assert.match(text, /^mod_http_notifications_queue_depth\{host="a.test",handler="http_pool"\} 0$/m)
     assert.match(text, /^mod_http_notifications_queue_depth\{host="b.test",handler="http_pool\/x"\} 0$/m)
     assert.match(text, /^mod_http_notifications_queue_depth\{host="b.test",handler="audit"\} 0$/m)
+    for (const name of ['pending', 'oldest_pending_seconds']) {
+      assert.match(text, new RegExp(`^mod_http_notifications_${name}\\{host="a.test",handler="http_pool"\\} 0$`, 'm'), name)
+      assert.match(text, new RegExp(`^mod_http_notifications_${name}\\{host="b.test",handler="audit"\\} 0$`, 'm'), name)
+    }
   })
 })
 
@@ -244,14 +191,32 @@ describe('status command', () => {
     assert.deepEqual(JSON.parse(JSON.stringify(status)), status, 'JSON-able')
     assert.equal(status.host, 'a.test')
     assert.equal(status.accepting, true)
+    assert.deepEqual(status.outbox, { backend: 'sqlite', location: path.join(h.dataDir, 'outbox.sqlite') })
     assert.deepEqual(status.handlers, [
-      { name: 'http_pool/n', pool: 'http_pool', url: `${sink.url}/n`, queue_depth: 0, max_queue: 9, in_flight: 0, retrying: 0 },
+      { name: 'http_pool/n', pool: 'http_pool', url: `${sink.url}/n`, pending: 0, queue_depth: 0, max_queue: 9, in_flight: 0 },
     ])
+    assert.deepEqual(status.orphans, [])
     assert.deepEqual(status.pools, [{ name: 'http_pool', breaker: 'closed', in_flight: 0, pool_size: 7 }])
-    assert.deepEqual([status.accepted, status.sent, status.failed.total, status.failed.by_reason.status, status.retries], [3, 3, 0, 0, 0])
+    assert.deepEqual(
+      [status.accepted, status.recovered, status.sent, status.failed.total, status.failed.by_reason.status, status.pending, status.retries],
+      [3, 0, 3, 0, 0, 0, 0],
+    )
     assert.equal(status.response_time.count, 3)
     assert.ok(status.response_time.sum > 0)
     assert.ok(status.response_time.p50 > 0 && status.response_time.p50 <= status.response_time.p99)
     assert.ok(!JSON.stringify(h.logs.map((l) => l.obj)).includes('secret'), 'credentials never logged')
+  })
+
+  it('reports max_queue as each outbox defaults it, and the memory outbox as such', async () => {
+    const h = fakeHost()
+    await h.start(createEventPusherHttp, { handlers: [{ name: 'default' }, { name: 'set', max_queue: 5 }] })
+    assert.deepEqual(
+      (await h.command('status')).handlers.map((x: { max_queue: number }) => x.max_queue),
+      [1_000_000, 5],
+    )
+    await h.stop()
+    await h.start(createEventPusherHttp, { outbox: 'memory' })
+    const status = await h.command('status')
+    assert.deepEqual([status.outbox.backend, status.handlers[0].max_queue], ['memory', 10_000])
   })
 })

@@ -1,26 +1,38 @@
-// How each outcome is decided and counted: statuses, network errors, timeouts, the breaker and
-// the bounded queue. Every spec ends with accepted = sent + failed.
+// How each outcome is decided and counted: statuses, network errors, timeouts, an unreachable
+// endpoint (no attempt: it waits), the breaker, the bound on what is pending (max_queue) and on
+// how long (max_pending_age). Every spec ends with accepted + recovered = sent + failed + pending.
 import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, it } from 'node:test'
 import createEventPusherHttp from '../../lib/plugin/index.js'
 import { FakeHost, type PoolInput } from '../helpers/fake-host.js'
 import { assertBalanced, eventually, hostCounts } from '../helpers/metrics.js'
-import { closedPort, startSink, type Sink } from '../helpers/sink.js'
+import { startGate } from '../helpers/gate.js'
+import { startSink, type Sink } from '../helpers/sink.js'
 import { chat } from '../helpers/stanza.js'
+import { switchableEndpoint } from '../helpers/switchable.js'
 import { testCert } from '../helpers/tls.js'
 
 let sink: Sink
 let host: FakeHost
+/** Set by a spec that leaves notifications pending on purpose (they are checked before the stop). */
+let leftPending = false
 
 before(async () => {
   sink = await startSink()
 })
 after(() => sink.close())
 afterEach(async () => {
-  await host?.stop()
-  await assertBalanced(host.registry, host.host)
-  sink.requests.length = 0
-  sink.behave({ status: 204 })
+  try {
+    if (host?.plugin) await assertBalanced(host.registry, host.host, 3000, { pending: leftPending })
+    await host?.stop()
+    if (!leftPending) await assertBalanced(host.registry, host.host)
+  } finally {
+    // After a failed assertion too: nothing left running into the next spec.
+    await host?.stop()
+    leftPending = false
+    sink.requests.length = 0
+    sink.behave({ status: 204 })
+  }
 })
 
 async function mount(options: Record<string, unknown>, pool: Partial<PoolInput> = {}): Promise<FakeHost> {
@@ -52,10 +64,25 @@ describe('outcomes', () => {
     assert.deepEqual([c.sent, c.responseCount, c.failedTotal], [1, 1, 0])
   })
 
-  it('endpoint down → failed (connection)', async () => {
-    await mount({}, { server: `http://127.0.0.1:${await closedPort()}` })
-    await sendSettled()
-    assert.equal((await counts()).failed.connection, 1)
+  it('endpoint down (refused) → no attempt: it waits, nothing fails, and it is sent once the endpoint is back', async () => {
+    const endpoint = await switchableEndpoint()
+    await endpoint.down()
+    try {
+      await mount({ breaker: { reset_timeout: 100 } }, { server: endpoint.url })
+      send()
+      await eventually(
+        async () => (await host.command('status')).handlers[0],
+        (h) => assert.deepEqual([h.pending, h.in_flight], [1, 0]),
+      )
+      await new Promise((r) => setTimeout(r, 300)) // refused a few times meanwhile
+      const c = await assertBalanced(host.registry, 'a.test', 2000, { pending: true })
+      assert.deepEqual([c.pending, c.failedTotal], [1, 0])
+      await endpoint.up()
+      await eventually(counts, (n) => assert.equal(n.sent, 1))
+      assert.equal(endpoint.received, 1)
+    } finally {
+      await endpoint.close()
+    }
   })
 
   it('socket destroyed mid-request → failed (connection)', async () => {
@@ -87,9 +114,7 @@ describe('outcomes', () => {
   it('slower than request_timeout → failed (timeout), without retry', async () => {
     sink.behave({ delay: 400, status: 204 })
     await mount({}, { request_timeout: 100 })
-    const t0 = Date.now()
     await sendSettled()
-    assert.ok(Date.now() - t0 < 350, 'gave up at request_timeout')
     assert.equal((await counts()).failed.timeout, 1)
     assert.equal(sink.requests.length, 1)
   })
@@ -98,27 +123,41 @@ describe('outcomes', () => {
 describe('breaker', () => {
   const breaker = { volume_threshold: 3, reset_timeout: 300, error_threshold_percentage: 50 }
 
-  it('opens after repeated 5xx, fails fast without reaching the endpoint, closes after reset_timeout', async () => {
-    sink.behave({ status: 503 })
-    await mount({ breaker })
-    for (let i = 0; i < 3; i++) await sendSettled()
-    assert.equal((await host.command('status')).pools[0].breaker, 'open')
-    assert.equal(await breakerGauge(), 1)
-    assert.ok(host.logs.some((l) => l.level === 'warn' && /breaker open/.test(l.msg ?? '')))
+  it('opens after repeated 5xx; while open nothing is sent and nothing fails; half-open: one probe; closed: what waited goes', async () => {
+    const gate = await startGate()
+    try {
+      gate.auto(503)
+      await mount({ breaker }, { server: gate.url })
+      for (let i = 0; i < 3; i++) await sendSettled()
+      assert.equal((await host.command('status')).pools[0].breaker, 'open')
+      assert.equal(await breakerGauge(), 1)
+      assert.ok(host.logs.some((l) => l.level === 'warn' && /breaker open/.test(l.msg ?? '')))
 
-    for (let i = 0; i < 4; i++) await sendSettled()
-    let c = await counts()
-    assert.deepEqual([c.failed.status, c.failed.breaker_open], [3, 4])
-    assert.equal(sink.requests.length, 3, 'nothing reached the endpoint while open')
+      gate.auto(undefined) // hold what comes now: the probe stays out until released
+      for (let i = 0; i < 4; i++) send(`w${i}`)
+      await gate.waitFor(4)
+      await new Promise((r) => setTimeout(r, 150))
+      const status = await host.command('status')
+      assert.deepEqual(
+        [gate.requests.length, gate.held, status.pools[0].breaker, status.pools[0].in_flight, status.pending],
+        [4, 1, 'half-open', 1, 4],
+        'one probe, the rest waits',
+      )
+      assert.equal(await breakerGauge(), 0.5)
+      let c = await counts()
+      assert.deepEqual([c.failed.status, c.failedTotal, c.sent], [3, 3, 0], 'nothing counted for what waited')
 
-    sink.behave({ status: 204 })
-    await eventually(breakerGauge, (v) => assert.equal(v, 0.5), 1000)
-    assert.equal((await host.command('status')).pools[0].breaker, 'half-open')
-    await sendSettled('trial')
-    assert.equal(await breakerGauge(), 0)
-    await sendSettled('after')
-    c = await counts()
-    assert.deepEqual([c.sent, sink.requests.length], [2, 5])
+      gate.auto(204)
+      gate.release()
+      await gate.waitFor(7)
+      c = await assertBalanced(host.registry, 'a.test')
+      assert.deepEqual([c.sent, c.failedTotal], [4, 3])
+      assert.equal(await breakerGauge(), 0)
+      assert.equal(gate.maxHeld, 1)
+    } finally {
+      await host.stop()
+      await gate.close()
+    }
   })
 
   it('stays open when the half-open trial fails', async () => {
@@ -161,28 +200,55 @@ describe('breaker', () => {
   })
 })
 
-describe('bounded queue', () => {
-  it('fails the newest with queue_full when full; one hanging endpoint holds the rest', async () => {
-    sink.behave({ hang: true })
-    await mount({ max_queue: 2 }, { pool_size: 1, request_timeout: 5000 })
-    for (let i = 0; i < 5; i++) send(`m${i}`)
-    // Enqueueing is synchronous and sending starts on a later turn: 2 queued, 3 refused.
-    assert.equal((await counts()).failed.queue_full, 3)
-    const [req] = await sink.waitFor(1)
-    assert.equal(req.form.message, 'm0', 'the oldest went first')
-    const status = await host.command('status')
-    assert.deepEqual([status.handlers[0].queue_depth, status.handlers[0].in_flight, status.pools[0].in_flight], [1, 1, 1])
-  })
+describe('bounded outbox', () => {
+  for (const outbox of ['sqlite', 'memory']) {
+    it(`${outbox}: fails the newest with queue_full once max_queue are pending; one hanging endpoint holds the rest`, async () => {
+      sink.behave({ hang: true })
+      await mount({ outbox, max_queue: 2 }, { pool_size: 1, request_timeout: 5000 })
+      for (let i = 0; i < 5; i++) send(`m${i}`)
+      // Recording is synchronous and sending starts on a later turn: 2 pending, 3 refused.
+      assert.equal((await counts()).failed.queue_full, 3)
+      const [req] = await sink.waitFor(1)
+      assert.equal(req.form.message, 'm0', 'the oldest went first')
+      const status = await host.command('status')
+      const h = status.handlers[0]
+      assert.deepEqual([h.pending, h.queue_depth, h.in_flight, h.max_queue, status.pools[0].in_flight, status.pending], [2, 1, 1, 2, 1, 2])
+      assert.deepEqual(status.outbox.backend, outbox)
+      if (outbox === 'sqlite') {
+        leftPending = true // they stay in the file (fake-host-stop.spec.ts delivers such leftovers)
+        return
+      }
+      await host.stop()
+      assert.equal((await counts()).failed.shutdown, 2, 'memory: what was pending at the last stop is lost, and counted')
+    })
+  }
 
   it('returns from the hook at once whatever the endpoint does', async () => {
     sink.behave({ hang: true })
     await mount({}, { pool_size: 2, request_timeout: 5000 })
-    // The hook is synchronous and does no I/O: every packet is accepted (queued) before any
+    // The hook is synchronous and does no I/O: every packet is accepted (recorded) before any
     // request has even started. How fast it is, `npm run bench` measures.
     for (let i = 0; i < 2000; i++) send(`m${i}`)
     assert.equal(sink.requests.length, 0)
     assert.equal(host.logs.filter((l) => l.msg === 'hook handler failed').length, 0)
     assert.equal((await counts()).accepted, 2000)
+    leftPending = true
+  })
+
+  it('fails what stays pending longer than max_pending_age (expired)', async () => {
+    const endpoint = await switchableEndpoint()
+    await endpoint.down()
+    try {
+      await mount({ max_pending_age: 1 }, { server: endpoint.url })
+      send('a')
+      send('b')
+      await eventually(counts, (c) => assert.equal(c.failed.expired, 2), 5000)
+      const c = await assertBalanced(host.registry, 'a.test')
+      assert.deepEqual([c.failedTotal, c.sent, endpoint.received], [2, 0, 0])
+      assert.ok(host.logs.some((l) => l.level === 'warn' && l.obj.reason === 'expired'))
+    } finally {
+      await endpoint.close()
+    }
   })
 })
 

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { ConfigError } from '../../lib/errors.js'
+import { DEFAULT_MAX_QUEUE } from '../../lib/plugin/instance.js'
 import { METRIC_HELP } from '../../lib/plugin/metrics.js'
 import { handlerSpecs, type EventPusherHttpOptions } from '../../lib/plugin/options.js'
 import { manifest, validateOptions } from '../helpers/fake-host.js'
@@ -20,13 +21,14 @@ const where = (spec: ReturnType<typeof specs>[number]) => {
 }
 
 describe('options schema (plugin.json)', () => {
-  it('applies every default to an empty section', () => {
+  it('applies every default to an empty section (max_queue follows the outbox: instance.ts)', () => {
     assert.deepEqual(validateOptions({ enabled: true }), {
       pool_name: 'http_pool',
       path: '',
-      max_queue: 10000,
       drain_timeout: 5000,
-      breaker: { error_threshold_percentage: 50, volume_threshold: 10, reset_timeout: 10000 },
+      outbox: 'sqlite',
+      max_pending_age: 86400,
+      breaker: { error_threshold_percentage: 50, volume_threshold: 10, reset_timeout: 1000 },
       format: 'form',
       retries: 0,
       retry_base_delay: 1000,
@@ -36,6 +38,7 @@ describe('options schema (plugin.json)', () => {
       only_offline_recipient: false,
       body_required: true,
     })
+    assert.deepEqual(DEFAULT_MAX_QUEUE, { sqlite: 1_000_000, memory: 10_000 })
   })
 
   it('rejects unknown keys and out-of-bounds values, with the key', () => {
@@ -87,9 +90,15 @@ describe('options schema (plugin.json)', () => {
     rejects({ recipients: ['bob'] }, 'recipients.0')
     rejects({ recipients: ['bob@a.test/phone'] }, 'recipients.0')
     rejects({ sender_hosts: ['alice@a.test'] }, 'sender_hosts.0')
-    rejects({ retries: 21 }, 'retries')
+    rejects({ retries: 1001 }, 'retries')
     rejects({ retries: -1 }, 'retries')
     rejects({ retry_base_delay: 0 }, 'retry_base_delay')
+    rejects({ retry_schedule: [] }, 'retry_schedule')
+    rejects({ retry_schedule: [5, -1] }, 'retry_schedule.1')
+    rejects({ retry_schedule: [604801] }, 'retry_schedule.0')
+    rejects({ outbox: 'disk' }, 'outbox')
+    rejects({ max_pending_age: 0 }, 'max_pending_age')
+    rejects({ handlers: [{ max_queue: 0 }] }, 'handlers.0.max_queue')
     rejects({ only_offline_recipient: 'yes' }, 'only_offline_recipient')
     rejects({ handlers: [{ types: ['chat', 'x'] }] }, 'handlers.0.types.1')
     rejects({ handlers: [{}, { format: 'xml' }] }, 'handlers.1.format')
@@ -111,6 +120,17 @@ describe('options schema (plugin.json)', () => {
         handlers: [{ format: 'form', signing_secrets: [], types: ['groupchat'] }],
       }),
     )
+    // The README's production advice fits: Svix's schedule, and a day between retries at most.
+    assert.doesNotThrow(() =>
+      validateOptions({
+        outbox: 'memory',
+        max_pending_age: 7 * 86400,
+        retries: 1000,
+        retry_max_delay: 86_400_000,
+        retry_schedule: [5, 300, 1800, 7200, 18000, 36000, 36000],
+        handlers: [{ max_queue: 1_000_000, retry_schedule: [0.5] }],
+      }),
+    )
   })
 
   it('lists the metrics the code registers, with the same help', () => {
@@ -123,6 +143,9 @@ describe('options schema (plugin.json)', () => {
       mod_http_notifications_retries_total: ['counter', ['host'], METRIC_HELP.retries],
       mod_http_notifications_queue_depth: ['gauge', ['host', 'handler'], METRIC_HELP.queueDepth],
       mod_http_notifications_breaker_state: ['gauge', ['host', 'pool'], METRIC_HELP.breakerState],
+      mod_http_notifications_pending: ['gauge', ['host', 'handler'], METRIC_HELP.pending],
+      mod_http_notifications_oldest_pending_seconds: ['gauge', ['host', 'handler'], METRIC_HELP.oldestPending],
+      mod_http_notifications_recovered_total: ['counter', ['host'], METRIC_HELP.recovered],
     }
     assert.deepEqual(Object.keys(byName).sort(), Object.keys(expected).sort())
     for (const [name, [type, labels, help]] of Object.entries(expected)) {

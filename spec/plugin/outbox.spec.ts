@@ -215,6 +215,25 @@ describe('outbox: shared within the process', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
+  test('a holder that lets go wakes the others, not itself (a reload hands over what it had leased)', async () => {
+    const dir = tmp()
+    const woken: string[] = []
+    const old = openOutbox('sqlite', dir, 'a.test', () => undefined)
+    const next = openOutbox('sqlite', dir, 'a.test', () => undefined)
+    const other = openOutbox('sqlite', dir, 'b.test', () => undefined)
+    old.onHandover(() => woken.push('old'))
+    next.onHandover(() => woken.push('next'))
+    other.onHandover(() => woken.push('other'))
+    await old.release()
+    assert.deepEqual(woken.sort(), ['next', 'other'])
+    woken.length = 0
+    await next.release()
+    assert.deepEqual(woken, ['other'])
+    await other.release()
+    assert.deepEqual(woken, ['other'], 'the last holder wakes nobody')
+    rmSync(dir, { recursive: true, force: true })
+  })
+
   test('memory: the last holder gets back what is lost', async () => {
     const dir = tmp()
     const one = openOutbox('memory', dir, 'a.test', () => undefined)

@@ -17,6 +17,11 @@ export interface OutboxHandle {
    */
   claimRecovered(): number
   /**
+   * Called when another holder lets go (a reload's old instance once it stopped): what that one
+   * had leased is back, due now or later, and nothing else would tell this holder's deliverers.
+   */
+  onHandover(wake: () => void): void
+  /**
    * Lets go of the outbox. The last holder closes it; for the memory backend, what it still held
    * for this host is returned (it is lost: the caller counts it).
    */
@@ -26,6 +31,7 @@ export interface OutboxHandle {
 interface Shared {
   outbox: Outbox
   holders: number
+  wakes: Set<() => void>
 }
 
 const open = new Map<string, Shared>()
@@ -41,12 +47,13 @@ export function openOutbox(kind: OutboxKind, dataDir: string, host: string, onWr
   if (!shared) {
     const outbox = kind === 'sqlite' ? new SqliteOutbox(path.resolve(dataDir, OUTBOX_FILE)) : new MemoryOutbox()
     if (outbox instanceof SqliteOutbox) outbox.onError(onWriteError)
-    shared = { outbox, holders: 0 }
+    shared = { outbox, holders: 0, wakes: new Set() }
     open.set(key, shared)
   }
   shared.holders++
   const held = shared
   let released = false
+  let wake: (() => void) | undefined
   return {
     outbox: held.outbox,
     claimRecovered() {
@@ -56,11 +63,19 @@ export function openOutbox(kind: OutboxKind, dataDir: string, host: string, onWr
       hosts.add(host)
       return held.outbox instanceof SqliteOutbox ? held.outbox.foundAtOpen(host) : 0
     },
+    onHandover(fn) {
+      wake = fn
+      held.wakes.add(fn)
+    },
     async release() {
       if (released) return []
       released = true
       held.holders--
-      if (held.holders > 0) return []
+      if (wake) held.wakes.delete(wake)
+      if (held.holders > 0) {
+        for (const w of held.wakes) w()
+        return []
+      }
       open.delete(key)
       const lost = held.outbox instanceof MemoryOutbox ? held.outbox.drainAll(host) : []
       await held.outbox.close()
