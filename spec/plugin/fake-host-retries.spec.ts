@@ -153,7 +153,7 @@ describe('retries', () => {
     assert.deepEqual([c.sent, c.failedTotal, await retries(), sink.requests.length], [1, 0, 1, 2])
     assert.deepEqual(
       host.logs.filter((l) => /^breaker/.test(l.msg ?? '')).map((l) => l.msg),
-      ['breaker open: notifications wait in the outbox', 'breaker half-open: trying one request', 'breaker closed'],
+      ['breaker open: notifications wait in the outbox', 'breaker half-open: one probe request every reset_timeout until one succeeds', 'breaker closed'],
     )
   })
 

@@ -191,7 +191,7 @@ describe('recovery', () => {
     assert.deepEqual(ids(sink.requests), [...left].sort())
     assert.deepEqual(sink.requests.map((r) => r.form.message).sort(), ['m0', 'm1', 'm2', 'm3', 'm4'])
     const started = h.logs.find((l) => l.msg === 'mod_event_pusher_http started')!.obj
-    assert.deepEqual([started.outbox, started.file, started.pending], ['sqlite', path.join(dataDir, 'outbox.sqlite'), 5])
+    assert.deepEqual([started.outbox, started.file, started.pending], ['sqlite', path.join(dataDir, 'mod_event_pusher_http', 'outbox.sqlite'), 5])
     await h.stop()
     await h.start(createEventPusherHttp, {})
     assert.equal((await counts(h)).recovered, 5, 'once per host in the process life')
