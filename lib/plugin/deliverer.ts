@@ -48,6 +48,8 @@ export class Deliverer {
   private again = false
   private pumpScheduled = false
   private stopped = false
+  /** Tries still out after the stop gave up on them: their results are ignored. */
+  private abandoned = false
   private idleWaiters: Array<() => void> = []
 
   constructor(
@@ -109,6 +111,14 @@ export class Deliverer {
       for (const e of s.buffer.splice(0)) this.outbox.release(e)
     }
     await this.idle()
+  }
+
+  /** The stop gave up waiting: tries that end from now on change nothing and count nothing. */
+  abandon(): void {
+    this.abandoned = true
+    this.running = 0
+    for (const s of this.lanes) s.running = 0
+    this.notifyIfIdle()
   }
 
   idle(): Promise<void> {
@@ -223,6 +233,7 @@ export class Deliverer {
   }
 
   private finish(s: LaneState, entry: OutboxEntry, result: TryResult): void {
+    if (this.abandoned) return
     this.running--
     s.running--
     const before = entry.attempts

@@ -146,7 +146,12 @@ export class Instance {
     const stopped = Promise.all([...this.deliverers.values()].map((d) => d.stop()))
     if (!(await within(stopped, this.options.drain_timeout))) {
       for (const p of this.pools.values()) p.abort()
-      if (!(await within(stopped, 1000))) this.ctx.log.error({ host: this.ctx.host }, 'requests still in flight after abort')
+      if (!(await within(stopped, 1000))) {
+        // Their outcome can no longer be carried out (the outbox is let go next): it must not be
+        // counted either. They are pending in the file, or lost with the memory outbox (shutdown).
+        for (const d of this.deliverers.values()) d.abandon()
+        this.ctx.log.error({ host: this.ctx.host }, 'requests still in flight after abort; their outcome will not be counted')
+      }
       this.ctx.log.warn(
         { host: this.ctx.host, drain_timeout: this.options.drain_timeout },
         'drain timed out: requests in flight aborted, their notifications stay pending',
