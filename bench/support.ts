@@ -21,18 +21,36 @@ export function pinSelf(core: number): void {
 
 const pinned = (core: number, cmd: string, args: string[]) => (canPin ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args]) as [string, string[]]
 
+export interface SinkTimes {
+  count: number
+  /** When it last came up, the first and the last request since the reset (epoch ms). */
+  upAt: number
+  firstAt: number
+  lastAt: number
+}
+
 export interface SinkProcess {
   url: string
   count(): Promise<number>
   latencies(): Promise<number[]>
+  times(): Promise<SinkTimes>
+  /** How many requests carried each key ("k=<n>" in the message) since the reset. */
+  keys(): Promise<Map<number, number>>
   reset(): Promise<void>
+  /** The port refuses connections until up(). */
+  down(): Promise<void>
+  /** Listens again on the same port; resolves with the time it did (epoch ms). */
+  up(): Promise<number>
   stop(): void
 }
 
 function ask<T>(child: ChildProcess, msg: string, key: string): Promise<T> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const on = (m: Record<string, T>) => {
-      if (key in m) {
+      if ('error' in m) {
+        child.off('message', on)
+        reject(new Error(String(m.error)))
+      } else if (key in m) {
         child.off('message', on)
         resolve(m[key])
       }
@@ -50,7 +68,11 @@ export async function startSinkProcess(core: number, opts: { hang?: boolean } = 
     url: `http://127.0.0.1:${port}`,
     count: () => ask<number>(child, 'count', 'count'),
     latencies: () => ask<number[]>(child, 'latencies', 'latencies'),
+    times: () => ask<SinkTimes>(child, 'times', 'times'),
+    keys: async () => new Map((await ask<Array<[string, number]>>(child, 'keys', 'keys')).map(([k, n]) => [Number(k), n])),
     reset: async () => void (await ask<number>(child, 'reset', 'count')),
+    down: async () => void (await ask<boolean>(child, 'down', 'down')),
+    up: () => ask<number>(child, 'up', 'up'),
     stop: () => void child.kill(),
   }
 }
@@ -59,6 +81,10 @@ export interface ServerProcess {
   c2sPort: number
   httpPort: number
   pid: number
+  /** Its config file: a restart on it finds the same data dir (the outbox file). */
+  configFile: string
+  /** The probe's port (bench/xmppd-probe.mjs), when started with it. */
+  probePort: number | undefined
   /** CPU time (user + system) the process has used, in microseconds. */
   cpuMicros(): number
   rssBytes(): number
@@ -66,6 +92,8 @@ export interface ServerProcess {
   liveHeapBytes(): Promise<number>
   metrics(): Promise<string>
   stop(): Promise<void>
+  /** kill -9: no shutdown of any kind. */
+  kill(): Promise<void>
 }
 
 const TICK_US = 1e6 / Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim() || '100')
@@ -77,28 +105,38 @@ export function cpuMicrosOf(pid: number): number {
 
 /** Starts dist/cli/xmppd.js pinned to `core` with the bench users and `extra` TOML. */
 export async function startServerProcess(core: number, users: Record<string, string>, extra: string): Promise<ServerProcess> {
-  const file = writeConfig(configToml({ users, extra }).replace('loglevel = "debug"', 'loglevel = "warn"'))
+  return startServerFile(core, writeConfig(configToml({ users, extra }).replace('loglevel = "debug"', 'loglevel = "warn"')))
+}
+
+/** Starts xmppd on a config file (again, after a kill: same data dir); `probe` runs bench/xmppd-probe.mjs. */
+export async function startServerFile(core: number, file: string, opts: { probe?: boolean } = {}): Promise<ServerProcess> {
   // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server (docs/performance.md).
   const nodeArgs = ['--expose-gc', ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)]
-  const [cmd, args] = pinned(core, process.execPath, [...nodeArgs, path.join(root, 'bench/xmppd-gc.mjs'), '--config', file, '--log-level', 'info'])
+  // BENCH_SERVER_ROOT=<another tree, built> runs the servers from there: an A/B of a lib/ change.
+  const entry = path.join(process.env.BENCH_SERVER_ROOT ?? root, opts.probe ? 'bench/xmppd-probe.mjs' : 'bench/xmppd-gc.mjs')
+  const [cmd, args] = pinned(core, process.execPath, [...nodeArgs, entry, '--config', file, '--log-level', 'info'])
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
-  const ports = await new Promise<{ c2s: number; http: number }>((resolve, reject) => {
+  const ports = await new Promise<{ c2s: number; http: number; probe?: number }>((resolve, reject) => {
     child.stdout!.on('data', (d) => {
       out += d
       const c2s = /"port":(\d+),"hosts"/.exec(out)
       const http = /"port":(\d+),"token_source"/.exec(out)
-      if (c2s && http) resolve({ c2s: Number(c2s[1]), http: Number(http[1]) })
+      const probe = /"probe_port":(\d+)/.exec(out)
+      if (c2s && http && (probe || !opts.probe)) resolve({ c2s: Number(c2s[1]), http: Number(http[1]), probe: probe ? Number(probe[1]) : undefined })
     })
     child.once('exit', (code) => reject(new Error(`xmppd exited ${code}: ${out}`)))
   })
   child.stdout!.resume()
   // With taskset the child is taskset's exec'd node: same pid.
   const pid = child.pid!
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   return {
     c2sPort: ports.c2s,
     httpPort: ports.http,
     pid,
+    configFile: file,
+    probePort: ports.probe,
     cpuMicros: () => cpuMicrosOf(pid),
     rssBytes: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024,
     metrics: async () => (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text(),
@@ -107,11 +145,14 @@ export async function startServerProcess(core: number, users: Record<string, str
       await new Promise((r) => setTimeout(r, 500))
       return sample(await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text(), 'nodejs_heap_size_used_bytes')
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve())
-        child.kill('SIGTERM')
-      }),
+    async stop() {
+      child.kill('SIGTERM')
+      await exited
+    },
+    async kill() {
+      child.kill('SIGKILL')
+      await exited
+    },
   }
 }
 
@@ -129,9 +170,11 @@ export interface Pair {
   sender: RawXmpp
   receiver: RawXmpp
   received(): number
+  /** With `times`: when each message arrived (performance.now()), in order. */
+  times: number[]
 }
 
-export async function connectPairs(port: number, n: number): Promise<Pair[]> {
+export async function connectPairs(port: number, n: number, opts: { times?: boolean } = {}): Promise<Pair[]> {
   return Promise.all(
     Array.from({ length: n }, async (_, i) => {
       const sender = await RawXmpp.connect(port)
@@ -141,12 +184,17 @@ export async function connectPairs(port: number, n: number): Promise<Pair[]> {
       receiver.send('<presence/>')
       let count = 0
       let carry = '' // a closing tag may be split across reads
+      const times: number[] = []
       receiver.onText((chunk) => {
         const text = carry + chunk
-        for (let at = text.indexOf('</message>'); at !== -1; at = text.indexOf('</message>', at + 10)) count++
+        const now = performance.now()
+        for (let at = text.indexOf('</message>'); at !== -1; at = text.indexOf('</message>', at + 10)) {
+          count++
+          if (opts.times) times.push(now)
+        }
         carry = text.slice(-9)
       })
-      return { sender, receiver, received: () => count }
+      return { sender, receiver, received: () => count, times }
     }),
   )
 }
@@ -188,6 +236,16 @@ export function sample(text: string, name: string, labels: Record<string, string
     if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop())
   }
   return NaN
+}
+
+/** The sum of a metric's samples that carry `labels` (every handler of a host, say). */
+export function sampleSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.split(' ').pop())
+  }
+  return sum
 }
 
 export function quantile(sorted: number[], q: number): number {
