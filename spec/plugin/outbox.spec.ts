@@ -97,6 +97,39 @@ for (const [name, make] of backends) {
       done()
     })
 
+    test('leases oldest due first: a due retry before fresher entries, a later one after them', async () => {
+      const { outbox, done } = make()
+      outbox.add('a.test', 'h', 'msg_1', event('one', 1_000), 10)
+      outbox.add('a.test', 'h', 'msg_2', event('two', 2_000), 10)
+      const [one, two] = await outbox.lease('a.test', 'h', 2, 3_000)
+      outbox.retryLater(one, { dueAt: 4_000, attempts: 1, unreachable: false })
+      outbox.retryLater(two, { dueAt: 90_000, attempts: 1, unreachable: false })
+      outbox.add('a.test', 'h', 'msg_3', event('three', 5_000), 10)
+      outbox.add('a.test', 'h', 'msg_4', event('four', 6_000), 10)
+      const ids = async (max: number, now: number) => (await outbox.lease('a.test', 'h', max, now)).map((e) => e.webhookId)
+      assert.deepEqual(await ids(2, 7_000), ['msg_1', 'msg_3'], 'the retry due at 4 s goes before the one accepted at 5 s')
+      assert.deepEqual(await ids(10, 7_000), ['msg_4'], 'the retry due at 90 s waits')
+      outbox.add('a.test', 'h', 'msg_5', event('five', 8_000), 10)
+      assert.deepEqual(await ids(10, 95_000), ['msg_5', 'msg_2'], 'by due time: 8 s, then 90 s')
+      done()
+    })
+
+    test('a burst beyond what a backend keeps at hand leases in order, once each', async () => {
+      const { outbox, done } = make()
+      for (let i = 0; i < 2_500; i++) outbox.add('a.test', 'h', `msg_${i}`, event(`m${i}`, 1_000 + i), 10_000)
+      const seen: string[] = []
+      for (let batch = await outbox.lease('a.test', 'h', 64, 10_000); batch.length > 0; batch = await outbox.lease('a.test', 'h', 64, 10_000)) {
+        for (const e of batch) {
+          seen.push(e.webhookId)
+          outbox.settle(e)
+        }
+      }
+      assert.equal(seen.length, 2_500)
+      assert.deepEqual(seen, Array.from({ length: 2_500 }, (_, i) => `msg_${i}`))
+      assert.equal(outbox.pending('a.test', 'h'), 0)
+      done()
+    })
+
     test('expire removes what entered before the cutoff and is not leased; oldestPending follows', async () => {
       const { outbox, done } = make()
       outbox.add('a.test', 'h', 'old_1', event('x', 1_000), 10)

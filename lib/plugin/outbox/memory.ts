@@ -25,6 +25,10 @@ class Lane {
     this.ready.push(entry)
   }
 
+  peek(): OutboxEntry | undefined {
+    return this.head === this.ready.length ? undefined : this.ready[this.head]
+  }
+
   shift(): OutboxEntry | undefined {
     if (this.head === this.ready.length) return undefined
     const entry = this.ready[this.head]
@@ -60,10 +64,16 @@ export class MemoryOutbox implements Outbox {
   async lease(host: string, handler: string, max: number, now: number): Promise<OutboxEntry[]> {
     const lane = this.lanes.get(host)?.get(handler)
     if (!lane) return []
-    while (lane.later.size > 0 && lane.later.peek()!.dueAt <= now) lane.push(lane.later.pop()!.entry)
+    // Oldest due first, as the sqlite backend: a fresh entry is due since it was accepted, a
+    // waiting one at its due time.
     const out: OutboxEntry[] = []
     while (out.length < max) {
-      const entry = lane.shift()
+      const waiting = lane.later.peek()
+      const fresh = lane.peek()
+      let entry: OutboxEntry | undefined
+      if (waiting && waiting.dueAt <= now && (!fresh || waiting.dueAt < fresh.acceptedAt || (waiting.dueAt === fresh.acceptedAt && waiting.entry.key < fresh.key))) {
+        entry = lane.later.pop()!.entry
+      } else entry = lane.shift()
       if (!entry) break
       lane.leased.add(entry)
       out.push(entry)

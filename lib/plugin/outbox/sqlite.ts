@@ -1,44 +1,36 @@
 // outbox = "sqlite" (the default): one better-sqlite3 file per node, in WAL mode, held with an
 // exclusive lock so that a second process on the same data dir gets a clear error instead of a
 // share. The hook's add() only appends to a batch; the batch is written in one transaction per
-// event-loop turn (or before any read), so a kill -9 loses at most what was accepted in the turn
-// that was running. Reads that decide delivery (lease, nextDue, expire) flush first.
-import Database from 'better-sqlite3'
+// event-loop turn, or as soon as the task that accepted it ends once the batch is 5 ms old (a
+// long turn, a burst), so a kill -9 loses at most a few milliseconds of accepted notifications.
+// Reads that decide delivery (lease, nextDue, expire) flush first. The entries this process added
+// and has not leased yet are also kept in memory (a bounded number per handler), so that the
+// steady state leases them without reading back what it just wrote: SQL leases only when an
+// older or retried row may be due.
+import type Database from 'better-sqlite3'
 import { fileError } from './file-error.js'
+import { entryOf, open, statements, type Row, type Statements } from './sqlite-file.js'
 import type { HandlerCounts, Later, Outbox, OutboxEntry, StoredEvent } from './outbox.js'
 
 export { OutboxFileError } from './file-error.js'
 
-const SCHEMA_VERSION = 1
+/** Fresh entries kept in memory per handler; beyond it they are read back from the file. */
+const FRESH_PER_LANE = 1000
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS outbox (
-  seq INTEGER PRIMARY KEY,
-  host TEXT NOT NULL,
-  handler TEXT NOT NULL,
-  webhook_id TEXT NOT NULL,
-  event TEXT NOT NULL,
-  attempts INTEGER NOT NULL,
-  due_at INTEGER NOT NULL,
-  unreachable INTEGER NOT NULL,
-  accepted_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (host, handler, due_at, seq);
-CREATE INDEX IF NOT EXISTS outbox_age ON outbox (host, handler, accepted_at);
-`
+/** A batch this old (ms) is written when the task that added to it ends, not at the end of the turn. */
+const MAX_BATCH_AGE_MS = 5
+
+/** Per handler: what can be leased without SQL, and whether other rows may be due. */
+interface LaneCache {
+  /** Added by this process, written (or in the batch), never leased; oldest first. */
+  fresh: Map<number, OutboxEntry>
+  /** Pending rows that are neither fresh nor leased: recovered, released, waiting for a retry, beyond the cache. */
+  cold: number
+  /** No cold row is due before this (ms); -Infinity: unknown, ask the file. */
+  coldDueAt: number
+}
 
 type Op = { kind: 'insert'; entry: OutboxEntry } | { kind: 'delete'; key: number } | { kind: 'update'; key: number; later: Later }
-
-interface Row {
-  seq: number
-  host: string
-  handler: string
-  webhook_id: string
-  event: string
-  attempts: number
-  accepted_at: number
-  due_at: number
-}
 
 export class SqliteOutbox implements Outbox {
   readonly backend = 'sqlite'
@@ -51,7 +43,10 @@ export class SqliteOutbox implements Outbox {
   /** Keys leased to a deliverer of this process (a crash forgets them, which is what we want). */
   private readonly leased = new Set<number>()
   private readonly leasedPer = new Map<string, number>()
-  private readonly stmt: Record<'insert' | 'delete' | 'update' | 'due' | 'next' | 'wake' | 'old' | 'oldest', Database.Statement>
+  private readonly lanes = new Map<string, LaneCache>()
+  private batchStartedAt = 0
+  private microtaskScheduled = false
+  private readonly stmt: Statements
   private writeError: Error | undefined
   private onWriteError: (err: Error) => void = () => undefined
 
@@ -65,23 +60,9 @@ export class SqliteOutbox implements Outbox {
         n: number
       }>) {
         this.bump(r.host, r.handler, r.n)
+        this.laneOf(laneKey(r.host, r.handler)).cold = r.n
       }
-      this.stmt = {
-        insert: this.db.prepare(
-          'INSERT INTO outbox (seq, host, handler, webhook_id, event, attempts, due_at, unreachable, accepted_at) VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?)',
-        ),
-        delete: this.db.prepare('DELETE FROM outbox WHERE seq = ?'),
-        update: this.db.prepare('UPDATE outbox SET attempts = ?, due_at = ?, unreachable = ? WHERE seq = ?'),
-        due: this.db.prepare(
-          'SELECT seq, host, handler, webhook_id, event, attempts, accepted_at, due_at FROM outbox WHERE host = ? AND handler = ? AND due_at <= ? ORDER BY due_at, seq LIMIT ?',
-        ),
-        next: this.db.prepare('SELECT seq, due_at FROM outbox WHERE host = ? AND handler = ? ORDER BY due_at, seq LIMIT ?'),
-        wake: this.db.prepare('UPDATE outbox SET due_at = ?, unreachable = 0 WHERE host = ? AND handler = ? AND unreachable = 1 AND due_at > ?'),
-        old: this.db.prepare(
-          'SELECT seq, host, handler, webhook_id, event, attempts, accepted_at, due_at FROM outbox WHERE host = ? AND accepted_at < ? LIMIT 10000',
-        ),
-        oldest: this.db.prepare('SELECT MIN(accepted_at) AS t FROM outbox WHERE host = ? AND handler = ?'),
-      }
+      this.stmt = statements(this.db)
     } catch (err) {
       this.db.close()
       throw fileError(location, err)
@@ -103,33 +84,60 @@ export class SqliteOutbox implements Outbox {
   add(host: string, handler: string, webhookId: string, event: StoredEvent, limit: number): boolean {
     if (this.pending(host, handler) >= limit) return false
     this.bump(host, handler, 1)
-    this.push({ kind: 'insert', entry: { key: ++this.seq, host, handler, webhookId, event, attempts: 0, acceptedAt: event.time } })
+    const entry: OutboxEntry = { key: ++this.seq, host, handler, webhookId, event, attempts: 0, acceptedAt: event.time }
+    const lane = this.laneOf(laneKey(host, handler))
+    if (lane.fresh.size < FRESH_PER_LANE) lane.fresh.set(entry.key, entry)
+    else {
+      lane.cold++
+      lane.coldDueAt = Math.min(lane.coldDueAt, entry.acceptedAt)
+    }
+    this.push({ kind: 'insert', entry })
     return true
   }
 
   async lease(host: string, handler: string, max: number, now: number): Promise<OutboxEntry[]> {
-    this.flush()
-    const lane = laneKey(host, handler)
-    const rows = this.stmt.due.all(host, handler, now, max + (this.leasedPer.get(lane) ?? 0)) as Row[]
+    this.flush() // recorded before its first try
+    const key = laneKey(host, handler)
+    const lane = this.laneOf(key)
     const out: OutboxEntry[] = []
-    for (const row of rows) {
-      if (out.length >= max) break
-      if (this.leased.has(row.seq)) continue
-      this.leased.add(row.seq)
-      out.push(entryOf(row))
+    if (lane.cold === 0 || lane.coldDueAt > now) {
+      // Nothing else is due: the oldest fresh entries are the oldest due ones.
+      for (const entry of lane.fresh.values()) {
+        if (out.length >= max) break
+        lane.fresh.delete(entry.key)
+        this.leased.add(entry.key)
+        out.push(entry)
+      }
+    } else {
+      const rows = this.stmt.due.all(host, handler, now, max + (this.leasedPer.get(key) ?? 0)) as Row[]
+      for (const row of rows) {
+        if (out.length >= max) break
+        if (this.leased.has(row.seq)) continue
+        const fresh = lane.fresh.get(row.seq)
+        if (fresh) lane.fresh.delete(row.seq)
+        else lane.cold--
+        this.leased.add(row.seq)
+        out.push(fresh ?? entryOf(row))
+      }
+      // All that is due was taken: no cold row is due before the earliest later one.
+      if (out.length < max) lane.coldDueAt = lane.cold === 0 ? Infinity : ((this.stmt.later.get(host, handler, now) as { t: number | null }).t ?? Infinity)
     }
-    if (out.length) this.leasedPer.set(lane, (this.leasedPer.get(lane) ?? 0) + out.length)
+    if (out.length) this.leasedPer.set(key, (this.leasedPer.get(key) ?? 0) + out.length)
     return out
   }
 
   async nextDue(host: string, handler: string): Promise<number | undefined> {
+    const lane = this.laneOf(laneKey(host, handler))
+    const first = lane.fresh.values().next().value
+    if (first !== undefined) return first.acceptedAt
+    if (lane.cold === 0) return undefined
     this.flush()
     const rows = this.stmt.next.all(host, handler, (this.leasedPer.get(laneKey(host, handler)) ?? 0) + 1) as Array<{ seq: number; due_at: number }>
     return rows.find((r) => !this.leased.has(r.seq))?.due_at
   }
 
   settle(entry: OutboxEntry): void {
-    this.unlease(entry)
+    if (!this.unlease(entry)) return
     this.bump(entry.host, entry.handler, -1)
     this.push({ kind: 'delete', key: entry.key })
   }
@@ -139,24 +147,35 @@ export class SqliteOutbox implements Outbox {
   }
 
   release(entry: OutboxEntry): void {
-    this.unlease(entry)
+    if (!this.unlease(entry)) return
+    // Its row is unchanged: due since before it was leased.
+    const lane = this.laneOf(laneKey(entry.host, entry.handler))
+    lane.cold++
+    lane.coldDueAt = -Infinity
   }
 
   retryLater(entry: OutboxEntry, later: Later): void {
-    this.unlease(entry)
+    if (!this.unlease(entry)) return
     entry.attempts = later.attempts
+    const lane = this.laneOf(laneKey(entry.host, entry.handler))
+    lane.cold++
+    lane.coldDueAt = Math.min(lane.coldDueAt, later.dueAt)
     this.push({ kind: 'update', key: entry.key, later })
   }
 
   wakeUnreachable(host: string, handler: string, now: number): void {
+    const lane = this.laneOf(laneKey(host, handler))
+    if (lane.cold === 0) return
     this.flush()
-    this.stmt.wake.run(now, host, handler, now)
+    if (this.stmt.wake.run(now, host, handler, now).changes > 0) lane.coldDueAt = Math.min(lane.coldDueAt, now)
   }
 
   async expire(host: string, cutoff: number): Promise<OutboxEntry[]> {
     this.flush()
     const expired = (this.stmt.old.all(host, cutoff) as Row[]).filter((r) => !this.leased.has(r.seq)).map(entryOf)
     for (const e of expired) {
+      const lane = this.laneOf(laneKey(e.host, e.handler))
+      if (!lane.fresh.delete(e.key)) lane.cold--
       this.bump(e.host, e.handler, -1)
       this.push({ kind: 'delete', key: e.key })
     }
@@ -227,8 +246,19 @@ export class SqliteOutbox implements Outbox {
   }
 
   private push(op: Op): void {
+    if (this.ops.length === 0) this.batchStartedAt = performance.now()
+    else if (!this.microtaskScheduled && performance.now() - this.batchStartedAt > MAX_BATCH_AGE_MS) {
+      // A long turn (a burst from many clients): write when the task that accepted it ends.
+      this.microtaskScheduled = true
+      queueMicrotask(this.flushNow)
+    }
     this.ops.push(op)
     this.schedule(0)
+  }
+
+  private readonly flushNow = () => {
+    this.microtaskScheduled = false
+    this.flush()
   }
 
   private schedule(delayMs: number): void {
@@ -242,10 +272,18 @@ export class SqliteOutbox implements Outbox {
     else setTimeout(run, delayMs).unref()
   }
 
-  private unlease(entry: OutboxEntry): void {
-    if (!this.leased.delete(entry.key)) return
+  /** False when it was not leased here (released twice, or expired meanwhile). */
+  private unlease(entry: OutboxEntry): boolean {
+    if (!this.leased.delete(entry.key)) return false
     const lane = laneKey(entry.host, entry.handler)
     this.leasedPer.set(lane, (this.leasedPer.get(lane) ?? 1) - 1)
+    return true
+  }
+
+  private laneOf(key: string): LaneCache {
+    let lane = this.lanes.get(key)
+    if (!lane) this.lanes.set(key, (lane = { fresh: new Map(), cold: 0, coldDueAt: -Infinity }))
+    return lane
   }
 
   private bump(host: string, handler: string, by: number): void {
@@ -256,40 +294,3 @@ export class SqliteOutbox implements Outbox {
 }
 
 const laneKey = (host: string, handler: string) => `${host}\n${handler}`
-
-function entryOf(row: Row): OutboxEntry {
-  return {
-    key: row.seq,
-    host: row.host,
-    handler: row.handler,
-    webhookId: row.webhook_id,
-    event: JSON.parse(row.event) as StoredEvent,
-    attempts: row.attempts,
-    acceptedAt: row.accepted_at,
-  }
-}
-
-function open(file: string): Database.Database {
-  let db: Database.Database
-  try {
-    db = new Database(file, { timeout: 2000 })
-  } catch (err) {
-    throw fileError(file, err)
-  }
-  try {
-    // Exclusive locking: the lock is taken by the first write below and held until close (or the
-    // process's death, kill -9 included), so a second process fails here instead of sharing.
-    db.pragma('locking_mode = EXCLUSIVE')
-    db.pragma('journal_mode = WAL')
-    // WAL + NORMAL: a committed transaction survives the process's crash; only a power loss or an
-    // OS crash can take the last ones (docs/reliability.md).
-    db.pragma('synchronous = NORMAL')
-    const version = db.pragma('user_version', { simple: true }) as number
-    if (version > SCHEMA_VERSION) throw new Error(`written by a newer version (schema ${version}, this one knows ${SCHEMA_VERSION})`)
-    db.exec(`BEGIN IMMEDIATE; ${SCHEMA} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`)
-    return db
-  } catch (err) {
-    db.close()
-    throw fileError(file, err)
-  }
-}
