@@ -29,8 +29,12 @@ export default function createEventPusherHttp(): Plugin {
       const { prepared, cas, issues } = await prepareHandlers(ctx, options)
       if (issues.length > 0) throw issues[0] // the host ran check() first: something changed since
       // A file in use by another process, or not a usable database: a clear error, nothing started.
-      const handle = openOutbox(options.outbox, ctx.dataDir, ctx.host, (err) =>
-        ctx.log.error({ err: err.message, file: handle.outbox.location }, 'outbox write failed; kept in memory and tried again'),
+      const handle = openOutbox(
+        options.outbox,
+        ctx.dataDir,
+        ctx.host,
+        (err) => ctx.log.error({ err: err.message, file: handle.outbox.location }, 'outbox write failed; kept in memory and tried again'),
+        ctx.metrics,
       )
       try {
         instance = new Instance(ctx, options, prepared, cas, handle)

@@ -165,6 +165,9 @@ export class Pool {
       })
       stream.once('error', (err: Error) => {
         this.inFlightStreams.delete(stream)
+        // A kept-alive socket the endpoint closed as this request went out on it (a receiver
+        // shutting down closes its idle sockets): attempt.ts tells this from a reset after connecting.
+        if (status === 0 && stream.reusedSocket === true) (err as Error & { reusedSocket?: boolean }).reusedSocket = true
         reject(err)
       })
       stream.once('end', () => {

@@ -76,7 +76,11 @@ export interface TestServer extends XmppServer {
 }
 
 export async function startTestServer(c: TestConfig | string = {}, files: Record<string, string> = {}): Promise<TestServer> {
-  const configFile = writeConfig(typeof c === 'string' ? c : configToml(c), files)
+  return startTestServerAt(writeConfig(typeof c === 'string' ? c : configToml(c), files))
+}
+
+/** A server on an existing config file (a restart: the same folder, so the same data dir). */
+export async function startTestServerAt(configFile: string): Promise<TestServer> {
   const logs: Array<Record<string, unknown>> = []
   const destination = new Writable({
     write(chunk, _enc, done) {

@@ -12,8 +12,9 @@ export type OutboxKind = 'sqlite' | 'memory'
 export interface OutboxHandle {
   readonly outbox: Outbox
   /**
-   * Notifications of this host found when the outbox was opened by this process, counted once per
-   * host in the process's life (a disable/enable finds its own leftovers, which were counted).
+   * Notifications of this host found when the outbox was opened, counted once per host and
+   * metrics registry (a disable/enable finds its own leftovers, which were counted; a new server
+   * in the same process has a new registry, whose invariant needs them counted again).
    */
   claimRecovered(): number
   /**
@@ -35,12 +36,15 @@ interface Shared {
 }
 
 const open = new Map<string, Shared>()
-/** Hosts whose leftovers were counted as recovered, per outbox, for the process's life. */
-const claimed = new Map<string, Set<string>>()
+/** Hosts whose leftovers were counted as recovered, per registry (the counters' owner) and outbox. */
+const claimed = new WeakMap<object, Map<string, Set<string>>>()
+/** The scope of callers that name none: the process. */
+const PROCESS = {}
 
 export const OUTBOX_FILE = 'outbox.sqlite'
 
-export function openOutbox(kind: OutboxKind, dataDir: string, host: string, onWriteError: (err: Error) => void): OutboxHandle {
+/** `scope`: what counts recovered notifications (the metrics registry); once per host in it. */
+export function openOutbox(kind: OutboxKind, dataDir: string, host: string, onWriteError: (err: Error) => void, scope: object = PROCESS): OutboxHandle {
   // sqlite: one file per node, shared by its vhosts. memory: one per host, as nothing outlives it.
   const key = kind === 'sqlite' ? `sqlite:${path.resolve(dataDir, OUTBOX_FILE)}` : `memory:${path.resolve(dataDir)}:${host}`
   let shared = open.get(key)
@@ -57,8 +61,10 @@ export function openOutbox(kind: OutboxKind, dataDir: string, host: string, onWr
   return {
     outbox: held.outbox,
     claimRecovered() {
-      let hosts = claimed.get(key)
-      if (!hosts) claimed.set(key, (hosts = new Set()))
+      let byOutbox = claimed.get(scope)
+      if (!byOutbox) claimed.set(scope, (byOutbox = new Map()))
+      let hosts = byOutbox.get(key)
+      if (!hosts) byOutbox.set(key, (hosts = new Set()))
       if (hosts.has(host)) return 0
       hosts.add(host)
       return held.outbox instanceof SqliteOutbox ? held.outbox.foundAtOpen(host) : 0
