@@ -125,7 +125,10 @@ for (const [name, make] of backends) {
         }
       }
       assert.equal(seen.length, 2_500)
-      assert.deepEqual(seen, Array.from({ length: 2_500 }, (_, i) => `msg_${i}`))
+      assert.deepEqual(
+        seen,
+        Array.from({ length: 2_500 }, (_, i) => `msg_${i}`),
+      )
       assert.equal(outbox.pending('a.test', 'h'), 0)
       done()
     })

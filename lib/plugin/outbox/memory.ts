@@ -71,7 +71,11 @@ export class MemoryOutbox implements Outbox {
       const waiting = lane.later.peek()
       const fresh = lane.peek()
       let entry: OutboxEntry | undefined
-      if (waiting && waiting.dueAt <= now && (!fresh || waiting.dueAt < fresh.acceptedAt || (waiting.dueAt === fresh.acceptedAt && waiting.entry.key < fresh.key))) {
+      if (
+        waiting &&
+        waiting.dueAt <= now &&
+        (!fresh || waiting.dueAt < fresh.acceptedAt || (waiting.dueAt === fresh.acceptedAt && waiting.entry.key < fresh.key))
+      ) {
         entry = lane.later.pop()!.entry
       } else entry = lane.shift()
       if (!entry) break
