@@ -133,13 +133,17 @@ export interface EventPusherHttpConfig {
  */
 export interface BreakerConfig {
   /**
-   * Opens when more than this share of the requests in the rolling window (10 s) failed.
+   * Opens when more than this share of the requests in the rolling window (rolling_window) failed.
    */
   error_threshold_percentage?: number
   /**
    * Requests needed in the rolling window before the breaker may open.
    */
   volume_threshold?: number
+  /**
+   * Milliseconds of requests the breaker judges (in 10 buckets): a burst of failures opens it once they outweigh the successes of this window, and the retries of what failed wait while it is open instead of being spent.
+   */
+  rolling_window?: number
   /**
    * Milliseconds the breaker stays open before one probe request goes through (half-open). While it is open nothing is sent and nothing fails: notifications wait in the outbox. The default (1 s) resumes delivery within about 2 s of the endpoint's return.
    */
@@ -198,4 +202,4 @@ export interface HandlerConfig {
 }
 
 /** The options as the plugin receives them: validated, with the schema's defaults applied. */
-export type EventPusherHttpOptions = EventPusherHttpConfig & Required<Pick<EventPusherHttpConfig, 'pool_name' | 'path' | 'drain_timeout' | 'outbox' | 'max_pending_age' | 'breaker' | 'format' | 'retries' | 'retry_base_delay' | 'retry_max_delay' | 'types' | 'events' | 'only_offline_recipient' | 'body_required'>> & { breaker: BreakerConfig & Required<Pick<BreakerConfig, 'error_threshold_percentage' | 'volume_threshold' | 'reset_timeout'>> }
+export type EventPusherHttpOptions = EventPusherHttpConfig & Required<Pick<EventPusherHttpConfig, 'pool_name' | 'path' | 'drain_timeout' | 'outbox' | 'max_pending_age' | 'breaker' | 'format' | 'retries' | 'retry_base_delay' | 'retry_max_delay' | 'types' | 'events' | 'only_offline_recipient' | 'body_required'>> & { breaker: BreakerConfig & Required<Pick<BreakerConfig, 'error_threshold_percentage' | 'volume_threshold' | 'rolling_window' | 'reset_timeout'>> }

@@ -82,6 +82,10 @@ export class Pool {
       timeout: false, // got's request_timeout bounds each request
       errorThresholdPercentage: breaker.error_threshold_percentage,
       volumeThreshold: breaker.volume_threshold,
+      // opossum's default window is 10 s: after steady traffic a burst of 5xx would have to
+      // outlast ten seconds of successes before the breaker held the retries back.
+      rollingCountTimeout: breaker.rolling_window,
+      rollingCountBuckets: 10,
       resetTimeout: breaker.reset_timeout,
       enableSnapshots: false,
     })

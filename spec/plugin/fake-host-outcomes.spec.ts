@@ -180,6 +180,19 @@ describe('breaker', () => {
     assert.deepEqual([c.failed.status, c.failed.timeout], [2, 1])
   })
 
+  it('judges only the last rolling_window: old successes do not hold a burst of failures back', async () => {
+    let failing = false
+    sink.behave(() => (failing ? { status: 500 } : { status: 204 }))
+    await mount({ breaker: { volume_threshold: 3, error_threshold_percentage: 50, reset_timeout: 60_000, rolling_window: 300 } })
+    for (let i = 0; i < 10; i++) await sendSettled()
+    await new Promise((r) => setTimeout(r, 400)) // the successes leave the window
+    failing = true
+    for (let i = 0; i < 3; i++) await sendSettled()
+    assert.equal(await breakerGauge(), 1, 'three failures are the whole window now')
+    const c = await counts()
+    assert.deepEqual([c.sent, c.failed.status], [10, 3])
+  })
+
   it('never opens on 404s (the endpoint is up)', async () => {
     sink.behave({ status: 404 })
     await mount({ breaker })

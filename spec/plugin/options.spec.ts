@@ -28,7 +28,7 @@ describe('options schema (plugin.json)', () => {
       drain_timeout: 5000,
       outbox: 'sqlite',
       max_pending_age: 86400,
-      breaker: { error_threshold_percentage: 50, volume_threshold: 10, reset_timeout: 1000 },
+      breaker: { error_threshold_percentage: 50, volume_threshold: 10, rolling_window: 2000, reset_timeout: 1000 },
       format: 'form',
       retries: 0,
       retry_base_delay: 1000,
