@@ -15,9 +15,12 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
 })
 
+// request_timeout is the pool's, not the plugin's: 10 s, so that a machine loaded by other work
+// (a slow answer is a timeout, an attempt that fails with retries = 0) cannot pass for an outage.
 const pluginToml = (url: string, plugin: string) => `
 [http_connections.http_pool]
 server = "${url}"
+request_timeout = 10000
 
 [plugins.mod_event_pusher_http]
 pool_name = "http_pool"
