@@ -100,7 +100,7 @@ export function deliveryRig(o: RigOptions): Rig {
   )
   // The pool reports its breaker to the deliverer built on it: wired once both exist.
   const wired: { deliverer?: Deliverer } = {}
-  const breaker = { error_threshold_percentage: 50, volume_threshold: 10, reset_timeout: 60_000, ...o.breaker }
+  const breaker = { error_threshold_percentage: 50, volume_threshold: 10, rolling_window: 10_000, reset_timeout: 60_000, ...o.breaker }
   const pool = new Pool(
     { name: 'p', server: o.url, pool_size: o.poolSize ?? 10, path_prefix: '', request_timeout: 2000, tls: { verify: true } },
     {

@@ -93,7 +93,7 @@ describe('got native request options: scoped to the pool', () => {
   function pool(server: string, tls: HttpPoolSettings['tls'], ca: Buffer | undefined, nativeOptions: NativeOptionsBuilder) {
     const logs: LogLine[] = []
     const settings: HttpPoolSettings = { name: 'http_pool', server, pool_size: 2, path_prefix: '/webservice', request_timeout: 2000, tls }
-    const breaker = { error_threshold_percentage: 50, volume_threshold: 20, reset_timeout: 1000 }
+    const breaker = { error_threshold_percentage: 50, volume_threshold: 20, rolling_window: 2000, reset_timeout: 1000 }
     const p = new Pool(settings, { breaker, ca, log: recordingLogger(logs), onState: () => undefined, nativeOptions })
     pools.push(p)
     return { pool: p, warnings: () => logs.filter((l) => l.level === 'warn') }
