@@ -67,13 +67,21 @@ export function deadLetterOf(entry: OutboxEntry, dead: DeadInfo): DeadLetter {
   }
 }
 
-export function listedDead(d: DeadLetter): Delivery {
-  const { key: _key, ...rest } = d
-  return { ...rest, state: 'failed' }
+/** A listing's item with what orders it. */
+export interface Listed {
+  acceptedAt: number
+  key: number
+  item: Delivery
 }
 
-export function listedPending(e: OutboxEntry, dueAt: number | undefined): Delivery {
-  return {
+export function listedDead(d: DeadLetter): Listed {
+  const { key, ...rest } = d
+  return { acceptedAt: d.acceptedAt, key, item: { ...rest, state: 'failed' } }
+}
+
+/** `dueAt` undefined: in flight. */
+export function listedPending(e: OutboxEntry, dueAt: number | undefined): Listed {
+  const item: Delivery = {
     webhookId: e.webhookId,
     host: e.host,
     handler: e.handler,
@@ -87,7 +95,15 @@ export function listedPending(e: OutboxEntry, dueAt: number | undefined): Delive
     error: e.lastError,
     ...(dueAt === undefined ? { inFlight: true } : { dueAt }),
   }
+  return { acceptedAt: e.acceptedAt, key: e.key, item }
 }
+
+/** The newest `limit` of what was found (pending and dead letters, each already cut to `limit`). */
+export const newestOf = (found: Listed[], limit: number): Delivery[] =>
+  found
+    .sort(newestFirst)
+    .slice(0, limit)
+    .map((f) => f.item)
 
 /** The `jid` filter of a query as a test on a stored from / to; undefined: no filter. */
 export function jidMatcher(jid: string | undefined): ((event: StoredEvent) => boolean) | undefined {

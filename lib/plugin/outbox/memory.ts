@@ -14,7 +14,7 @@ import type {
   ReplaySelector,
   StoredEvent,
 } from './outbox.js'
-import { applyTry, deadLetterOf, jidMatcher, limitOf, listedDead, listedPending, newestFirst } from './dead-letter.js'
+import { applyTry, deadLetterOf, jidMatcher, limitOf, listedDead, listedPending, newestOf, type Listed } from './dead-letter.js'
 import { DeadStore } from './memory-dead.js'
 import { MinHeap } from './min-heap.js'
 
@@ -163,22 +163,18 @@ export class MemoryOutbox implements Outbox {
 
   async deliveries(host: string, query: DeliveryQuery): Promise<Delivery[]> {
     const limit = limitOf(query)
-    const found: Array<{ acceptedAt: number; key: number; item: Delivery }> = []
+    const found: Listed[] = []
     if (query.state !== 'failed') {
       const match = jidMatcher(query.jid)
       for (const [handler, lane] of this.lanes.get(host) ?? []) {
         if (query.handler !== undefined && handler !== query.handler) continue
         for (const [e, dueAt] of lane.withDue()) {
-          if ((query.since === undefined || e.acceptedAt >= query.since) && (!match || match(e.event)))
-            found.push({ acceptedAt: e.acceptedAt, key: e.key, item: listedPending(e, dueAt) })
+          if ((query.since === undefined || e.acceptedAt >= query.since) && (!match || match(e.event))) found.push(listedPending(e, dueAt))
         }
       }
     }
-    if (query.state !== 'pending') for (const d of this.dead.list(host, query, limit)) found.push({ acceptedAt: d.acceptedAt, key: d.key, item: listedDead(d) })
-    return found
-      .sort(newestFirst)
-      .slice(0, limit)
-      .map((f) => f.item)
+    if (query.state !== 'pending') for (const d of this.dead.list(host, query, limit)) found.push(listedDead(d))
+    return newestOf(found, limit)
   }
 
   async replay(host: string, selector: ReplaySelector, now: number): Promise<ReplayResult> {

@@ -48,11 +48,6 @@ export class DeadQueries {
     return this.statement('SELECT seq, handler FROM dead WHERE host = ? AND failed_at < ? LIMIT ?').all(host, cutoff, max) as Selected[]
   }
 
-  /** Dead letters per host and handler, for the counts kept in memory. */
-  counts(): Array<{ host: string; handler: string; n: number }> {
-    return this.statement('SELECT host, handler, COUNT(*) AS n FROM dead GROUP BY host, handler').all() as Array<{ host: string; handler: string; n: number }>
-  }
-
   private scan<T extends { event: string; seq: number; accepted_at: number }>(
     table: string,
     columns: string,

@@ -135,6 +135,16 @@ export function statements(db: Database.Database): Statements {
   }
 }
 
+type HandlerRows = Array<{ host: string; handler: string; n: number }>
+
+/** What a file holds when it is opened: its highest key, and its rows per host and handler in each table. */
+export function contents(db: Database.Database): { seq: number; pending: HandlerRows; dead: HandlerRows } {
+  // One key space for both tables: a dead letter keeps its seq, and a replay brings it back.
+  const seq = db.prepare('SELECT MAX(m) AS m FROM (SELECT MAX(seq) AS m FROM outbox UNION ALL SELECT MAX(seq) FROM dead)').get() as { m: number | null }
+  const count = (table: string) => db.prepare(`SELECT host, handler, COUNT(*) AS n FROM ${table} GROUP BY host, handler`).all() as HandlerRows
+  return { seq: seq.m ?? 0, pending: count('outbox'), dead: count('dead') }
+}
+
 /** Runs one change; the caller holds the transaction. */
 export function write(stmt: Statements, op: Op): void {
   switch (op.kind) {

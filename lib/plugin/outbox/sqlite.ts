@@ -10,11 +10,11 @@
 // their counts per handler are kept in memory as the pending ones are.
 import type Database from 'better-sqlite3'
 import { Counts } from './counts.js'
-import { applyTry, deadLetterOf, limitOf, listedDead, listedPending, newestFirst } from './dead-letter.js'
+import { applyTry, deadLetterOf, limitOf, listedDead, listedPending, newestOf, type Listed } from './dead-letter.js'
 import { fileError } from './file-error.js'
 import { WriteBatch } from './sqlite-batch.js'
 import { DeadQueries } from './sqlite-dead.js'
-import { entryOf, open, statements, triesOf, type Row, type Statements } from './sqlite-file.js'
+import { contents, entryOf, open, statements, triesOf, type Row, type Statements } from './sqlite-file.js'
 import type {
   DeadCounts,
   DeadInfo,
@@ -66,20 +66,15 @@ export class SqliteOutbox implements Outbox {
   constructor(readonly location: string) {
     this.db = open(location)
     try {
-      // One key space for both tables: a dead letter keeps its seq, and a replay brings it back.
-      this.seq =
-        (this.db.prepare('SELECT MAX(m) AS m FROM (SELECT MAX(seq) AS m FROM outbox UNION ALL SELECT MAX(seq) FROM dead)').get() as { m: number | null }).m ?? 0
-      for (const r of this.db.prepare('SELECT host, handler, COUNT(*) AS n FROM outbox GROUP BY host, handler').all() as Array<{
-        host: string
-        handler: string
-        n: number
-      }>) {
+      const found = contents(this.db)
+      this.seq = found.seq
+      for (const r of found.pending) {
         this.counts.bump(r.host, r.handler, r.n)
         this.laneOf(laneKey(r.host, r.handler)).cold = r.n
       }
+      for (const r of found.dead) this.deadCounts.bump(r.host, r.handler, r.n)
       this.stmt = statements(this.db)
       this.queries = new DeadQueries(this.db)
-      for (const r of this.queries.counts()) this.deadCounts.bump(r.host, r.handler, r.n)
       this.batch = new WriteBatch(this.db, this.stmt, location)
     } catch (err) {
       this.db.close()
@@ -203,19 +198,11 @@ export class SqliteOutbox implements Outbox {
   async deliveries(host: string, query: DeliveryQuery): Promise<Delivery[]> {
     this.flush() // what was accepted or failed this turn is listed too
     const limit = limitOf(query)
-    const found: Array<{ acceptedAt: number; key: number; item: Delivery }> = []
-    if (query.state !== 'failed') {
-      for (const row of this.queries.pending(host, query, limit)) {
-        const item = listedPending(entryOf(row), this.leased.has(row.seq) ? undefined : row.due_at)
-        found.push({ acceptedAt: row.accepted_at, key: row.seq, item })
-      }
-    }
-    if (query.state !== 'pending')
-      for (const d of this.queries.dead(host, query, limit)) found.push({ acceptedAt: d.acceptedAt, key: d.key, item: listedDead(d) })
-    return found
-      .sort(newestFirst)
-      .slice(0, limit)
-      .map((f) => f.item)
+    const found: Listed[] = []
+    if (query.state !== 'failed')
+      for (const row of this.queries.pending(host, query, limit)) found.push(listedPending(entryOf(row), this.leased.has(row.seq) ? undefined : row.due_at))
+    if (query.state !== 'pending') for (const d of this.queries.dead(host, query, limit)) found.push(listedDead(d))
+    return newestOf(found, limit)
   }
 
   async replay(host: string, selector: ReplaySelector, now: number): Promise<ReplayResult> {
