@@ -6,7 +6,8 @@
 import { tryOnce } from './attempt.js'
 import type { HttpRequest } from './payload.js'
 import { decide, type Decision, type DecisionPolicy, type TryResult } from './decision.js'
-import type { Outbox, OutboxEntry } from './outbox/outbox.js'
+import { errorText } from './outbox/dead-letter.js'
+import type { DeadReason, Outbox, OutboxEntry } from './outbox/outbox.js'
 import type { Pool } from './pool.js'
 
 /** One handler as its deliverer serves it. */
@@ -215,7 +216,7 @@ export class Deliverer {
 
   private start(s: LaneState, entry: OutboxEntry): void {
     if (this.now() - entry.acceptedAt > this.maxPendingAge) {
-      this.outbox.fail(entry)
+      this.outbox.fail(entry, { reason: 'expired', failedAt: this.now() })
       this.accounting.notTried(s.lane, entry, 'expired')
       return
     }
@@ -223,7 +224,7 @@ export class Deliverer {
     try {
       req = s.lane.request(entry)
     } catch (err) {
-      this.outbox.fail(entry)
+      this.outbox.fail(entry, { reason: 'callback', failedAt: this.now(), error: errorText(err) })
       this.accounting.notTried(s.lane, entry, 'callback', err)
       return
     }
@@ -243,7 +244,13 @@ export class Deliverer {
         this.outbox.settle(entry)
         break
       case 'failed':
-        this.outbox.fail(entry)
+        // decide() fails only after a try that reached the endpoint: status, timeout or connection.
+        this.outbox.fail(entry, {
+          reason: decision.reason as DeadReason,
+          failedAt: this.now(),
+          attempts: decision.attempts,
+          last: { at: this.now(), reached: true, status: decision.status, error: errorText(decision.err) },
+        })
         break
       case 'release':
         this.outbox.release(entry)

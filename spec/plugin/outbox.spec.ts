@@ -56,7 +56,7 @@ for (const [name, make] of backends) {
       assert.deepEqual(await outbox.lease('a.test', 'h', 10, 5_000), [], 'leased entries are not leased again')
       outbox.settle(first[0])
       assert.equal(outbox.pending('a.test', 'h'), 1)
-      outbox.fail(first[1])
+      outbox.fail(first[1], { reason: 'status', failedAt: 5_000 })
       assert.equal(outbox.pending('a.test', 'h'), 0)
       assert.deepEqual(outbox.pendingByHandler('a.test'), [{ host: 'a.test', handler: 'other', pending: 1 }])
       done()

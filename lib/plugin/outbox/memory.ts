@@ -1,7 +1,21 @@
 // outbox = "memory": the outbox in this process's memory, bounded by max_queue per handler, for
 // operators who want no disk. Same rules as the durable backends (wait, do not fail, while the
 // endpoint is unreachable); what it holds is lost when the process ends.
-import type { HandlerCounts, Later, Outbox, OutboxEntry, StoredEvent } from './outbox.js'
+import type {
+  DeadCounts,
+  DeadInfo,
+  Delivery,
+  DeliveryQuery,
+  HandlerCounts,
+  Later,
+  Outbox,
+  OutboxEntry,
+  ReplayResult,
+  ReplaySelector,
+  StoredEvent,
+} from './outbox.js'
+import { applyTry, deadLetterOf, jidMatcher, limitOf, listedDead, listedPending, newestOf, type Listed } from './dead-letter.js'
+import { DeadStore } from './memory-dead.js'
 import { MinHeap } from './min-heap.js'
 
 interface Waiting {
@@ -42,9 +56,14 @@ class Lane {
   }
 
   *all(): Iterable<OutboxEntry> {
-    for (let i = this.head; i < this.ready.length; i++) yield this.ready[i]
-    for (const w of this.later.items()) yield w.entry
-    yield* this.leased
+    for (const [entry] of this.withDue()) yield entry
+  }
+
+  /** Each entry with its due time (undefined: leased). */
+  *withDue(): Iterable<[OutboxEntry, number | undefined]> {
+    for (let i = this.head; i < this.ready.length; i++) yield [this.ready[i], this.ready[i].acceptedAt]
+    for (const w of this.later.items()) yield [w.entry, w.dueAt]
+    for (const e of this.leased) yield [e, undefined]
   }
 }
 
@@ -52,6 +71,7 @@ export class MemoryOutbox implements Outbox {
   readonly backend = 'memory'
   readonly location = 'process memory (lost on restart)'
   private readonly lanes = new Map<string, Map<string, Lane>>()
+  private readonly dead = new DeadStore()
   private seq = 0
 
   add(host: string, handler: string, webhookId: string, event: StoredEvent, limit: number): boolean {
@@ -96,8 +116,8 @@ export class MemoryOutbox implements Outbox {
     this.leasedLane(entry)?.leased.delete(entry)
   }
 
-  fail(entry: OutboxEntry): void {
-    this.leasedLane(entry)?.leased.delete(entry)
+  fail(entry: OutboxEntry, dead: DeadInfo): void {
+    if (this.leasedLane(entry)?.leased.delete(entry)) this.dead.add(deadLetterOf(entry, dead))
   }
 
   release(entry: OutboxEntry): void {
@@ -110,6 +130,7 @@ export class MemoryOutbox implements Outbox {
     const lane = this.leasedLane(entry)
     if (!lane?.leased.delete(entry)) return
     entry.attempts = later.attempts
+    applyTry(entry, later.last)
     lane.later.push({ entry, dueAt: later.dueAt, unreachable: later.unreachable })
   }
 
@@ -127,7 +148,7 @@ export class MemoryOutbox implements Outbox {
     if (woke) lane.later.heapify()
   }
 
-  async expire(host: string, cutoff: number): Promise<OutboxEntry[]> {
+  async expire(host: string, cutoff: number, now = Date.now()): Promise<OutboxEntry[]> {
     const out: OutboxEntry[] = []
     for (const lane of this.lanes.get(host)?.values() ?? []) {
       const keep: OutboxEntry[] = []
@@ -136,7 +157,41 @@ export class MemoryOutbox implements Outbox {
       const removed = lane.later.removeWhere((w) => w.entry.acceptedAt < cutoff)
       for (const w of removed) out.push(w.entry)
     }
+    for (const e of out) this.dead.add(deadLetterOf(e, { reason: 'expired', failedAt: now }))
     return out
+  }
+
+  async deliveries(host: string, query: DeliveryQuery): Promise<Delivery[]> {
+    const limit = limitOf(query)
+    const found: Listed[] = []
+    if (query.state !== 'failed') {
+      const match = jidMatcher(query.jid)
+      for (const [handler, lane] of this.lanes.get(host) ?? []) {
+        if (query.handler !== undefined && handler !== query.handler) continue
+        for (const [e, dueAt] of lane.withDue()) {
+          if ((query.since === undefined || e.acceptedAt >= query.since) && (!match || match(e.event))) found.push(listedPending(e, dueAt))
+        }
+      }
+    }
+    if (query.state !== 'pending') for (const d of this.dead.list(host, query, limit)) found.push(listedDead(d))
+    return newestOf(found, limit)
+  }
+
+  async replay(host: string, selector: ReplaySelector, now: number): Promise<ReplayResult> {
+    const { taken, notFound } = this.dead.take(host, selector)
+    for (const d of taken) {
+      const entry: OutboxEntry = { key: d.key, host, handler: d.handler, webhookId: d.webhookId, event: d.event, attempts: 0, acceptedAt: now }
+      this.lane(host, d.handler).later.push({ entry, dueAt: now, unreachable: false })
+    }
+    return { replayed: taken.length, notFound }
+  }
+
+  async purgeDead(host: string, cutoff: number): Promise<number> {
+    return this.dead.purge(host, cutoff)
+  }
+
+  deadByHandler(host: string): DeadCounts[] {
+    return this.dead.byHandler(host)
   }
 
   pending(host: string, handler: string): number {
@@ -155,11 +210,12 @@ export class MemoryOutbox implements Outbox {
     return oldest
   }
 
-  /** Everything still held, for a stop that counts it (nothing survives this backend). */
+  /** Everything still pending, for a stop that counts it (nothing survives this backend, dead letters included). */
   drainAll(host: string): OutboxEntry[] {
     const out: OutboxEntry[] = []
     for (const lane of this.lanes.get(host)?.values() ?? []) out.push(...lane.all())
     this.lanes.delete(host)
+    this.dead.forget(host)
     return out
   }
 

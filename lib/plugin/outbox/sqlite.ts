@@ -6,19 +6,36 @@
 // Reads that decide delivery (lease, nextDue, expire) flush first. The entries this process added
 // and has not leased yet are also kept in memory (a bounded number per handler), so that the
 // steady state leases them without reading back what it just wrote: SQL leases only when an
-// older or retried row may be due.
+// older or retried row may be due. Dead letters are rows of their own table (sqlite-file.ts);
+// their counts per handler are kept in memory as the pending ones are.
 import type Database from 'better-sqlite3'
+import { Counts } from './counts.js'
+import { applyTry, deadLetterOf, limitOf, listedDead, listedPending, newestOf, type Listed } from './dead-letter.js'
 import { fileError } from './file-error.js'
-import { entryOf, open, statements, type Row, type Statements } from './sqlite-file.js'
-import type { HandlerCounts, Later, Outbox, OutboxEntry, StoredEvent } from './outbox.js'
+import { WriteBatch } from './sqlite-batch.js'
+import { DeadQueries } from './sqlite-dead.js'
+import { contents, entryOf, open, statements, triesOf, type Row, type Statements } from './sqlite-file.js'
+import type {
+  DeadCounts,
+  DeadInfo,
+  Delivery,
+  DeliveryQuery,
+  HandlerCounts,
+  Later,
+  Outbox,
+  OutboxEntry,
+  ReplayResult,
+  ReplaySelector,
+  StoredEvent,
+} from './outbox.js'
 
 export { OutboxFileError } from './file-error.js'
 
 /** Fresh entries kept in memory per handler; beyond it they are read back from the file. */
 const FRESH_PER_LANE = 1000
 
-/** A batch this old (ms) is written when the task that added to it ends, not at the end of the turn. */
-const MAX_BATCH_AGE_MS = 5
+/** Dead letters purged per transaction: the event loop runs between two. */
+const PURGE_BATCH = 10_000
 
 /** Per handler: what can be leased without SQL, and whether other rows may be due. */
 interface LaneCache {
@@ -30,39 +47,35 @@ interface LaneCache {
   coldDueAt: number
 }
 
-type Op = { kind: 'insert'; entry: OutboxEntry } | { kind: 'delete'; key: number } | { kind: 'update'; key: number; later: Later }
-
 export class SqliteOutbox implements Outbox {
   readonly backend = 'sqlite'
   private readonly db: Database.Database
-  private readonly ops: Op[] = []
-  private flushScheduled = false
   private seq: number
   /** Pending per host and handler, leased ones included; kept in step with every write. */
-  private readonly counts = new Map<string, Map<string, number>>()
+  private readonly counts = new Counts()
+  /** Dead letters per host and handler, likewise. */
+  private readonly deadCounts = new Counts()
   /** Keys leased to a deliverer of this process (a crash forgets them, which is what we want). */
   private readonly leased = new Set<number>()
   private readonly leasedPer = new Map<string, number>()
   private readonly lanes = new Map<string, LaneCache>()
-  private batchStartedAt = 0
-  private microtaskScheduled = false
   private readonly stmt: Statements
-  private writeError: Error | undefined
-  private onWriteError: (err: Error) => void = () => undefined
+  private readonly batch: WriteBatch
+  private readonly queries: DeadQueries
 
   constructor(readonly location: string) {
     this.db = open(location)
     try {
-      this.seq = (this.db.prepare('SELECT MAX(seq) AS m FROM outbox').get() as { m: number | null }).m ?? 0
-      for (const r of this.db.prepare('SELECT host, handler, COUNT(*) AS n FROM outbox GROUP BY host, handler').all() as Array<{
-        host: string
-        handler: string
-        n: number
-      }>) {
-        this.bump(r.host, r.handler, r.n)
+      const found = contents(this.db)
+      this.seq = found.seq
+      for (const r of found.pending) {
+        this.counts.bump(r.host, r.handler, r.n)
         this.laneOf(laneKey(r.host, r.handler)).cold = r.n
       }
+      for (const r of found.dead) this.deadCounts.bump(r.host, r.handler, r.n)
       this.stmt = statements(this.db)
+      this.queries = new DeadQueries(this.db)
+      this.batch = new WriteBatch(this.db, this.stmt, location)
     } catch (err) {
       this.db.close()
       throw fileError(location, err)
@@ -71,19 +84,17 @@ export class SqliteOutbox implements Outbox {
 
   /** Where write failures go (the instance logs them); a failed batch is kept and tried again. */
   onError(report: (err: Error) => void): void {
-    this.onWriteError = report
+    this.batch.onWriteError = report
   }
 
-  /** Pending per handler of a host as found in the file when it was opened. */
+  /** Pending notifications of a host as found in the file when it was opened. */
   foundAtOpen(host: string): number {
-    let n = 0
-    for (const c of this.counts.get(host)?.values() ?? []) n += c
-    return n
+    return this.counts.total(host)
   }
 
   add(host: string, handler: string, webhookId: string, event: StoredEvent, limit: number): boolean {
     if (this.pending(host, handler) >= limit) return false
-    this.bump(host, handler, 1)
+    this.counts.bump(host, handler, 1)
     const entry: OutboxEntry = { key: ++this.seq, host, handler, webhookId, event, attempts: 0, acceptedAt: event.time }
     const lane = this.laneOf(laneKey(host, handler))
     if (lane.fresh.size < FRESH_PER_LANE) lane.fresh.set(entry.key, entry)
@@ -91,7 +102,7 @@ export class SqliteOutbox implements Outbox {
       lane.cold++
       lane.coldDueAt = Math.min(lane.coldDueAt, entry.acceptedAt)
     }
-    this.push({ kind: 'insert', entry })
+    this.batch.push({ kind: 'insert', entry })
     return true
   }
 
@@ -138,12 +149,13 @@ export class SqliteOutbox implements Outbox {
 
   settle(entry: OutboxEntry): void {
     if (!this.unlease(entry)) return
-    this.bump(entry.host, entry.handler, -1)
-    this.push({ kind: 'delete', key: entry.key })
+    this.counts.bump(entry.host, entry.handler, -1)
+    this.batch.push({ kind: 'delete', key: entry.key })
   }
 
-  fail(entry: OutboxEntry): void {
-    this.settle(entry)
+  fail(entry: OutboxEntry, dead: DeadInfo): void {
+    if (!this.unlease(entry)) return
+    this.bury(entry, dead)
   }
 
   release(entry: OutboxEntry): void {
@@ -157,10 +169,11 @@ export class SqliteOutbox implements Outbox {
   retryLater(entry: OutboxEntry, later: Later): void {
     if (!this.unlease(entry)) return
     entry.attempts = later.attempts
+    applyTry(entry, later.last)
     const lane = this.laneOf(laneKey(entry.host, entry.handler))
     lane.cold++
     lane.coldDueAt = Math.min(lane.coldDueAt, later.dueAt)
-    this.push({ kind: 'update', key: entry.key, later })
+    this.batch.push({ kind: 'update', key: entry.key, attempts: later.attempts, dueAt: later.dueAt, unreachable: later.unreachable, tries: triesOf(entry) })
   }
 
   wakeUnreachable(host: string, handler: string, now: number): void {
@@ -170,32 +183,78 @@ export class SqliteOutbox implements Outbox {
     if (this.stmt.wake.run(now, host, handler, now).changes > 0) lane.coldDueAt = Math.min(lane.coldDueAt, now)
   }
 
-  async expire(host: string, cutoff: number): Promise<OutboxEntry[]> {
+  async expire(host: string, cutoff: number, now = Date.now()): Promise<OutboxEntry[]> {
     this.flush()
     const expired = (this.stmt.old.all(host, cutoff) as Row[]).filter((r) => !this.leased.has(r.seq)).map(entryOf)
     for (const e of expired) {
       const lane = this.laneOf(laneKey(e.host, e.handler))
       if (!lane.fresh.delete(e.key)) lane.cold--
-      this.bump(e.host, e.handler, -1)
-      this.push({ kind: 'delete', key: e.key })
+      this.bury(e, { reason: 'expired', failedAt: now })
     }
     this.flush()
     return expired
   }
 
+  async deliveries(host: string, query: DeliveryQuery): Promise<Delivery[]> {
+    this.flush() // what was accepted or failed this turn is listed too
+    const limit = limitOf(query)
+    const found: Listed[] = []
+    if (query.state !== 'failed')
+      for (const row of this.queries.pending(host, query, limit)) found.push(listedPending(entryOf(row), this.leased.has(row.seq) ? undefined : row.due_at))
+    if (query.state !== 'pending') for (const d of this.queries.dead(host, query, limit)) found.push(listedDead(d))
+    return newestOf(found, limit)
+  }
+
+  async replay(host: string, selector: ReplaySelector, now: number): Promise<ReplayResult> {
+    this.flush() // dead letters of this turn are selectable
+    const { rows, notFound } = this.queries.select(host, selector)
+    for (const r of rows) {
+      this.deadCounts.bump(host, r.handler, -1)
+      this.counts.bump(host, r.handler, 1)
+      // Back as a row of the file, not a fresh entry: the next lease reads it (due now).
+      const lane = this.laneOf(laneKey(host, r.handler))
+      lane.cold++
+      lane.coldDueAt = Math.min(lane.coldDueAt, now)
+      this.batch.push({ kind: 'revive', key: r.seq, now })
+    }
+    this.flush()
+    return { replayed: rows.length, notFound }
+  }
+
+  async purgeDead(host: string, cutoff: number): Promise<number> {
+    let purged = 0
+    for (;;) {
+      this.flush()
+      if (!this.db.open) return purged
+      const rows = this.queries.purgeable(host, cutoff, PURGE_BATCH)
+      for (const r of rows) {
+        this.deadCounts.bump(host, r.handler, -1)
+        this.batch.push({ kind: 'unbury', key: r.seq })
+      }
+      this.flush()
+      purged += rows.length
+      if (rows.length < PURGE_BATCH) return purged
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+
+  deadByHandler(host: string): DeadCounts[] {
+    return this.deadCounts.nonZero(host).map(([handler, dead]) => ({ host, handler, dead }))
+  }
+
   pending(host: string, handler: string): number {
-    return this.counts.get(host)?.get(handler) ?? 0
+    return this.counts.get(host, handler)
   }
 
   pendingByHandler(host: string): HandlerCounts[] {
-    return [...(this.counts.get(host) ?? [])].filter(([, n]) => n > 0).map(([handler, pending]) => ({ host, handler, pending }))
+    return this.counts.nonZero(host).map(([handler, pending]) => ({ host, handler, pending }))
   }
 
   oldestPending(host: string, handler: string): number | undefined {
     if (this.pending(host, handler) === 0) return undefined
     let oldest = (this.stmt.oldest.get(host, handler) as { t: number | null }).t ?? undefined
     // Accepted this turn and not yet written.
-    for (const op of this.ops) {
+    for (const op of this.batch.ops) {
       if (op.kind === 'insert' && op.entry.host === host && op.entry.handler === handler && (oldest === undefined || op.entry.acceptedAt < oldest))
         oldest = op.entry.acceptedAt
     }
@@ -203,73 +262,21 @@ export class SqliteOutbox implements Outbox {
   }
 
   flush(): void {
-    if (this.ops.length === 0 || !this.db.open) return
-    const ops = this.ops.splice(0)
-    try {
-      this.writeBatch(ops)
-      this.writeError = undefined
-    } catch (err) {
-      // Disk full, I/O error: keep the batch (in order) for the next flush, and say so once.
-      this.ops.unshift(...ops)
-      if (!this.writeError) this.onWriteError(fileError(this.location, err))
-      this.writeError = err as Error
-      this.schedule(1000)
-    }
+    this.batch.flush()
   }
 
   async close(): Promise<void> {
     this.flush()
-    // Still failing (disk full): what was not written is lost with this process's memory. Say how much.
-    if (this.ops.length > 0) {
-      const inserts = this.ops.filter((op) => op.kind === 'insert').length
-      this.onWriteError(
-        fileError(
-          this.location,
-          new Error(`closed with ${this.ops.length} changes not written (${inserts} accepted notifications lost): ${this.writeError?.message}`),
-        ),
-      )
-      this.ops.length = 0
-    }
+    // Still failing (disk full): what was not written is lost with this process's memory.
+    this.batch.abandon()
     if (this.db.open) this.db.close()
   }
 
-  private readonly writeBatch = (ops: Op[]) => {
-    this.db.transaction(() => {
-      for (const op of ops) {
-        if (op.kind === 'insert') {
-          const e = op.entry
-          this.stmt.insert.run(e.key, e.host, e.handler, e.webhookId, JSON.stringify(e.event), e.acceptedAt, e.acceptedAt)
-        } else if (op.kind === 'delete') this.stmt.delete.run(op.key)
-        else this.stmt.update.run(op.later.attempts, op.later.dueAt, op.later.unreachable ? 1 : 0, op.key)
-      }
-    })()
-  }
-
-  private push(op: Op): void {
-    if (this.ops.length === 0) this.batchStartedAt = performance.now()
-    else if (!this.microtaskScheduled && performance.now() - this.batchStartedAt > MAX_BATCH_AGE_MS) {
-      // A long turn (a burst from many clients): write when the task that accepted it ends.
-      this.microtaskScheduled = true
-      queueMicrotask(this.flushNow)
-    }
-    this.ops.push(op)
-    this.schedule(0)
-  }
-
-  private readonly flushNow = () => {
-    this.microtaskScheduled = false
-    this.flush()
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.flushScheduled) return
-    this.flushScheduled = true
-    const run = () => {
-      this.flushScheduled = false
-      this.flush()
-    }
-    if (delayMs === 0) setImmediate(run)
-    else setTimeout(run, delayMs).unref()
+  /** Pending (not leased) → dead letter. */
+  private bury(entry: OutboxEntry, dead: DeadInfo): void {
+    this.counts.bump(entry.host, entry.handler, -1)
+    this.deadCounts.bump(entry.host, entry.handler, 1)
+    this.batch.push({ kind: 'bury', dead: deadLetterOf(entry, dead) })
   }
 
   /** False when it was not leased here (released twice, or expired meanwhile). */
@@ -284,12 +291,6 @@ export class SqliteOutbox implements Outbox {
     let lane = this.lanes.get(key)
     if (!lane) this.lanes.set(key, (lane = { fresh: new Map(), cold: 0, coldDueAt: -Infinity }))
     return lane
-  }
-
-  private bump(host: string, handler: string, by: number): void {
-    let byHandler = this.counts.get(host)
-    if (!byHandler) this.counts.set(host, (byHandler = new Map()))
-    byHandler.set(handler, (byHandler.get(handler) ?? 0) + by)
   }
 }
 
