@@ -2,8 +2,8 @@
 // them. A plain string ("status") is a command the host calls itself (the status routes); an
 // object may also give it an admin API route (`http`) and an XEP-0050 node (`adhoc`), and declares
 // its arguments so the host can check and normalise them before the plugin sees them. The host
-// stays plugin-agnostic: it knows commands only by these declarations (docs/plugin.md, "Admin
-// commands").
+// stays plugin-agnostic: it knows commands only by these declarations (docs/operations.md,
+// "Plugin admin commands").
 import { Ajv } from 'ajv'
 
 /**
