@@ -52,7 +52,11 @@ after(async () => {
 
 async function api(method: 'GET' | 'POST', p: string, body?: unknown, token = ADMIN_TOKEN) {
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {}
-  const res = await fetch(`http://127.0.0.1:${server.httpPort}${p}`, { method, headers, body: typeof body === 'string' ? body : body && JSON.stringify(body) })
+  const res = await fetch(`http://127.0.0.1:${server.httpPort}${p}`, {
+    method,
+    headers,
+    body: typeof body === 'string' ? body : body === undefined ? undefined : JSON.stringify(body),
+  })
   return { status: res.status, body: (await res.json()) as any }
 }
 
