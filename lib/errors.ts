@@ -83,11 +83,21 @@ export const XMPPD_ERR_PLUGIN_STATE = defineError(
   { status: 409, error: 'already_in_state' },
 )
 
+// With `host`: the plugin declares the command but is not running there, so nothing can answer it.
 export const XMPPD_ERR_COMMAND_UNKNOWN = defineError(
   'XMPPD_ERR_COMMAND_UNKNOWN',
-  (id: string, name: string) => `plugin '${id}' has no admin command '${name}'`,
+  (id: string, name: string, host?: string) =>
+    host ? `plugin '${id}' is not running on '${host}': enable it to run '${name}'` : `plugin '${id}' has no admin command '${name}'`,
   { status: 404, error: 'unknown_command' },
 )
+/**
+ * An admin command's argument is unknown, malformed or does not fit the others. The host checks
+ * what plugin.json declares; a plugin throws it for the rest. `arg` is the argument's name.
+ */
+export const XMPPD_ERR_COMMAND_ARGS = defineError('XMPPD_ERR_COMMAND_ARGS', (arg: string, reason: string) => `${arg}: ${reason}`, {
+  status: 400,
+  error: 'bad_arguments',
+})
 export const XMPPD_ERR_NO_CONFIG_FILE = defineError('XMPPD_ERR_NO_CONFIG_FILE', () => 'running the embedded default: there is no config file to reload', {
   status: 409,
   error: 'no_config_file',

@@ -3,6 +3,7 @@
 // Exit codes: 0 success, 1 refused or failed, 2 bad usage.
 import { formatList, formatSeed, formatStatus } from '../server/admin/status-text.js'
 import { packageVersion, parseCommandLine, UsageError, usageLine } from './args.js'
+import { DELIVERIES_HELP, DELIVERIES_OPTIONS, deliveriesRequest, refuseDeliveriesOptions } from './xmppctl-deliveries.js'
 import { missingTokenText, refusedTokenText, resolveTarget, type Target } from './xmppctl-target.js'
 
 const HELP: Record<string, string> = {
@@ -16,6 +17,10 @@ commands:
   plugin status [PLUGIN] [--host H]         state, metrics, queues, breakers
   metrics [--host H]                        the seed's metrics ([Host, mod_http_notifications, ...])
   reload                                    re-read the server's config file (a bad file changes nothing)
+  deliveries list --host H [--failed | --pending] [--since TIME] [--jid JID] [--handler NAME] [--limit N]
+                                            notifications kept by the plugin: dead letters, pending
+  deliveries replay --host H (--id WEBHOOK_ID ... | --failed [--since TIME] [--handler NAME])
+                                            put dead letters back as pending (same webhook-ids)
 
 options:
   --url URL       the server's HTTP listener (default: from --config, else http://127.0.0.1:5280)
@@ -46,6 +51,7 @@ Run "xmppctl plugin COMMAND --help" for one of them, "xmppctl --help" for the co
   metrics: 'usage: xmppctl metrics [--host H] [--json]\nThe seed metrics of every plugin per vhost, under their MongooseIM names.',
   reload:
     'usage: xmppctl reload [--json]\nAsks the server to re-read its config file. A file with errors changes nothing; the errors are printed and the exit code is 1.',
+  ...DELIVERIES_HELP,
 }
 
 function out(text: string): void {
@@ -56,12 +62,14 @@ function err(text: string): void {
   process.stderr.write(`xmppctl: ${text}\n`)
 }
 
-async function call(t: Target, method: 'GET' | 'POST', route: string): Promise<{ status: number; body: any }> {
+async function call(t: Target, method: 'GET' | 'POST', route: string, json?: unknown): Promise<{ status: number; body: any }> {
   // Every /api route needs the token: without one, say where we looked rather than ask for a 401.
   if (!t.token) throw new Error(missingTokenText(t))
   let res: Response
   try {
-    res = await fetch(`${t.url}${route}`, { method, headers: { authorization: `Bearer ${t.token}` } })
+    const headers: Record<string, string> = { authorization: `Bearer ${t.token}` }
+    if (json !== undefined) headers['content-type'] = 'application/json'
+    res = await fetch(`${t.url}${route}`, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) })
   } catch (err) {
     throw new Error(`cannot reach xmppd at ${t.url}: ${((err as Error).cause as Error)?.message ?? (err as Error).message}`)
   }
@@ -83,20 +91,24 @@ const OPTIONS = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
+  ...DELIVERIES_OPTIONS,
 } as const
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, OPTIONS)
   const [group, action, arg, ...rest] = positionals
-  const name = group === 'plugin' && action ? `plugin ${action}` : group
+  const name = (group === 'plugin' || group === 'deliveries') && action ? `${group} ${action}` : group
   if (values.version) return (out(packageVersion()), 0)
   if (!group) {
     if (values.help) return (out(HELP.main), 0)
     throw new UsageError('no command given')
   }
-  if (!HELP[name]) throw new UsageError(`unknown command "${positionals.join(' ')}"`, group === 'plugin' ? 'xmppctl plugin --help' : undefined)
+  const grouped = group === 'plugin' || group === 'deliveries'
+  if (!HELP[name]) throw new UsageError(`unknown command "${positionals.join(' ')}"`, grouped ? `xmppctl ${group} --help` : undefined)
   if (values.help) return (out(HELP[name]), 0)
   if (name === 'plugin') throw new UsageError('plugin needs a command: list, enable, disable or status', 'xmppctl plugin --help')
+  if (name === 'deliveries') throw new UsageError('deliveries needs a command: list or replay', 'xmppctl deliveries --help')
+  if (group !== 'deliveries') refuseDeliveriesOptions(name, values)
   const hostQuery = values.host ? `?host=${encodeURIComponent(values.host)}` : ''
   const t = resolveTarget(values)
   const usage = (message: string) => new UsageError(message, `xmppctl ${name} --help`)
@@ -137,6 +149,14 @@ async function main(argv: string[]): Promise<number> {
         return lines.join('\n')
       }
       break
+    case 'deliveries list':
+    case 'deliveries replay': {
+      if (arg) throw usage(`${name} takes no argument (options only)`)
+      const r = deliveriesRequest(action as 'list' | 'replay', values.host, values)
+      answer = await call(t, r.method, r.route, r.body)
+      human = r.human
+      break
+    }
     default:
       throw new UsageError(`unknown command "${name}"`)
   }

@@ -12,6 +12,7 @@ import type { Config } from './config/schema.js'
 import { configWarnings } from './config/warnings.js'
 import { mountAdminApi, type ReloadResult } from './admin/api.js'
 import { mountDashboard } from './admin/dashboard.js'
+import { mountCommandRoutes } from './admin/command-routes.js'
 import { PluginStatusService } from './plugins/status.js'
 import { createAdhoc, NS_COMMANDS } from './admin/adhoc.js'
 import { HookRegistry } from './plugins/hooks.js'
@@ -36,6 +37,8 @@ export interface ServerOptions {
   /** Command-line port overrides, applied again on reload. */
   overrides?: ConfigOverrides
   env?: NodeJS.ProcessEnv
+  /** Plugins beside the built-in ones, by manifest (specs mount small ones to exercise the host). */
+  extraPlugins?: CatalogEntry[]
 }
 
 export interface XmppServer {
@@ -64,6 +67,7 @@ export interface XmppServer {
 export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}): Promise<XmppServer> {
   const { configDir } = loaded
   const catalog: Map<string, CatalogEntry> = builtinCatalog()
+  for (const entry of opts.extraPlugins ?? []) catalog.set(entry.manifest.id, entry)
   // First, before the logger reads general.loglevel: every problem of the file, in one report.
   // It also creates general.data_dir: the server's state folder for the life of the process.
   const settings = await preflight(loaded, catalog)
@@ -95,7 +99,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   const handlers = createC2SHandlers({ isVhost, accounts, sessions, hooksOf, router, presence, metrics, log })
   const status = new PluginStatusService(loader, metrics.registry, catalog)
   const isAdmin = (bare: string) => config.general.admins.some((a) => a.toLowerCase() === bare)
-  serverIq.use(createAdhoc({ loader, status, hosts, isAdmin, reload: () => reload() }))
+  serverIq.use(createAdhoc({ loader, catalog, status, hosts, isAdmin, reload: () => reload() }))
 
   async function reload(): Promise<ReloadResult> {
     if (!loaded.file) throw new XMPPD_ERR_NO_CONFIG_FILE()
@@ -131,6 +135,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
       health: () => ({ ok: !stopping, hosts, sessions: sessions.size }),
     })
     mountAdminApi(http, { loader, status, hosts, reload })
+    mountCommandRoutes(http, { loader, catalog, hosts })
     mountDashboard(http, { status, hosts, sessions: (host) => [...sessions.onHost(host)].length })
     status.startSampling()
     log.info({ ip: config.listen.c2s.ip, port: c2s.port, hosts }, 'c2s listening')

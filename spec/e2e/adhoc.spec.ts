@@ -58,7 +58,8 @@ test('commands are advertised in disco to admins', async () => {
     .map((i: any) => i.attrs.node)
   assert.deepEqual(
     nodes,
-    ['plugin-list', 'plugin-enable', 'plugin-disable', 'plugin-status', 'reload'].map((n) => `urn:xmppd:admin#${n}`),
+    // The host's own, then those plugin.json declares (run on the vhost the form names).
+    ['plugin-list', 'plugin-enable', 'plugin-disable', 'plugin-status', 'reload', 'deliveries-list', 'deliveries-replay'].map((n) => `urn:xmppd:admin#${n}`),
   )
   const forAlice = await alice.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#items', node: NS })))
   assert.equal(forAlice.getChild('query').getChildren('item').length, 0)

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { readConfigFile } from '../../lib/server/config/load.js'
-import { startServer, type XmppServer } from '../../lib/server/main.js'
+import { startServer, type ServerOptions, type XmppServer } from '../../lib/server/main.js'
 import { tempDir } from './temp-dir.js'
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -75,12 +75,13 @@ export interface TestServer extends XmppServer {
   metricsText(): Promise<string>
 }
 
-export async function startTestServer(c: TestConfig | string = {}, files: Record<string, string> = {}): Promise<TestServer> {
-  return startTestServerAt(writeConfig(typeof c === 'string' ? c : configToml(c), files))
+/** `opts`: more server options (extraPlugins), besides the log destination the helper sets. */
+export async function startTestServer(c: TestConfig | string = {}, files: Record<string, string> = {}, opts: ServerOptions = {}): Promise<TestServer> {
+  return startTestServerAt(writeConfig(typeof c === 'string' ? c : configToml(c), files), opts)
 }
 
 /** A server on an existing config file (a restart: the same folder, so the same data dir). */
-export async function startTestServerAt(configFile: string): Promise<TestServer> {
+export async function startTestServerAt(configFile: string, opts: ServerOptions = {}): Promise<TestServer> {
   const logs: Array<Record<string, unknown>> = []
   const destination = new Writable({
     write(chunk, _enc, done) {
@@ -88,7 +89,7 @@ export async function startTestServerAt(configFile: string): Promise<TestServer>
       done()
     },
   })
-  const server = await startServer(readConfigFile(configFile), { logDestination: destination as never })
+  const server = await startServer(readConfigFile(configFile), { ...opts, logDestination: destination as never })
   return Object.assign(server, {
     logs,
     configFile,

@@ -4,11 +4,14 @@
 // request (a submitted form with `execute`) or in two (execute → form → complete).
 import { randomBytes } from 'node:crypto'
 import type { JID } from '@xmpp/jid'
+import type { CatalogEntry } from '../plugins/catalog.js'
+import type { CommandArg } from '../plugins/admin-commands.js'
 import type { PluginLoader } from '../plugins/loader.js'
 import type { PluginStatusService } from '../plugins/status.js'
 import type { ClientSession } from '../xmpp/sessions.js'
 import type { IqExtension } from '../xmpp/server-iq.js'
 import { formatList, formatStatus } from './status-text.js'
+import { pluginCommands } from './adhoc-plugin-commands.js'
 import { Element, errorReply, type LtxElement } from '../xmpp/transport.js'
 
 export const NS_COMMANDS = 'http://jabber.org/protocol/commands'
@@ -18,17 +21,22 @@ const NODE_PREFIX = 'urn:xmppd:admin#'
 
 export interface AdhocDeps {
   loader: PluginLoader
+  /** Its plugins' declared commands with an `adhoc` node join the host's own. */
+  catalog: ReadonlyMap<string, CatalogEntry>
   status: PluginStatusService
   hosts: readonly string[]
   isAdmin(bare: string): boolean
   reload(): Promise<{ restart_required: string[] }>
 }
 
-interface Command {
+export interface Command {
   name: string
-  /** Fields the form asks for (plugin, host); none: runs at once. */
+  /** Fields the form asks for (plugin, host); none (and no args): runs at once. */
   fields: Array<'plugin' | 'host' | 'host?'>
-  run(values: Record<string, string>): Promise<string>
+  /** A plugin command's declared arguments, asked after the host. */
+  args?: CommandArg[]
+  /** `values`: each field's first value; `all`: every value of each field (text-multi). */
+  run(values: Record<string, string>, all: Record<string, string[]>): Promise<string | { note: string; payload: LtxElement }>
 }
 
 export function createAdhoc(deps: AdhocDeps): IqExtension {
@@ -65,6 +73,11 @@ export function createAdhoc(deps: AdhocDeps): IqExtension {
       },
     ].map((c) => [`${NODE_PREFIX}${c.node}`, c as Command]),
   )
+  for (const [node, command] of pluginCommands(deps)) {
+    // Two plugins (or a plugin and the host) on one node: a packaging mistake, refused at start.
+    if (commands.has(node)) throw new Error(`XEP-0050 node ${node} is declared twice (${command.name})`)
+    commands.set(node, command)
+  }
 
   function result(iq: LtxElement): LtxElement {
     return new Element('iq', { type: 'result', id: iq.attrs.id, from: iq.attrs.to, to: iq.attrs.from })
@@ -88,14 +101,19 @@ export function createAdhoc(deps: AdhocDeps): IqExtension {
       if (!f.endsWith('?')) field.c('required')
       for (const option of name === 'plugin' ? pluginIds() : deps.hosts) field.c('option').c('value').t(option)
     }
+    for (const a of command.args ?? []) {
+      const type = a.type === 'boolean' ? 'boolean' : a.type === 'list' ? 'text-multi' : a.enum ? 'list-single' : 'text-single'
+      const field = x.c('field', { var: a.name, type, label: a.label ?? a.name })
+      for (const option of a.enum ?? []) field.c('option').c('value').t(option)
+    }
     return x
   }
 
-  function submitted(command: LtxElement): Record<string, string> | undefined {
+  function submitted(command: LtxElement): Record<string, string[]> | undefined {
     const x = command.getChild('x', NS_DATA)
     if (!x || x.attrs.type !== 'submit') return undefined
-    const values: Record<string, string> = {}
-    for (const f of x.getChildren('field')) if (f.attrs.var) values[f.attrs.var] = f.getChildText('value') ?? ''
+    const values: Record<string, string[]> = {}
+    for (const f of x.getChildren('field')) if (f.attrs.var) values[f.attrs.var] = f.getChildren('value').map((v) => v.getText())
     return values
   }
 
@@ -115,15 +133,17 @@ export function createAdhoc(deps: AdhocDeps): IqExtension {
     const sessionid = payload.attrs.sessionid ?? randomBytes(8).toString('hex')
     const action = payload.attrs.action ?? 'execute'
     if (action === 'cancel') return respond(from, iq, node, sessionid, 'canceled')
-    const values = submitted(payload)
+    const all = submitted(payload)
+    const values = all && Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v[0] ?? '']))
     const missing = command.fields.filter((f) => !f.endsWith('?') && !values?.[f])
     if (command.fields.length > 0 && (!values || missing.length > 0)) {
       if (values) return from.send(errorReply(iq, 'modify', 'bad-request', `missing: ${missing.join(', ')}`))
       return respond(from, iq, node, sessionid, 'executing', form(command))
     }
     try {
-      const text = await command.run(values ?? {})
-      respond(from, iq, node, sessionid, 'completed', undefined, ['info', text])
+      const out = await command.run(values ?? {}, all ?? {})
+      if (typeof out === 'string') respond(from, iq, node, sessionid, 'completed', undefined, ['info', out])
+      else respond(from, iq, node, sessionid, 'completed', out.payload, ['info', out.note])
     } catch (err) {
       const e = err as { message?: string; errors?: Array<{ message: string }> }
       const text = [e.message, ...(e.errors ?? []).map((x) => x.message)].filter(Boolean).join('\n')

@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import type { PluginModule } from '../../contract.js'
 import { checkManifestMetrics, type ManifestMetric } from './metric-roles.js'
+import { checkManifestCommands, type AdminCommandSpec } from './admin-commands.js'
 
 export interface PluginManifest {
   id: string
@@ -16,7 +17,8 @@ export interface PluginManifest {
   hooks: string[]
   /** The series it registers, each with the role the host reads it by (metric-roles.ts). */
   metrics?: ManifestMetric[]
-  admin_commands?: string[]
+  /** Its admin commands (admin-commands.ts): plugin.json may give a plain name; loading gives every entry the object form. */
+  admin_commands?: AdminCommandSpec[]
   options: Record<string, unknown>
 }
 
@@ -39,6 +41,7 @@ const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose
 export function loadManifest(file: string): CatalogEntry {
   const manifest = JSON.parse(readFileSync(file, 'utf8')) as PluginManifest
   manifest.metrics = checkManifestMetrics(file, manifest.metrics)
+  manifest.admin_commands = checkManifestCommands(file, manifest.admin_commands)
   const validate = ajv.compile(manifest.options)
   // From sources (specs under tsx) the entry's sibling under lib/ is loaded instead of dist/.
   const entry = runningFromSources ? manifest.entry.replace(/^dist\//, 'lib/').replace(/\.js$/, '.ts') : manifest.entry

@@ -180,8 +180,12 @@ export class PluginLoader {
 
   async command(id: string, host: string, name: string, args: Record<string, string> = {}): Promise<unknown> {
     const key = this.check(id, host)
-    const run = this.instances.get(key)?.commands.get(name)
-    if (!run) throw new XMPPD_ERR_COMMAND_UNKNOWN(id, name)
+    const instance = this.instances.get(key)
+    const run = instance?.commands.get(name)
+    if (!run) {
+      const declared = this.deps.catalog.get(id)!.manifest.admin_commands?.some((c) => c.name === name)
+      throw instance || !declared ? new XMPPD_ERR_COMMAND_UNKNOWN(id, name) : new XMPPD_ERR_COMMAND_UNKNOWN(id, name, host)
+    }
     return run(args)
   }
 
