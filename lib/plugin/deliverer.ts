@@ -255,12 +255,16 @@ export class Deliverer {
       case 'release':
         this.outbox.release(entry)
         break
-      case 'wait':
-        this.outbox.retryLater(entry, { dueAt: decision.dueAt, attempts: entry.attempts, unreachable: true })
+      case 'wait': {
+        const last = { at: this.now(), reached: false, error: result.kind === 'unreachable' ? errorText(result.err) : undefined }
+        this.outbox.retryLater(entry, { dueAt: decision.dueAt, attempts: entry.attempts, unreachable: true, last })
         break
-      case 'retry':
-        this.outbox.retryLater(entry, { dueAt: decision.dueAt, attempts: decision.attempts, unreachable: false })
+      }
+      case 'retry': {
+        const last = { at: this.now(), reached: true, status: decision.status, error: result.kind === 'broken' ? errorText(result.err) : undefined }
+        this.outbox.retryLater(entry, { dueAt: decision.dueAt, attempts: decision.attempts, unreachable: false, last })
         break
+      }
     }
     if (decision.kind === 'wait' || decision.kind === 'retry') {
       // Its lane has something due later: make sure the lane's timer is set early enough for it.

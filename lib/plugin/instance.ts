@@ -5,6 +5,7 @@
 import { jid } from '@xmpp/jid'
 import type { Element, JID, PluginContext } from '../contract.js'
 import { Deliverer } from './deliverer.js'
+import { listDeliveries, replayDeliveries } from './deliveries.js'
 import { extendedForm } from './delivery.js'
 import { storedMessage, storedPresence } from './event.js'
 import { FailureLog } from './failure-log.js'
@@ -16,6 +17,7 @@ import type { EventPusherHttpOptions } from './options.js'
 import type { OutboxHandle } from './outbox/open.js'
 import type { Outbox, StoredEvent } from './outbox/outbox.js'
 import { Outcomes } from './outcomes.js'
+import { instanceStatus } from './status.js'
 import { displayUrl } from './payload.js'
 import { Pool } from './pool.js'
 import type { Prepared } from './prepare.js'
@@ -96,9 +98,11 @@ export class Instance {
       for (const h of this.handlers) this.deliverers.get(h.poolName)!.offered(h.name)
     })
     void this.sweep()
-    this.sweepTimer = setInterval(() => void this.sweep(), Math.min(EXPIRY_SWEEP_MS, this.maxPendingAge))
+    this.sweepTimer = setInterval(() => void this.sweep(), Math.min(EXPIRY_SWEEP_MS, this.maxPendingAge, this.options.dead_letter_retention * 1000))
     this.sweepTimer.unref()
     ctx.admin.command('status', () => this.status())
+    ctx.admin.command('deliveries', (args) => listDeliveries(this.outbox, ctx.host, args))
+    ctx.admin.command('deliveries-replay', (args) => this.replay(args))
     this.accepting = true
     if (this.messageHandlers.length > 0) this.unhooks.push(ctx.hooks.on('user_send_packet', this.onSendPacket))
     // Only when asked for: every login and logout would otherwise run a loop for nothing.
@@ -223,9 +227,22 @@ export class Instance {
     this.deliverers.set(name, new Deliverer(ctx.host, pool, this.outbox, lanes, this.outcomes, this.maxPendingAge))
   }
 
-  /** Fails what waited longer than max_pending_age, leftovers of removed handlers included. */
+  /** Dead letters back as pending: counted replayed, and due now for their handlers. */
+  private async replay(args: Record<string, string>) {
+    const result = await replayDeliveries(this.outbox, this.ctx.host, args, Date.now())
+    this.metrics.replayed(result.replayed)
+    if (result.replayed > 0) for (const h of this.handlers) this.deliverers.get(h.poolName)!.offered(h.name)
+    this.ctx.log.info({ replayed: result.replayed, not_found: result.notFound.length }, 'dead letters replayed')
+    return result
+  }
+
+  /**
+   * Fails what waited longer than max_pending_age (the outbox keeps them as dead letters),
+   * leftovers of removed handlers included, and purges dead letters older than dead_letter_retention.
+   */
   private async sweep(): Promise<void> {
     try {
+      this.metrics.purged(await this.outbox.purgeDead(this.ctx.host, Date.now() - this.options.dead_letter_retention * 1000))
       const cutoff = Date.now() - this.maxPendingAge
       // A backend hands them out in batches; the event loop runs between two.
       for (;;) {
@@ -242,8 +259,10 @@ export class Instance {
   /** Live handlers (at 0 too) and any other handler with leftovers in the outbox. */
   private backlogRows(): HandlerBacklog[] {
     const rows = new Map<string, HandlerBacklog>()
-    for (const h of this.handlers) rows.set(h.name, { handler: h.name, pending: 0, queued: 0 })
-    for (const { handler, pending } of this.outbox.pendingByHandler(this.ctx.host)) rows.set(handler, { handler, pending, queued: pending })
+    const row = (handler: string) => rows.get(handler) ?? rows.set(handler, { handler, pending: 0, queued: 0, dead: 0 }).get(handler)!
+    for (const h of this.handlers) row(h.name)
+    for (const { handler, pending } of this.outbox.pendingByHandler(this.ctx.host)) Object.assign(row(handler), { pending, queued: pending })
+    for (const { handler, dead } of this.outbox.deadByHandler(this.ctx.host)) row(handler).dead = dead
     for (const h of this.handlers) {
       const row = rows.get(h.name)!
       row.queued = Math.max(0, row.pending - this.deliverers.get(h.poolName)!.inFlightOf(h.name))
@@ -251,34 +270,18 @@ export class Instance {
     return [...rows.values()]
   }
 
-  private async status() {
-    const counts = await this.metrics.counts()
-    const backlog = new Map(this.backlogRows().map((b) => [b.handler, b]))
-    const pending = [...backlog.values()].reduce((n, b) => n + b.pending, 0)
-    const q = this.latency.quantiles([0.5, 0.95, 0.99])
-    return {
+  private status() {
+    return instanceStatus({
       host: this.ctx.host,
       accepting: this.accepting,
-      outbox: { backend: this.outbox.backend, location: this.outbox.location },
-      handlers: this.handlers.map((h) => ({
-        name: h.name,
-        pool: h.poolName,
-        url: displayUrl(h.url),
-        pending: backlog.get(h.name)?.pending ?? 0,
-        queue_depth: backlog.get(h.name)?.queued ?? 0,
-        max_queue: h.maxQueue,
-        in_flight: this.deliverers.get(h.poolName)!.inFlightOf(h.name),
-      })),
-      orphans: [...backlog.values()].filter((b) => !this.handlers.some((h) => h.name === b.handler)).map((b) => ({ name: b.handler, pending: b.pending })),
-      pools: [...this.pools.values()].map((p) => ({ name: p.name, breaker: p.state, in_flight: this.deliverers.get(p.name)!.inFlight, pool_size: p.size })),
-      accepted: counts.accepted,
-      recovered: counts.recovered,
-      sent: counts.sent,
-      failed: counts.failed,
-      pending,
-      retries: counts.retries,
-      response_time: { ...counts.response_time, p50: q[0.5], p95: q[0.95], p99: q[0.99] },
-    }
+      outbox: this.outbox,
+      handlers: this.handlers,
+      pools: [...this.pools.values()],
+      deliverers: this.deliverers,
+      backlog: this.backlogRows(),
+      metrics: this.metrics,
+      latency: this.latency,
+    })
   }
 }
 

@@ -12,7 +12,7 @@ export const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-op
 
 // Keep in step with plugin.json "metrics" (a spec compares them).
 export const METRIC_HELP = {
-  accepted: 'Notifications the filter accepted (packets x handlers). At any quiet moment: accepted + recovered = sent + failed + pending.',
+  accepted: 'Notifications the filter accepted (packets x handlers). At any quiet moment: accepted + recovered + replayed = sent + failed + pending.',
   sent: 'Notifications the endpoint answered with a 2xx status. Seed name: [Host, mod_http_notifications, sent].',
   failed:
     'Notifications whose outcome is final without delivery, by reason: status, timeout, connection, queue_full, callback, expired, shutdown. Seed name: [Host, mod_http_notifications, failed].',
@@ -23,6 +23,9 @@ export const METRIC_HELP = {
   pending: 'Notifications in the outbox: accepted or recovered, not yet sent or failed (handlers a reload removed included).',
   oldestPending: 'Age of the oldest pending notification of a handler, in seconds.',
   recovered: "Pending notifications found in the outbox when this process opened it (a previous run's), counted once per host.",
+  deadLetters: 'Failed notifications kept for inspection and replay (dead letters), per handler, until dead_letter_retention.',
+  replayed: 'Dead letters put back as pending by an operator (deliveries-replay).',
+  purged: 'Dead letters removed after dead_letter_retention.',
 } as const
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -38,6 +41,9 @@ export interface Metrics {
   pending: Gauge<'host' | 'handler'>
   oldestPending: Gauge<'host' | 'handler'>
   recovered: Counter<'host'>
+  deadLetters: Gauge<'host' | 'handler'>
+  replayed: Counter<'host'>
+  purged: Counter<'host'>
 }
 
 /** A handler's outbox gauges as one host's instance reads them. */
@@ -46,6 +52,8 @@ export interface HandlerBacklog {
   pending: number
   /** Pending and not in flight. */
   queued: number
+  /** Dead letters kept. */
+  dead: number
 }
 
 /** What a host's instance publishes, read when the metrics are collected. */
@@ -184,6 +192,33 @@ export function metricsIn(registry: Registry): Metrics {
         'mod_http_notifications_recovered_total',
         Counter,
         () => new Counter({ name: 'mod_http_notifications_recovered_total', help: METRIC_HELP.recovered, labelNames: ['host'], registers }),
+      ),
+      deadLetters: reuse(
+        registry,
+        'mod_http_notifications_dead_letters',
+        Gauge,
+        () =>
+          new Gauge({
+            name: 'mod_http_notifications_dead_letters',
+            help: METRIC_HELP.deadLetters,
+            labelNames: ['host', 'handler'],
+            registers,
+            collect() {
+              collectBacklog(this, registry, (_, b) => b.dead)
+            },
+          }),
+      ),
+      replayed: reuse(
+        registry,
+        'mod_http_notifications_replayed_total',
+        Counter,
+        () => new Counter({ name: 'mod_http_notifications_replayed_total', help: METRIC_HELP.replayed, labelNames: ['host'], registers }),
+      ),
+      purged: reuse(
+        registry,
+        'mod_http_notifications_dead_letters_purged_total',
+        Counter,
+        () => new Counter({ name: 'mod_http_notifications_dead_letters_purged_total', help: METRIC_HELP.purged, labelNames: ['host'], registers }),
       ),
     }
     byRegistry.set(registry, m)

@@ -25,6 +25,8 @@ export interface Counts {
   failed: { total: number; by_reason: Record<Reason, number> }
   retries: number
   recovered: number
+  replayed: number
+  purged: number
   response_time: { count: number; sum: number }
 }
 
@@ -71,6 +73,8 @@ export class HostMetrics {
     zeroOnce(this.m.responseTime, host)
     for (const reason of REASONS) this.failedChildren[reason].inc(0)
     this.m.recovered.inc({ host }, 0)
+    this.m.replayed.inc({ host }, 0)
+    this.m.purged.inc({ host }, 0)
     flushersOf(registry).add(this.flush)
   }
 
@@ -95,6 +99,16 @@ export class HostMetrics {
   /** Pending notifications of a previous run, found when the outbox was opened. */
   recovered(n: number): void {
     if (n > 0) this.m.recovered.inc({ host: this.host }, n)
+  }
+
+  /** Dead letters an operator put back as pending. */
+  replayed(n: number): void {
+    if (n > 0) this.m.replayed.inc({ host: this.host }, n)
+  }
+
+  /** Dead letters removed after their retention. */
+  purged(n: number): void {
+    if (n > 0) this.m.purged.inc({ host: this.host }, n)
   }
 
   /** Publishes this host's per-handler backlog (pending, queue depth, oldest), read on collect. */
@@ -138,6 +152,8 @@ export class HostMetrics {
       failed: { total: Object.values(by_reason).reduce((a, b) => a + b, 0), by_reason },
       retries: await value(this.m.retries),
       recovered: await value(this.m.recovered),
+      replayed: await value(this.m.replayed),
+      purged: await value(this.m.purged),
       response_time: {
         count: hist.find((v) => v.metricName === `${name}_count`)?.value ?? 0,
         sum: hist.find((v) => v.metricName === `${name}_sum`)?.value ?? 0,

@@ -88,6 +88,10 @@ export interface EventPusherHttpConfig {
    * Seconds a notification may stay pending without being delivered; then it fails (reason expired).
    */
   max_pending_age?: number
+  /**
+   * Seconds a failed notification is kept as a dead letter (listed by the deliveries command, replayable with deliveries-replay); then it is purged and counted.
+   */
+  dead_letter_retention?: number
   breaker?: BreakerConfig
   /**
    * Request body: "form" (the seed's four form fields) or "json" (docs/webhook-payload.schema.json). A callback module's prepareBody, when it has one, builds message bodies instead.
@@ -202,4 +206,4 @@ export interface HandlerConfig {
 }
 
 /** The options as the plugin receives them: validated, with the schema's defaults applied. */
-export type EventPusherHttpOptions = EventPusherHttpConfig & Required<Pick<EventPusherHttpConfig, 'pool_name' | 'path' | 'drain_timeout' | 'outbox' | 'max_pending_age' | 'breaker' | 'format' | 'retries' | 'retry_base_delay' | 'retry_max_delay' | 'types' | 'events' | 'only_offline_recipient' | 'body_required'>> & { breaker: BreakerConfig & Required<Pick<BreakerConfig, 'error_threshold_percentage' | 'volume_threshold' | 'rolling_window' | 'reset_timeout'>> }
+export type EventPusherHttpOptions = EventPusherHttpConfig & Required<Pick<EventPusherHttpConfig, 'pool_name' | 'path' | 'drain_timeout' | 'outbox' | 'max_pending_age' | 'dead_letter_retention' | 'breaker' | 'format' | 'retries' | 'retry_base_delay' | 'retry_max_delay' | 'types' | 'events' | 'only_offline_recipient' | 'body_required'>> & { breaker: BreakerConfig & Required<Pick<BreakerConfig, 'error_threshold_percentage' | 'volume_threshold' | 'rolling_window' | 'reset_timeout'>> }

@@ -78,7 +78,7 @@ test('a reload that removes a handler: its notifications stay pending, shown as 
     await server.reload()
     const renamed = await eventually(
       () => statusAt(base),
-      (s) => assert.deepEqual((s.detail as any).orphans, [{ name: 'dead_pool/n', pending: 4 }]),
+      (s) => assert.deepEqual((s.detail as any).orphans, [{ name: 'dead_pool/n', pending: 4, dead_letters: 0 }]),
     )
     assert.deepEqual(
       (renamed.detail as any).handlers.map((h: any) => [h.name, h.pending]),

@@ -115,7 +115,7 @@ export function deliveryRig(o: RigOptions): Rig {
   )
   const d = (wired.deliverer = new Deliverer(RIG_HOST, pool, o.outbox, lanes, accounting, o.maxPendingAge ?? 86_400_000))
   const backlog: BacklogReader = {
-    handlers: () => names.map((handler) => ({ handler, pending: o.outbox.pending(RIG_HOST, handler), queued: 0 })),
+    handlers: () => names.map((handler) => ({ handler, pending: o.outbox.pending(RIG_HOST, handler), queued: 0, dead: 0 })),
     oldest: (handler) => o.outbox.oldestPending(RIG_HOST, handler),
   }
   metrics.backlog(backlog)

@@ -1,5 +1,5 @@
 // Reads the plugin's series for one vhost out of a registry, and asserts the invariant
-// accepted + recovered = sent + failed + pending (DESIGN.md's accounting, within one process).
+// accepted + recovered + replayed = sent + failed + pending (DESIGN.md's accounting, within one process).
 import assert from 'node:assert/strict'
 import type { Registry } from 'prom-client'
 
@@ -9,6 +9,7 @@ export interface HostCounts {
   failed: Record<string, number>
   failedTotal: number
   recovered: number
+  replayed: number
   /** Summed over the host's handlers (removed ones' leftovers included). */
   pending: number
   responseCount: number
@@ -32,6 +33,7 @@ export async function hostCounts(registry: Registry, host: string): Promise<Host
     failed,
     failedTotal: Object.values(failed).reduce((a, b) => a + b, 0),
     recovered: await one('mod_http_notifications_recovered_total'),
+    replayed: await one('mod_http_notifications_replayed_total'),
     pending: (await values(registry, 'mod_http_notifications_pending')).filter((v) => v.labels.host === host).reduce((n, v) => n + v.value, 0),
     responseCount:
       hist.find((v) => v.labels.host === host && (v as { metricName?: string }).metricName === 'mod_http_notifications_response_time_seconds_count')?.value ??
@@ -41,20 +43,20 @@ export async function hostCounts(registry: Registry, host: string): Promise<Host
 
 /**
  * Waits (up to timeoutMs) for a quiet moment where nothing is pending any more, then asserts
- * accepted + recovered = sent + failed (+ pending, when `pending` says some may stay).
+ * accepted + recovered + replayed = sent + failed (+ pending, when `pending` says some may stay).
  */
 export async function assertBalanced(registry: Registry, host: string, timeoutMs = 2000, { pending = false } = {}): Promise<HostCounts> {
   const deadline = Date.now() + timeoutMs
-  const settled = (c: HostCounts) => c.accepted + c.recovered === c.sent + c.failedTotal + c.pending && (pending || c.pending === 0)
+  const settled = (c: HostCounts) => c.accepted + c.recovered + c.replayed === c.sent + c.failedTotal + c.pending && (pending || c.pending === 0)
   let c = await hostCounts(registry, host)
   while (!settled(c) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 10))
     c = await hostCounts(registry, host)
   }
   assert.equal(
-    c.accepted + c.recovered,
+    c.accepted + c.recovered + c.replayed,
     c.sent + c.failedTotal + c.pending,
-    `${host}: accepted ${c.accepted} + recovered ${c.recovered} != sent ${c.sent} + failed ${c.failedTotal} ${JSON.stringify(c.failed)} + pending ${c.pending}`,
+    `${host}: accepted ${c.accepted} + recovered ${c.recovered} + replayed ${c.replayed} != sent ${c.sent} + failed ${c.failedTotal} ${JSON.stringify(c.failed)} + pending ${c.pending}`,
   )
   if (!pending) assert.equal(c.pending, 0, `${host}: ${c.pending} still pending`)
   assert.equal(c.responseCount, c.sent, `${host}: response_time observes sent requests only`)

@@ -193,7 +193,7 @@ describe('status command', () => {
     assert.equal(status.accepting, true)
     assert.deepEqual(status.outbox, { backend: 'sqlite', location: path.join(h.dataDir, 'outbox.sqlite') })
     assert.deepEqual(status.handlers, [
-      { name: 'http_pool/n', pool: 'http_pool', url: `${sink.url}/n`, pending: 0, queue_depth: 0, max_queue: 9, in_flight: 0 },
+      { name: 'http_pool/n', pool: 'http_pool', url: `${sink.url}/n`, pending: 0, queue_depth: 0, max_queue: 9, dead_letters: 0, in_flight: 0 },
     ])
     assert.deepEqual(status.orphans, [])
     assert.deepEqual(status.pools, [{ name: 'http_pool', breaker: 'closed', in_flight: 0, pool_size: 7 }])

@@ -216,7 +216,7 @@ describe('recovery', () => {
     gate.auto(204)
     await h.start(createEventPusherHttp, { drain_timeout: 50, handlers: [{ name: 'kept', path: '/k' }] })
     await sentReaches(h, 2)
-    assert.deepEqual((await h.command('status')).orphans, [{ name: 'gone', pending: 2 }])
+    assert.deepEqual((await h.command('status')).orphans, [{ name: 'gone', pending: 2, dead_letters: 0 }])
     const c = await assertBalanced(h.registry, h.host, 2000, { pending: true })
     assert.deepEqual([c.pending, c.failedTotal], [2, 0])
     await h.stop()

@@ -28,6 +28,7 @@ describe('options schema (plugin.json)', () => {
       drain_timeout: 5000,
       outbox: 'sqlite',
       max_pending_age: 86400,
+      dead_letter_retention: 604800,
       breaker: { error_threshold_percentage: 50, volume_threshold: 10, rolling_window: 2000, reset_timeout: 1000 },
       format: 'form',
       retries: 0,
@@ -146,6 +147,9 @@ describe('options schema (plugin.json)', () => {
       mod_http_notifications_pending: ['gauge', ['host', 'handler'], METRIC_HELP.pending],
       mod_http_notifications_oldest_pending_seconds: ['gauge', ['host', 'handler'], METRIC_HELP.oldestPending],
       mod_http_notifications_recovered_total: ['counter', ['host'], METRIC_HELP.recovered],
+      mod_http_notifications_dead_letters: ['gauge', ['host', 'handler'], METRIC_HELP.deadLetters],
+      mod_http_notifications_replayed_total: ['counter', ['host'], METRIC_HELP.replayed],
+      mod_http_notifications_dead_letters_purged_total: ['counter', ['host'], METRIC_HELP.purged],
     }
     assert.deepEqual(Object.keys(byName).sort(), Object.keys(expected).sort())
     for (const [name, [type, labels, help]] of Object.entries(expected)) {

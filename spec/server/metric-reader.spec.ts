@@ -135,6 +135,9 @@ describe('plugin.json metrics', () => {
       'pending',
       'oldest_pending',
       'recovered',
+      'dead_letters',
+      'replayed',
+      'dead_letters_purged',
     ])
     for (const role of roles) assert.ok(METRIC_ROLES.includes(role!), role)
   })

@@ -108,14 +108,14 @@ export class PluginStatusService {
 /**
  * What is pending on a vhost, by role. While the plugin runs: its `pending` gauge. A stopped
  * instance's gauges are gone, but its counters keep their totals and the invariant
- * accepted + recovered = sent + failed + pending holds within the process, so what they leave is
+ * accepted + recovered + replayed = sent + failed + pending holds within the process, so what they leave is
  * what the outbox still keeps for the vhost (0 for an outbox that counts its losses at stop).
  */
 export function pendingOf(metrics: Readings, running: boolean): number | null {
   if (running && metrics.pending) return metrics.pending.total
   const { accepted, sent, failed } = metrics
   if (!accepted || !sent || !failed) return metrics.pending?.total ?? null
-  return Math.max(0, accepted.total + (metrics.recovered?.total ?? 0) - sent.total - failed.total)
+  return Math.max(0, accepted.total + (metrics.recovered?.total ?? 0) + (metrics.replayed?.total ?? 0) - sent.total - failed.total)
 }
 
 function seedValue(name: string, r: Reading): SeedValue {
