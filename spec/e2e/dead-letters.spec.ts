@@ -67,6 +67,9 @@ breaker = { volume_threshold = 1000 }
   assert.match(plain.stdout, /HTTP 500/)
   for (const out of [listed.stdout, plain.stdout, listed.stderr]) assert.ok(!out.includes(SECRET), 'no secret in any output')
 
+  const status = await xmppctl(server, 'plugin', 'status', '--host', 'localhost')
+  assert.match(status.stdout, /dead letters: 20 /)
+
   rec.answer(204)
   const firstIds = new Map(rec.deliveries.map((d) => [d.message, d.id]))
   const one = await fetch(`http://127.0.0.1:${server.httpPort}/api/hosts/localhost/plugins/mod_event_pusher_http/deliveries/replay`, {

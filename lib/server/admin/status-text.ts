@@ -76,6 +76,9 @@ export function formatStatus(statuses: PluginStatus[]): string {
         lines.push(`  pending: ${s.pending}${note}`)
       }
       if (s.metrics.recovered?.total) lines.push(`  recovered: ${s.metrics.recovered.total} (pending in the outbox when this process opened it)`)
+      const dead = s.metrics.dead_letters?.total
+      if (dead) lines.push(`  dead letters: ${dead} (xmppctl deliveries list --host ${s.host} --failed; replay with deliveries replay --failed)`)
+      if (s.metrics.replayed?.total) lines.push(`  replayed: ${s.metrics.replayed.total}`)
       if (d) {
         if (d.response_time) lines.push(`  response time: p50 ${ms(d.response_time.p50)}, p95 ${ms(d.response_time.p95)}, p99 ${ms(d.response_time.p99)}`)
         if (d.outbox) lines.push(`  outbox: ${d.outbox.backend}, ${d.outbox.location}`)
