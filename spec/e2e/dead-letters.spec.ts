@@ -1,10 +1,12 @@
 // Dead letters on the real server, end to end: notifications that fail twice against a 500
 // endpoint with retries = 1 are counted failed once each, listed by xmppctl with their last
-// status and body, and, once the endpoint is fixed, replayed with their original webhook-ids,
-// through xmppctl and the admin API. No secret appears in any output.
+// status and body (xmppctl, and XEP-0050 for an admin), and, once the endpoint is fixed,
+// replayed with their original webhook-ids, through xmppctl and the admin API. No secret appears
+// in any output.
 import { test, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { bodies, chatSender } from '../helpers/chat-load.js'
+import { connectClient, xml } from '../helpers/client.js'
 import { assertBalanced, eventually, hostCounts } from '../helpers/metrics.js'
 import { webhookRecorder } from '../helpers/webhook-recorder.js'
 import { ADMIN_TOKEN, configToml, spawnBin, startTestServer, type TestServer } from '../helpers/xmppd.js'
@@ -38,7 +40,13 @@ retry_max_delay = 40
 headers = { Authorization = "${SECRET}" }
 breaker = { volume_threshold = 1000 }
 `
-  const server = await startTestServer(configToml({ users: { 'alice@localhost': 'alice-pw', 'bob@localhost': 'bob-pw' }, extra: plugin }))
+  const server = await startTestServer(
+    configToml({
+      users: { 'alice@localhost': 'alice-pw', 'bob@localhost': 'bob-pw', 'admin@localhost': 'admin-pw' },
+      admins: ['admin@localhost'],
+      extra: plugin,
+    }),
+  )
   cleanups.push(
     () => rec.close(),
     () => server.stop(),
@@ -66,6 +74,35 @@ breaker = { volume_threshold = 1000 }
   assert.equal(plain.stdout.trimEnd().split('\n').length, 5)
   assert.match(plain.stdout, /HTTP 500/)
   for (const out of [listed.stdout, plain.stdout, listed.stderr]) assert.ok(!out.includes(SECRET), 'no secret in any output')
+
+  // The same list over XMPP, for an admin (XEP-0050), with a relative --since.
+  const admin = await connectClient(server.c2sPort, 'admin@localhost', 'admin-pw')
+  cleanups.push(async () => admin.stop())
+  const fields = { host: 'localhost', state: 'failed', since: '1h' }
+  const reply = await admin.iq(
+    xml(
+      'iq',
+      { type: 'set', to: 'localhost' },
+      xml(
+        'command',
+        { xmlns: 'http://jabber.org/protocol/commands', node: 'urn:xmppd:admin#deliveries-list', action: 'execute' },
+        xml('x', { xmlns: 'jabber:x:data', type: 'submit' }, ...Object.entries(fields).map(([k, v]) => xml('field', { var: k }, xml('value', {}, v)))),
+      ),
+    ),
+  )
+  const result = reply
+    .getChild('command', 'http://jabber.org/protocol/commands')
+    .getChild('x', 'jabber:x:data')
+    .getChildren('field')
+    .find((f: { attrs: { var: string } }) => f.attrs.var === 'result')
+  const overXmpp = JSON.parse(
+    result
+      .getChildren('value')
+      .map((v: { getText(): string }) => v.getText())
+      .join('\n'),
+  )
+  assert.equal(overXmpp.items.length, 20)
+  assert.ok(!JSON.stringify(overXmpp).includes(SECRET))
 
   const status = await xmppctl(server, 'plugin', 'status', '--host', 'localhost')
   assert.match(status.stdout, /dead letters: 20 /)
