@@ -68,8 +68,10 @@ export function createCards(box, onToggle, deadLetters) {
         updatePluginView(view, p)
       }
       // The deliveries routes are mod_event_pusher_http's: shown only where it is configured.
-      c.dead.hidden = !h.plugins.some((p) => p.id === 'mod_event_pusher_http')
-      if (!c.dead.hidden) deadLetters.update(h.host)
+      const primary = h.plugins.find((p) => p.id === 'mod_event_pusher_http')
+      c.dead.hidden = !primary
+      // Only a running instance answers them (404 otherwise): while stopped the section says so.
+      if (primary) deadLetters.update(h.host, Boolean(primary.detail))
     })
   }
 

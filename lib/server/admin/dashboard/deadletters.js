@@ -8,7 +8,7 @@ import { el, setText } from './dom.js'
 /** @typedef {import('./token.js').TokenPanel} TokenPanel */
 /** @typedef {import('./toggle.js').ToggleAction} ToggleAction */
 /** @typedef {{ webhookId: string, handler: string, event: { from?: string, to?: string, body?: string }, failedAt?: number, lastAttemptAt?: number, reason?: string, status?: number, error?: string }} DeadLetter */
-/** @typedef {{ node: HTMLElement, list: HTMLElement, note: HTMLElement, button: HTMLButtonElement, result: HTMLElement, busy: boolean, loading: boolean }} DeadView */
+/** @typedef {{ node: HTMLElement, list: HTMLElement, note: HTMLElement, button: HTMLButtonElement, result: HTMLElement, busy: boolean, loading: boolean, running: boolean }} DeadView */
 
 const PLUGIN = 'mod_event_pusher_http'
 const LATEST = 10
@@ -46,15 +46,21 @@ export function createDeadLetters({ token, refresh }) {
       button,
       result,
     )
-    const view = { node, list, note, button, result, busy: false, loading: false }
+    const view = { node, list, note, button, result, busy: false, loading: false, running: false }
     button.addEventListener('click', () => replay(host))
     views.set(host, view)
     return view
   }
 
-  /** Re-reads the list; a poll while the last one runs is skipped. @param {string} host */
-  async function update(host) {
+  /** Re-reads the list; a poll while the last one runs is skipped. @param {string} host @param {boolean} running */
+  async function update(host, running) {
     const v = viewFor(host)
+    v.running = running
+    if (!v.busy) v.button.disabled = !running
+    if (!running) {
+      v.list.replaceChildren()
+      return setText(v.note, 'Shown while the plugin runs on this vhost.')
+    }
     const secret = token.get()
     if (!secret) return setText(v.note, 'Listing them needs the admin token: "Replay failed" asks for it.')
     if (v.loading) return
@@ -89,7 +95,7 @@ export function createDeadLetters({ token, refresh }) {
   /** POSTs the replay of every failed notification of the vhost, with the token (asked for if missing). @param {string} host */
   async function replay(host) {
     const v = viewFor(host)
-    if (v.busy) return
+    if (v.busy || !v.running) return
     const secret = token.get()
     if (!secret) return token.ask({ id: PLUGIN, host, action: 'replay' }, `Enter the admin token to replay the failed notifications on ${host}.`)
     v.busy = true
@@ -115,11 +121,11 @@ export function createDeadLetters({ token, refresh }) {
       setText(v.result, `replay failed: ${err instanceof Error ? err.message : String(err)}`)
     } finally {
       v.busy = false
-      v.button.disabled = false
+      v.button.disabled = !v.running
       setText(v.button, 'Replay failed')
     }
     await refresh()
-    await update(host)
+    await update(host, v.running)
   }
 
   return { viewFor, update, replay }
