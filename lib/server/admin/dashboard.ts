@@ -28,7 +28,7 @@ export interface DashboardData {
 const ASSET_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'lib', 'server', 'admin', 'dashboard')
 
 /** The page's ES modules: app.js is the entry, the others are what it imports. */
-const MODULES = ['app.js', 'cards.js', 'chart.js', 'data.js', 'dom.js', 'format.js', 'toggle.js', 'token.js', 'view.js'] as const
+const MODULES = ['app.js', 'cards.js', 'chart.js', 'data.js', 'dom.js', 'format.js', 'toggle.js', 'token.js', 'view.js', 'deadletters.js'] as const
 
 /** Every file served, by request name: nothing else under the folder is reachable. */
 const FILES: Record<string, { file: string; type: string }> = {

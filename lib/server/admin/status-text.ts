@@ -51,9 +51,11 @@ export interface StatusDetail {
   /** Where its notifications wait: the backend ("sqlite", "memory") and its file, or a description. */
   outbox?: { backend: string; location: string }
   /** `pending` is bounded by `max_queue`; `queue_depth` is the part of it not in flight. */
-  handlers?: Array<{ name: string; url: string; pending?: number; queue_depth: number; max_queue: number; in_flight?: number }>
+  handlers?: Array<{ name: string; url: string; pending?: number; queue_depth: number; max_queue: number; in_flight?: number; dead_letters?: number }>
   /** Handlers a reload removed whose notifications are still pending (delivered if one of that name returns, else they expire). */
-  orphans?: Array<{ name: string; pending: number }>
+  orphans?: Array<{ name: string; pending: number; dead_letters?: number }>
+  /** Failed notifications kept as dead letters (listable, replayable) over the instance's handlers. */
+  dead_letters?: number
   pools?: Array<{ name: string; breaker: string; in_flight: number; pool_size: number }>
   /** Percentiles (seconds) over the recent sent requests of the running instance. */
   response_time?: { p50?: number | null; p95?: number | null; p99?: number | null }

@@ -1,9 +1,10 @@
 // @ts-check
 // The xmppd dashboard's entry module: polls dashboard/data every 2 s and keeps one card per vhost
 // up to date (cards.js); a toggle goes through the admin API (toggle.js) with the token kept in
-// this tab's sessionStorage (token.js).
+// this tab's sessionStorage (token.js); so do the dead letters' list and replay (deadletters.js).
 import { createCards } from './cards.js'
 import { fetchData } from './data.js'
+import { createDeadLetters } from './deadletters.js'
 import { byTestId, setText } from './dom.js'
 import { createToggler } from './toggle.js'
 import { createTokenPanel } from './token.js'
@@ -11,9 +12,11 @@ import { createTokenPanel } from './token.js'
 const POLL_MS = 2000
 
 const statusLine = byTestId('refresh-status', HTMLElement)
-// The three refer to each other only in event handlers, which run after all three exist.
-const cards = createCards(byTestId('hosts', HTMLElement), (action) => toggler.request(action))
-const token = createTokenPanel((action) => toggler.request(action))
+// They refer to each other only in event handlers, which run after all of them exist. The token
+// panel resumes what asked for the token: a toggle, or a replay of failed notifications.
+const token = createTokenPanel((action) => (action.action === 'replay' ? deadLetters.replay(action.host) : toggler.request(action)))
+const deadLetters = createDeadLetters({ token, refresh })
+const cards = createCards(byTestId('hosts', HTMLElement), (action) => toggler.request(action), deadLetters)
 const toggler = createToggler({ token, viewOf: cards.viewOf, refresh })
 
 /** @type {ReturnType<typeof setTimeout> | undefined} */

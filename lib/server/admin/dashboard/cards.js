@@ -8,10 +8,12 @@ import { createPluginView, updatePluginView } from './view.js'
 /** @typedef {import('./data.js').DashboardData} DashboardData */
 /** @typedef {import('./view.js').PluginView} PluginView */
 /** @typedef {import('./toggle.js').ToggleAction} ToggleAction */
-/** @typedef {{ card: HTMLElement, sessions: HTMLElement, empty: HTMLElement, plugins: Map<string, PluginView> }} Card */
+/** @typedef {{ card: HTMLElement, sessions: HTMLElement, empty: HTMLElement, dead: HTMLElement, plugins: Map<string, PluginView> }} Card */
 
-/** @param {HTMLElement} box  the page's list of cards @param {(action: ToggleAction) => void} onToggle */
-export function createCards(box, onToggle) {
+/** @typedef {import('./deadletters.js').DeadLetters} DeadLetters */
+
+/** @param {HTMLElement} box  the page's list of cards @param {(action: ToggleAction) => void} onToggle @param {DeadLetters} deadLetters */
+export function createCards(box, onToggle, deadLetters) {
   /** @type {Map<string, Card>} by vhost */
   const cards = new Map()
 
@@ -27,7 +29,10 @@ export function createCards(box, onToggle) {
       el('header', { class: 'card-head' }, el('h2', { text: host }), sessions),
       empty,
     )
-    c = { card, sessions, empty, plugins: new Map() }
+    // The dead letters come last; plugin views go before them.
+    const dead = deadLetters.viewFor(host).node
+    card.append(dead)
+    c = { card, sessions, empty, dead, plugins: new Map() }
     cards.set(host, c)
     return c
   }
@@ -58,10 +63,15 @@ export function createCards(box, onToggle) {
         if (!view) {
           view = createPluginView(h.host, p.id, onToggle)
           c.plugins.set(p.id, view)
-          c.card.append(view.node)
+          c.card.insertBefore(view.node, c.dead)
         }
         updatePluginView(view, p)
       }
+      // The deliveries routes are mod_event_pusher_http's: shown only where it is configured.
+      const primary = h.plugins.find((p) => p.id === 'mod_event_pusher_http')
+      c.dead.hidden = !primary
+      // Only a running instance answers them (404 otherwise): while stopped the section says so.
+      if (primary) deadLetters.update(h.host, Boolean(primary.detail))
     })
   }
 

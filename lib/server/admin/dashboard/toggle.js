@@ -5,7 +5,7 @@
 
 import { setText } from './dom.js'
 
-/** @typedef {{ id: string, host: string, action: 'enable' | 'disable' }} ToggleAction */
+/** @typedef {{ id: string, host: string, action: 'enable' | 'disable' | 'replay' }} ToggleAction  'replay' waits for the token too (deadletters.js) */
 /** @typedef {import('./token.js').TokenPanel} TokenPanel */
 /** @typedef {import('./view.js').PluginView} PluginView */
 

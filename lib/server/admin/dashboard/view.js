@@ -35,6 +35,7 @@ export function createPluginView(host, id, onToggle) {
   const failed = tile('failed', tid('failed', host, id))
   const retries = tile('retries', tid('retries', host, id))
   const pending = tile('pending', tid('pending', host, id))
+  const dead = tile('dead letters', tid('dead', host, id))
   const latency = tile('response time (sent only)', tid('latency', host, id))
   latency.node.classList.add('tile-wide')
   const seed = el('dl', { class: 'seed', 'data-testid': tid('seed', host, id) })
@@ -63,7 +64,7 @@ export function createPluginView(host, id, onToggle) {
     outbox,
     el('h3', { text: 'Breakers' }),
     pools,
-    el('h3', { text: 'Handlers (pending of max_queue)' }),
+    el('h3', { text: 'Handlers (pending of max_queue, dead letters)' }),
     handlers,
     orphansBox,
   )
@@ -76,7 +77,7 @@ export function createPluginView(host, id, onToggle) {
     { class: 'plugin', 'data-plugin': id },
     el('div', { class: 'plugin-head' }, el('span', { class: 'plugin-name', text: id }), state, source, toggle),
     error,
-    el('div', { class: 'tiles' }, sent.node, failed.node, retries.node, pending.node, latency.node),
+    el('div', { class: 'tiles' }, sent.node, failed.node, retries.node, pending.node, dead.node, latency.node),
     el('h3', { text: 'Notifications per second' }),
     legend,
     chartBox,
@@ -96,6 +97,7 @@ export function createPluginView(host, id, onToggle) {
     failed,
     retries,
     pending,
+    dead,
     latency,
     seed,
     legendSent,
@@ -159,6 +161,10 @@ export function updatePluginView(view, p) {
   if (!d && p.pending) pendingNotes.push('in the outbox until it runs again')
   if (recovered) pendingNotes.push(`${int(recovered)} recovered at start`)
   setText(view.pending.note, pendingNotes.join(' · '))
+  // Dead letters are only known to a running instance (its outbox); failed counts them all along.
+  setText(view.dead.value, int(d?.dead_letters))
+  view.dead.node.classList.toggle('bad', (d?.dead_letters ?? 0) > 0)
+  setText(view.dead.note, !d ? 'shown while running' : d.dead_letters ? 'failed, kept for replay' : '')
   const rt = d?.response_time
   const anyLatency = rt && [rt.p50, rt.p95, rt.p99].some((v) => typeof v === 'number')
   setText(view.latency.value, rt && anyLatency ? `p50 ${ms(rt.p50)} · p95 ${ms(rt.p95)} · p99 ${ms(rt.p99)}` : '–')
@@ -215,6 +221,7 @@ function updateRunning(view, host, d) {
         el('span', { class: 'queue', 'data-testid': `pending-${host}-${h.name}`, text: `${int(pending)} / ${int(h.max_queue)} pending` }),
         el('meter', { min: 0, max: h.max_queue || 1, value: pending, title: `${pending} of ${h.max_queue} (max_queue) pending` }),
         el('span', { class: 'muted', 'data-testid': `queue-${host}-${h.name}`, text: `${int(h.queue_depth)} queued · ${int(h.in_flight)} in flight` }),
+        el('span', { class: h.dead_letters ? 'queue bad' : 'queue', 'data-testid': `dead-${host}-${h.name}`, text: `${int(h.dead_letters)} dead` }),
         el('code', { class: 'url', text: h.url }),
       )
     }),
