@@ -59,7 +59,8 @@ const TRIES = 'first_attempt_at, last_attempt_at, last_status, last_error'
 export const ROW = `seq, host, handler, webhook_id, event, attempts, accepted_at, due_at, ${TRIES}`
 export const DEAD_ROW = 'seq, host, handler, webhook_id, event, attempts, accepted_at, first_attempt_at, last_attempt_at, failed_at, reason, status, error'
 
-export interface Row {
+/** The columns a pending row and a dead letter share. */
+interface StoredRow {
   seq: number
   host: string
   handler: string
@@ -67,23 +68,17 @@ export interface Row {
   event: string
   attempts: number
   accepted_at: number
-  due_at: number
   first_attempt_at: number | null
   last_attempt_at: number | null
+}
+
+export interface Row extends StoredRow {
+  due_at: number
   last_status: number | null
   last_error: string | null
 }
 
-export interface DeadRow {
-  seq: number
-  host: string
-  handler: string
-  webhook_id: string
-  event: string
-  attempts: number
-  accepted_at: number
-  first_attempt_at: number | null
-  last_attempt_at: number | null
+export interface DeadRow extends StoredRow {
   failed_at: number
   reason: string
   status: number | null
@@ -174,7 +169,7 @@ export function write(stmt: Statements, op: Op): void {
   }
 }
 
-export function entryOf(row: Row): OutboxEntry {
+function storedOf(row: StoredRow) {
   return {
     key: row.seq,
     host: row.host,
@@ -185,27 +180,15 @@ export function entryOf(row: Row): OutboxEntry {
     acceptedAt: row.accepted_at,
     firstAttemptAt: row.first_attempt_at ?? undefined,
     lastAttemptAt: row.last_attempt_at ?? undefined,
-    lastStatus: row.last_status ?? undefined,
-    lastError: row.last_error ?? undefined,
   }
 }
 
+export function entryOf(row: Row): OutboxEntry {
+  return { ...storedOf(row), lastStatus: row.last_status ?? undefined, lastError: row.last_error ?? undefined }
+}
+
 export function deadOf(row: DeadRow): DeadLetter {
-  return {
-    key: row.seq,
-    host: row.host,
-    handler: row.handler,
-    webhookId: row.webhook_id,
-    event: JSON.parse(row.event) as StoredEvent,
-    attempts: row.attempts,
-    acceptedAt: row.accepted_at,
-    firstAttemptAt: row.first_attempt_at ?? undefined,
-    lastAttemptAt: row.last_attempt_at ?? undefined,
-    failedAt: row.failed_at,
-    reason: row.reason as DeadReason,
-    status: row.status ?? undefined,
-    error: row.error ?? undefined,
-  }
+  return { ...storedOf(row), failedAt: row.failed_at, reason: row.reason as DeadReason, status: row.status ?? undefined, error: row.error ?? undefined }
 }
 
 export function open(file: string): Database.Database {
