@@ -1,8 +1,9 @@
 // Dead letters on the real server, end to end: notifications that fail twice against a 500
 // endpoint with retries = 1 are counted failed once each, listed by xmppctl with their last
 // status and body (xmppctl, and XEP-0050 for an admin), and, once the endpoint is fixed,
-// replayed with their original webhook-ids, through xmppctl and the admin API. No secret appears
-// in any output.
+// replayed with their original webhook-ids, through xmppctl, the admin API and XEP-0050. --since
+// and --jid filter the real plugin's dead letters; retention purges and counts them. No secret
+// appears in any output.
 import { test, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { bodies, chatSender } from '../helpers/chat-load.js'
@@ -122,4 +123,121 @@ breaker = { volume_threshold = 1000 }
   for (const d of rec.deliveries.filter((x) => x.status === 204)) assert.equal(d.id, firstIds.get(d.message), `${d.message}: its original webhook-id`)
   const c = await assertBalanced(server.registry, 'localhost', 5000)
   assert.deepEqual([c.accepted, c.replayed, c.sent, c.failedTotal], [20, 20, 20, 20])
+})
+
+async function gauge(server: TestServer, name: string) {
+  const metric = server.registry.getSingleMetric(name)
+  return ((await metric?.get())?.values ?? []).filter((v) => v.labels.host === 'localhost').reduce((n, v) => n + v.value, 0)
+}
+
+test('--since and --jid on the real plugin, a replay over XEP-0050 (an unknown id changes nothing and is named), and retention purges and counts', async () => {
+  const rec = await webhookRecorder()
+  rec.answer(410) // a final answer: a dead letter at the first try
+  const server = await startTestServer(
+    configToml({
+      users: { 'alice@localhost': 'alice-pw', 'bob@localhost': 'bob-pw', 'carol@localhost': 'carol-pw', 'admin@localhost': 'admin-pw' },
+      admins: ['admin@localhost'],
+      extra: `
+[http_connections.http_pool]
+server = "${rec.url}"
+
+[plugins.mod_event_pusher_http]
+pool_name = "http_pool"
+path = "/n"
+dead_letter_retention = 6
+`,
+    }),
+  )
+  cleanups.push(
+    () => rec.close(),
+    () => server.stop(),
+  )
+  const alice = await chatSender(server.c2sPort, 'alice', 'alice-pw')
+  cleanups.push(async () => alice.close())
+  const early = bodies('early', 3)
+  for (const m of early) await alice.send('bob@localhost', [m])
+  await eventually(
+    () => hostCounts(server.registry, 'localhost'),
+    (c) => assert.equal(c.failed.status, 3),
+    10_000,
+  )
+  await new Promise((r) => setTimeout(r, 20))
+  const between = new Date().toISOString()
+  await new Promise((r) => setTimeout(r, 20))
+  const late = bodies('late', 2)
+  for (const m of late) await alice.send('carol@localhost/phone', [m])
+  await eventually(
+    () => hostCounts(server.registry, 'localhost'),
+    (c) => assert.equal(c.failed.status, 5),
+    10_000,
+  )
+  assert.equal(await gauge(server, 'mod_http_notifications_dead_letters'), 5)
+
+  const list = async (...args: string[]) => {
+    const r = await xmppctl(server, 'deliveries', 'list', '--host', 'localhost', '--json', ...args)
+    assert.equal(r.code, 0, r.stderr)
+    return (JSON.parse(r.stdout) as { items: Array<{ webhookId: string; status: number; event: { body: string } }> }).items
+  }
+  const since = await list('--failed', '--since', between)
+  assert.deepEqual(
+    since.map((d) => d.event.body),
+    [...late].reverse(),
+    'failed since a time, newest first',
+  )
+  assert.equal((await list('--failed', '--since', '1h')).length, 5)
+  assert.deepEqual(
+    (await list('--failed', '--jid', 'carol@localhost')).map((d) => d.event.body).sort(),
+    [...late].sort(),
+    'a bare JID matches a full recipient',
+  )
+  assert.equal((await list('--failed', '--jid', 'alice@localhost')).length, 5, 'the sender matches too')
+  assert.equal((await list('--pending')).length, 0)
+
+  // Replay over XEP-0050 once the endpoint is fixed: one known id and one that is not a dead letter.
+  rec.answer(204)
+  const admin = await connectClient(server.c2sPort, 'admin@localhost', 'admin-pw')
+  cleanups.push(async () => admin.stop())
+  const fields = { host: 'localhost', ids: `${since[0].webhookId} not-a-dead-letter`, failed: 'false' }
+  const reply = await admin.iq(
+    xml(
+      'iq',
+      { type: 'set', to: 'localhost' },
+      xml(
+        'command',
+        { xmlns: 'http://jabber.org/protocol/commands', node: 'urn:xmppd:admin#deliveries-replay', action: 'execute' },
+        xml('x', { xmlns: 'jabber:x:data', type: 'submit' }, ...Object.entries(fields).map(([k, v]) => xml('field', { var: k }, xml('value', {}, v)))),
+      ),
+    ),
+  )
+  const result = reply
+    .getChild('command', 'http://jabber.org/protocol/commands')
+    .getChild('x', 'jabber:x:data')
+    .getChildren('field')
+    .find((f: { attrs: { var: string } }) => f.attrs.var === 'result')
+  assert.deepEqual(
+    JSON.parse(
+      result
+        .getChildren('value')
+        .map((v: { getText(): string }) => v.getText())
+        .join('\n'),
+    ),
+    { replayed: 1, notFound: ['not-a-dead-letter'] },
+  )
+  await rec.waitForAll([since[0].event.body], 10_000)
+  assert.equal(rec.deliveries.find((d) => d.status === 204)?.id, since[0].webhookId, 'replayed with its webhook-id')
+
+  const again = await xmppctl(server, 'deliveries', 'replay', '--host', 'localhost', '--id', since[0].webhookId)
+  assert.equal(again.code, 0, again.stderr)
+  assert.match(again.stdout, /replayed 0/)
+  assert.match(again.stdout, new RegExp(`not a dead letter, nothing changed: ${since[0].webhookId}`))
+
+  // The four left are purged after dead_letter_retention, and counted.
+  await eventually(
+    async () => [await gauge(server, 'mod_http_notifications_dead_letters'), await gauge(server, 'mod_http_notifications_dead_letters_purged_total')],
+    (v) => assert.deepEqual(v, [0, 4]),
+    20_000,
+  )
+  assert.equal((await list('--failed')).length, 0)
+  const c = await assertBalanced(server.registry, 'localhost', 5000)
+  assert.deepEqual([c.accepted, c.replayed, c.sent, c.failedTotal], [5, 1, 1, 5])
 })
