@@ -105,7 +105,15 @@ export interface PluginContext {
    * for the life of the process: a changed data_dir takes effect at the next restart.
    */
   dataDir: string
+  /**
+   * How the host runs: `"full"`, an XMPP node (`xmppd`), whose hooks fire for its users; or
+   * `"deliver"`, a delivery worker (`xmppd deliver`): no c2s listener, no sessions, and the hooks
+   * never fire. A plugin whose work outlives the hook (a shared outbox) does that work in both.
+   */
+  role: PluginRole
 }
+
+export type PluginRole = 'full' | 'deliver'
 
 export interface Plugin {
   start(ctx: PluginContext): Promise<void> | void
@@ -120,7 +128,7 @@ export type PluginFactory = () => Plugin
  * is the folder `start` will get; it may not exist yet (the host creates it after the checks),
  * and a check only reads there (a file it would open, a lock held by another process).
  */
-export type CheckContext = Pick<PluginContext, 'host' | 'options' | 'httpPools' | 'configDir' | 'dataDir'>
+export type CheckContext = Pick<PluginContext, 'host' | 'options' | 'httpPools' | 'configDir' | 'dataDir' | 'role'>
 
 /**
  * A problem a check found. `path` is relative to the plugin's section (`pool_name`,

@@ -14,6 +14,7 @@ import type {
   HttpPoolSettings,
   Logger,
   Plugin,
+  PluginRole,
   PluginCheck,
   PluginContext,
   PluginFactory,
@@ -48,6 +49,8 @@ export interface FakeHostOptions {
    * process exits (not on stop, so a stopped plugin can start again on what it kept).
    */
   dataDir?: string
+  /** PluginContext.role: "full" (default) or "deliver" (a delivery worker: the hooks never fire). */
+  role?: PluginRole
 }
 
 /** A fresh folder to pass as `dataDir` to fake hosts that play one server (or its restart). */
@@ -79,12 +82,14 @@ export class FakeHost {
   readonly configDir: string
   /** The plugin's folder, PluginContext.dataDir: `<data_dir>/<plugin id>`. */
   readonly dataDir: string
+  readonly role: PluginRole
   private handlers: SendPacketHandler[] = []
   private everSubscribed: SendPacketHandler[] = []
   plugin: Plugin | undefined
 
   constructor(opts: FakeHostOptions = {}) {
     this.host = opts.host ?? 'a.test'
+    this.role = opts.role ?? 'full'
     this.registry = opts.registry ?? new Registry()
     this.configDir = opts.configDir ?? path.join(root, 'spec', 'fixtures')
     this.dataDir = path.join(opts.dataDir ?? tempDir('xmppd-fake-data-'), manifest.id)
@@ -120,6 +125,7 @@ export class FakeHost {
       log: recordingLogger(this.logs, { host: this.host }),
       configDir: this.configDir,
       dataDir: this.dataDir,
+      role: this.role,
     }
   }
 
@@ -133,7 +139,14 @@ export class FakeHost {
 
   /** Validates `rawOptions` like the loader, then runs the plugin's check for this vhost. */
   check(check: PluginCheck, rawOptions: Record<string, unknown>): Promise<ConfigIssue[]> {
-    return check({ host: this.host, options: validateOptions(rawOptions), httpPools: this.httpPools, configDir: this.configDir, dataDir: this.dataDir })
+    return check({
+      host: this.host,
+      options: validateOptions(rawOptions),
+      httpPools: this.httpPools,
+      configDir: this.configDir,
+      dataDir: this.dataDir,
+      role: this.role,
+    })
   }
 
   /** Like the host: drops the hook subscriptions and admin commands after stop(). */

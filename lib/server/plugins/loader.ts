@@ -223,6 +223,7 @@ export class PluginLoader {
     if (unusable) throw new ConfigErrors([new ConfigError('general.data_dir', unusable)])
     const ctx: PluginContext = {
       host: settings.host,
+      role: 'full',
       options: settings.options,
       hooks: {
         on: (hook, handler) => {

@@ -58,7 +58,7 @@ export async function runChecks(
     if (!options) return []
     try {
       const { check } = await catalog.get(s.id)!.load()
-      const issues = (await check?.({ host: s.host, options, httpPools, configDir, dataDir: pluginDataDir(dataDir, s.id) })) ?? []
+      const issues = (await check?.({ host: s.host, options, httpPools, configDir, dataDir: pluginDataDir(dataDir, s.id), role: 'full' })) ?? []
       return issues.map((i) => new ConfigError(s.locate(i.path), i.reason, { cause: i }))
     } catch (err) {
       return [new ConfigError(s.locate(''), `cannot be checked: ${(err as Error)?.message ?? String(err)}`, { cause: err })]
