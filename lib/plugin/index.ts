@@ -4,6 +4,7 @@
 import type { CheckContext, ConfigIssue, Plugin } from '../contract.js'
 import { Instance } from './instance.js'
 import type { EventPusherHttpOptions } from './options.js'
+import { outboxChoice } from './outbox/choice.js'
 import { openOutbox } from './outbox/open.js'
 import { prepareHandlers } from './prepare.js'
 
@@ -29,13 +30,21 @@ export default function createEventPusherHttp(): Plugin {
       const { prepared, cas, issues } = await prepareHandlers(ctx, options)
       if (issues.length > 0) throw issues[0] // the host ran check() first: something changed since
       // A file in use by another process, or not a usable database: a clear error, nothing started.
-      const handle = openOutbox(
-        options.outbox,
+      const handle = await openOutbox(
+        outboxChoice(options, ctx.configDir),
         ctx.dataDir,
         ctx.host,
         (err) => ctx.log.error({ err: err.message, file: handle.outbox.location }, 'outbox write failed; kept in memory and tried again'),
         ctx.metrics,
+        (msg, err) => (err ? ctx.log.warn({ err: err.message }, msg) : ctx.log.info({}, msg)),
       )
+      try {
+        // A shared engine's consumers, checked (or made) before anything is accepted.
+        if ((options as { deliver?: boolean }).deliver !== false) await handle.outbox.prepare?.(ctx.host, [...new Set(prepared.map((p) => p.spec.name))])
+      } catch (err) {
+        await handle.release()
+        throw err
+      }
       try {
         instance = new Instance(ctx, options, prepared, cas, handle)
         instance.start()

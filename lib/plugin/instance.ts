@@ -24,7 +24,7 @@ import type { Prepared } from './prepare.js'
 import { newWebhookId } from './signing.js'
 
 /** max_queue when a handler sets none: the sqlite outbox holds a burst on disk, memory cannot. */
-export const DEFAULT_MAX_QUEUE = { sqlite: 1_000_000, memory: 10_000 } as const
+export const DEFAULT_MAX_QUEUE = { sqlite: 1_000_000, memory: 10_000, jetstream: 1_000_000 } as const
 
 /** How often pending notifications older than max_pending_age are looked for (at most). */
 const EXPIRY_SWEEP_MS = 60_000
@@ -46,6 +46,9 @@ export class Instance {
   private readonly maxPendingAge: number
   private sweepTimer: NodeJS.Timeout | undefined
   private readonly unhooks: Array<() => void> = []
+  private readonly unwatches: Array<() => void> = []
+  /** This node delivers (deliver = true, the default); otherwise it only publishes to a shared outbox. */
+  private readonly delivering: boolean
 
   /** Builds the path on an open outbox; starts nothing. */
   constructor(
@@ -59,6 +62,7 @@ export class Instance {
     this.hostJid = jid(host)
     this.outbox = handle.outbox
     this.maxPendingAge = options.max_pending_age * 1000
+    this.delivering = (options as { deliver?: boolean }).deliver !== false
     this.metrics = new HostMetrics(ctx.metrics, host)
     this.failures = new FailureLog(ctx.log)
     this.outcomes = new Outcomes(this.metrics, this.latency, this.failures, ctx.log)
@@ -92,6 +96,10 @@ export class Instance {
     this.metrics.recovered(this.handle.claimRecovered())
     this.metrics.backlog(this.backlog)
     for (const d of this.deliverers.values()) d.endpointBack()
+    // A shared engine says when work arrives that this process did not add (other nodes' notifications).
+    if (this.delivering && this.outbox.watch) {
+      for (const h of this.handlers) this.unwatches.push(this.outbox.watch(ctx.host, h.name, () => this.deliverers.get(h.poolName)!.offered(h.name)))
+    }
     // A reload starts this instance before the old one stops: what the old one still had leased
     // (in flight, aborted, or decided while it drained) comes back after this start's leases.
     this.handle.onHandover(() => {
@@ -104,11 +112,14 @@ export class Instance {
     ctx.admin.command('deliveries', (args) => listDeliveries(this.outbox, ctx.host, args))
     ctx.admin.command('deliveries-replay', (args) => this.replay(args))
     this.accepting = true
-    if (this.messageHandlers.length > 0) this.unhooks.push(ctx.hooks.on('user_send_packet', this.onSendPacket))
-    // Only when asked for: every login and logout would otherwise run a loop for nothing.
-    if (this.presenceHandlers.length > 0) {
-      this.unhooks.push(ctx.hooks.on('user_available', this.onPresence('available')))
-      this.unhooks.push(ctx.hooks.on('user_unavailable', this.onPresence('unavailable')))
+    // A delivery worker (xmppd deliver) has no users: its hooks would never fire.
+    if (ctx.role !== 'deliver') {
+      if (this.messageHandlers.length > 0) this.unhooks.push(ctx.hooks.on('user_send_packet', this.onSendPacket))
+      // Only when asked for: every login and logout would otherwise run a loop for nothing.
+      if (this.presenceHandlers.length > 0) {
+        this.unhooks.push(ctx.hooks.on('user_available', this.onPresence('available')))
+        this.unhooks.push(ctx.hooks.on('user_unavailable', this.onPresence('unavailable')))
+      }
     }
     for (const h of this.handlers) {
       const schedule = h.policy.schedule ?? []
@@ -121,8 +132,15 @@ export class Instance {
         )
       }
     }
+    this.logStarted()
+  }
+
+  private logStarted(): void {
+    const { ctx } = this
     ctx.log.info(
       {
+        role: ctx.role,
+        delivering: this.delivering,
         outbox: this.outbox.backend,
         file: this.outbox.location,
         pending: this.outbox.pendingByHandler(ctx.host).reduce((n, h) => n + h.pending, 0),
@@ -161,6 +179,7 @@ export class Instance {
         'drain timed out: requests in flight aborted, their notifications stay pending',
       )
     }
+    for (const off of this.unwatches.splice(0)) off()
     for (const p of this.pools.values()) p.close()
     this.outbox.flush()
     for (const lost of await this.handle.release()) this.outcomes.failed(lost.handler, 'shutdown', { attempts: lost.attempts, webhookId: lost.webhookId })
@@ -198,8 +217,9 @@ export class Instance {
   /** Accepted: into the outbox with its webhook-id, or failed at once when the handler's backlog is full. */
   private record(handler: Handler, ev: StoredEvent): void {
     this.outcomes.accepted()
-    if (!this.outbox.add(this.ctx.host, handler.name, newWebhookId(), ev, handler.maxQueue)) {
-      this.outcomes.failed(handler.name, 'queue_full')
+    const refused = this.outbox.add(this.ctx.host, handler.name, newWebhookId(), ev, handler.maxQueue)
+    if (refused) {
+      this.outcomes.failed(handler.name, refused)
       return
     }
     this.deliverers.get(handler.poolName)!.offered(handler.name)

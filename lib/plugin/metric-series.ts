@@ -4,7 +4,7 @@
 // backlog reader when prom-client collects.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 
-export const REASONS = ['status', 'timeout', 'connection', 'queue_full', 'callback', 'expired', 'shutdown'] as const
+export const REASONS = ['status', 'timeout', 'connection', 'queue_full', 'callback', 'expired', 'shutdown', 'outbox_unavailable'] as const
 export type Reason = (typeof REASONS)[number]
 
 export type BreakerState = 'closed' | 'half-open' | 'open'

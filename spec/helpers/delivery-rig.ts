@@ -130,7 +130,7 @@ export function deliveryRig(o: RigOptions): Rig {
       const { packet, from, to } = chat('alice@a.test/r', 'bob@a.test', body)
       const id = newWebhookId()
       outcomes.accepted()
-      assert.ok(o.outbox.add(RIG_HOST, lane, id, storedMessage(packet, from, to, time, keepStanza), 1_000_000))
+      assert.equal(o.outbox.add(RIG_HOST, lane, id, storedMessage(packet, from, to, time, keepStanza), 1_000_000), undefined)
       d.offered(lane)
       return id
     },

@@ -38,7 +38,7 @@ const backends: Array<[string, () => { outbox: Outbox; done(): Promise<void> }]>
 
 /** Adds and leases one notification (the outbox's only way to hand it out). */
 async function leaseOne(outbox: Outbox, handler: string, id: string, event: StoredEvent): Promise<OutboxEntry> {
-  assert.equal(outbox.add(H, handler, id, event, 1000), true)
+  assert.equal(outbox.add(H, handler, id, event, 1000), undefined)
   const got = (await outbox.lease(H, handler, 1000, 1e12)).filter((e) => e.webhookId === id)
   assert.equal(got.length, 1, `${id} leased`)
   return got[0]

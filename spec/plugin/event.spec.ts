@@ -130,7 +130,7 @@ describe('through the sqlite outbox', () => {
     const s = rich(TRICKY, TRICKY_ID)
     const file = path.join(tempDataDir(), 'outbox.sqlite')
     const first = new SqliteOutbox(file)
-    assert.ok(first.add('a.test', 'echo', 'msg_x', storedMessage(s.packet, s.from, s.to, at, handler.needsStanza), 10))
+    assert.equal(first.add('a.test', 'echo', 'msg_x', storedMessage(s.packet, s.from, s.to, at, handler.needsStanza), 10), undefined)
     await first.close()
 
     const again = new SqliteOutbox(file)

@@ -40,10 +40,10 @@ for (const [name, make] of backends) {
   describe(`outbox: ${name}`, () => {
     test('add → lease once → settle; a full handler refuses', async () => {
       const { outbox, done } = make()
-      assert.equal(outbox.add('a.test', 'h', 'msg_1', event('one'), 2), true)
-      assert.equal(outbox.add('a.test', 'h', 'msg_2', event('two'), 2), true)
-      assert.equal(outbox.add('a.test', 'h', 'msg_3', event('three'), 2), false)
-      assert.equal(outbox.add('a.test', 'other', 'msg_4', event('four'), 2), true)
+      assert.equal(outbox.add('a.test', 'h', 'msg_1', event('one'), 2), undefined)
+      assert.equal(outbox.add('a.test', 'h', 'msg_2', event('two'), 2), undefined)
+      assert.equal(outbox.add('a.test', 'h', 'msg_3', event('three'), 2), 'queue_full')
+      assert.equal(outbox.add('a.test', 'other', 'msg_4', event('four'), 2), undefined)
       assert.equal(outbox.pending('a.test', 'h'), 2)
       const first = await outbox.lease('a.test', 'h', 10, 5_000)
       assert.deepEqual(

@@ -2,6 +2,7 @@
 // operators who want no disk. Same rules as the durable backends (wait, do not fail, while the
 // endpoint is unreachable); what it holds is lost when the process ends.
 import type {
+  AddRefusal,
   DeadCounts,
   DeadInfo,
   Delivery,
@@ -74,11 +75,11 @@ export class MemoryOutbox implements Outbox {
   private readonly dead = new DeadStore()
   private seq = 0
 
-  add(host: string, handler: string, webhookId: string, event: StoredEvent, limit: number): boolean {
+  add(host: string, handler: string, webhookId: string, event: StoredEvent, limit: number): AddRefusal | undefined {
     const lane = this.lane(host, handler)
-    if (lane.size >= limit) return false
+    if (lane.size >= limit) return 'queue_full'
     lane.push({ key: ++this.seq, host, handler, webhookId, event, attempts: 0, acceptedAt: event.time })
-    return true
+    return undefined
   }
 
   async lease(host: string, handler: string, max: number, now: number): Promise<OutboxEntry[]> {

@@ -144,6 +144,16 @@ export interface DeadCounts {
   dead: number
 }
 
+/** Why add() recorded nothing: the handler's backlog is full, or the engine is away and the buffer for it is full. */
+export type AddRefusal = 'queue_full' | 'outbox_unavailable'
+
+/** Whether an outbox on an engine (JetStream) can reach it now. */
+export interface EngineState {
+  reachable: boolean
+  /** Why not, when not. */
+  error?: string
+}
+
 export interface Outbox {
   /** "sqlite", "memory", …: for the start-up log and the status. */
   readonly backend: string
@@ -151,10 +161,11 @@ export interface Outbox {
   readonly location: string
   /**
    * Records a notification. Synchronous and free of I/O (writes are grouped and flushed once per
-   * event-loop turn or sooner): the hook calls it. False when the handler already has `limit`
-   * pending (queue_full); nothing is recorded then.
+   * event-loop turn or sooner, or published in the background): the hook calls it. Undefined when
+   * recorded; otherwise why nothing was: the handler already has `limit` pending (queue_full), or
+   * the engine is away and the memory that waits for it is full (outbox_unavailable).
    */
-  add(host: string, handler: string, webhookId: string, event: StoredEvent, limit: number): boolean
+  add(host: string, handler: string, webhookId: string, event: StoredEvent, limit: number): AddRefusal | undefined
   /** Up to `max` due entries of a handler, oldest due first, each leased to the caller alone. */
   lease(host: string, handler: string, max: number, now: number): Promise<OutboxEntry[]>
   /** The earliest due time of a handler's entries not leased, if any (ms). */
@@ -201,5 +212,15 @@ export interface Outbox {
   deadByHandler(host: string): DeadCounts[]
   /** Writes what is buffered now. */
   flush(): void
+  /**
+   * A shared engine's work arrives without this process adding it (another node published it, a
+   * delayed redelivery came back): `wake` is called then. Returns the unwatch. Backends that know
+   * every due time (nextDue) have none.
+   */
+  watch?(host: string, handler: string, wake: () => void): () => void
+  /** Makes sure what the engine needs for a host's handlers exists as configured (a ConfigError otherwise). */
+  prepare?(host: string, handlers: readonly string[]): Promise<void>
+  /** An engine's reachability (the status and the dashboard show it); files and memory have none. */
+  engineState?(): EngineState
   close(): Promise<void>
 }

@@ -16,6 +16,7 @@ import { WriteBatch } from './sqlite-batch.js'
 import { DeadQueries } from './sqlite-dead.js'
 import { contents, entryOf, open, statements, triesOf, type Row, type Statements } from './sqlite-file.js'
 import type {
+  AddRefusal,
   DeadCounts,
   DeadInfo,
   Delivery,
@@ -92,8 +93,8 @@ export class SqliteOutbox implements Outbox {
     return this.counts.total(host)
   }
 
-  add(host: string, handler: string, webhookId: string, event: StoredEvent, limit: number): boolean {
-    if (this.pending(host, handler) >= limit) return false
+  add(host: string, handler: string, webhookId: string, event: StoredEvent, limit: number): AddRefusal | undefined {
+    if (this.pending(host, handler) >= limit) return 'queue_full'
     this.counts.bump(host, handler, 1)
     const entry: OutboxEntry = { key: ++this.seq, host, handler, webhookId, event, attempts: 0, acceptedAt: event.time }
     const lane = this.laneOf(laneKey(host, handler))
@@ -103,7 +104,7 @@ export class SqliteOutbox implements Outbox {
       lane.coldDueAt = Math.min(lane.coldDueAt, entry.acceptedAt)
     }
     this.batch.push({ kind: 'insert', entry })
-    return true
+    return undefined
   }
 
   async lease(host: string, handler: string, max: number, now: number): Promise<OutboxEntry[]> {
