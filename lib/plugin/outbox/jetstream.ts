@@ -293,8 +293,13 @@ export class JetStreamOutbox implements Outbox {
   private keepAlive(): void {
     const now = Date.now()
     const due = now - this.settings.ackWait / 3
-    for (const h of this.held.values()) if (h.at < due) (h.msg.working(), (h.at = now))
-    for (const list of this.feeds.values()) for (const f of list) for (const a of f.ready) if (a.at < due) (a.msg.working(), (a.at = now))
+    const touch = (h: { msg: JsMsg; at: number }) => {
+      if (h.at >= due) return
+      h.msg.working()
+      h.at = now
+    }
+    for (const h of this.held.values()) touch(h)
+    for (const list of this.feeds.values()) for (const f of list) f.ready.forEach(touch)
   }
 
   private async refreshCounts(): Promise<void> {
