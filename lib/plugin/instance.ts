@@ -294,6 +294,8 @@ export class Instance {
     return instanceStatus({
       host: this.ctx.host,
       accepting: this.accepting,
+      role: this.ctx.role,
+      delivering: this.delivering,
       outbox: this.outbox,
       handlers: this.handlers,
       pools: [...this.pools.values()],

@@ -12,6 +12,10 @@ import type { Pool } from './pool.js'
 export interface StatusParts {
   host: string
   accepting: boolean
+  /** full (an XMPP node) or deliver (xmppd deliver). */
+  role: string
+  /** False: deliver = false, this node only publishes to the shared outbox. */
+  delivering: boolean
   outbox: Outbox
   handlers: readonly Handler[]
   pools: readonly Pool[]
@@ -29,7 +33,9 @@ export async function instanceStatus(p: StatusParts) {
   return {
     host: p.host,
     accepting: p.accepting,
-    outbox: { backend: p.outbox.backend, location: p.outbox.location },
+    outbox: { backend: p.outbox.backend, location: p.outbox.location, ...(p.outbox.engineState ? { engine: p.outbox.engineState() } : {}) },
+    role: p.role,
+    delivering: p.delivering,
     handlers: p.handlers.map((h) => ({
       name: h.name,
       pool: h.poolName,

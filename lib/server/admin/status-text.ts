@@ -49,7 +49,11 @@ export function oldestPending(s: PluginStatus): number | undefined {
  */
 export interface StatusDetail {
   /** Where its notifications wait: the backend ("sqlite", "memory") and its file, or a description. */
-  outbox?: { backend: string; location: string }
+  outbox?: { backend: string; location: string; engine?: { reachable: boolean; error?: string } }
+  /** full (an XMPP node) or deliver (an `xmppd deliver` worker). */
+  role?: string
+  /** False: this node only publishes to the shared outbox (deliver = false). */
+  delivering?: boolean
   /** `pending` is bounded by `max_queue`; `queue_depth` is the part of it not in flight. */
   handlers?: Array<{ name: string; url: string; pending?: number; queue_depth: number; max_queue: number; in_flight?: number; dead_letters?: number }>
   /** Handlers a reload removed whose notifications are still pending (delivered if one of that name returns, else they expire). */
@@ -83,7 +87,7 @@ export function formatStatus(statuses: PluginStatus[]): string {
       if (s.metrics.replayed?.total) lines.push(`  replayed: ${s.metrics.replayed.total}`)
       if (d) {
         if (d.response_time) lines.push(`  response time: p50 ${ms(d.response_time.p50)}, p95 ${ms(d.response_time.p95)}, p99 ${ms(d.response_time.p99)}`)
-        if (d.outbox) lines.push(`  outbox: ${d.outbox.backend}, ${d.outbox.location}`)
+        if (d.outbox) lines.push(`  outbox: ${outboxText(d)}`)
         for (const h of d.handlers ?? []) {
           const inFlight = typeof h.in_flight === 'number' ? `, ${h.in_flight} in flight` : ''
           const load =
@@ -98,4 +102,12 @@ export function formatStatus(statuses: PluginStatus[]): string {
       return lines.join('\n')
     })
     .join('\n\n')
+}
+
+/** The outbox line: backend, where, and for an engine whether it is reachable; a node that only publishes says so. */
+export function outboxText(d: StatusDetail): string {
+  const o = d.outbox!
+  const engine = o.engine ? (o.engine.reachable ? ', reachable' : `, UNREACHABLE${o.engine.error ? ` (${o.engine.error})` : ''}`) : ''
+  const role = d.role === 'deliver' ? ', delivery worker' : d.delivering === false ? ', publishes only (deliver = false)' : ''
+  return `${o.backend}, ${o.location}${engine}${role}`
 }

@@ -194,7 +194,14 @@ export function updatePluginView(view, p) {
 
 /** @param {PluginView} view @param {string} host @param {StatusDetail} d */
 function updateRunning(view, host, d) {
-  setText(view.outbox, d.outbox ? `${d.outbox.backend} · ${d.outbox.location}` : '–')
+  const engine = d.outbox?.engine
+    ? d.outbox.engine.reachable
+      ? ' · reachable'
+      : ` · unreachable${d.outbox.engine.error ? `: ${d.outbox.engine.error}` : ''}`
+    : ''
+  const role = d.role === 'deliver' ? ' · delivery worker' : d.delivering === false ? ' · publishes only' : ''
+  setText(view.outbox, d.outbox ? `${d.outbox.backend} · ${d.outbox.location}${engine}${role}` : '–')
+  view.outbox.classList.toggle('bad', d.outbox?.engine?.reachable === false)
   view.pools.replaceChildren(
     ...(d.pools ?? []).map((pool) =>
       el(
