@@ -1,10 +1,12 @@
-// The plugin's check on outbox = "jetstream" and its section, through the fake host: each issue
-// at its option, with a reason that names what it is measured against.
+// outbox = "jetstream", deliver and the jetstream section: what the schema refuses, and the
+// plugin's check through the fake host: each issue at its option, with a reason that names what
+// it is measured against.
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import type { PluginRole } from '../../lib/contract.js'
+import type { ConfigError } from '../../lib/errors.js'
 import { check } from '../../lib/plugin/index.js'
 import type { EventPusherHttpOptions } from '../../lib/plugin/options.js'
 import { prepareHandlers } from '../../lib/plugin/prepare.js'
@@ -30,6 +32,59 @@ const jetstream = (section: Record<string, unknown> = {}, rest: Record<string, u
   outbox: 'jetstream',
   jetstream: { servers: SERVERS, ...section },
   ...rest,
+})
+
+describe('schema: deliver and jetstream (plugin.json)', () => {
+  it('takes deliver and the jetstream section at the top level only, with their defaults and bounds', () => {
+    const rejects = (raw: Record<string, unknown>, path: string) =>
+      assert.throws(
+        () => validateOptions(raw),
+        (e: ConfigError) => e.path === path,
+        `${JSON.stringify(raw)} at ${path}`,
+      )
+    rejects({ outbox: 'nats' }, 'outbox')
+    rejects({ deliver: 'no' }, 'deliver')
+    rejects({ jetstream: { servers: [] } }, 'jetstream.servers')
+    rejects({ jetstream: { servers: ['http://127.0.0.1:4222'] } }, 'jetstream.servers.0')
+    rejects({ jetstream: { servers: ['127.0.0.1:4222'] } }, 'jetstream.servers.0')
+    rejects({ jetstream: { servers: ['nats://a:4222', 'nats://a:4222'] } }, 'jetstream.servers')
+    for (const stream of ['', 'A.B', 'A*', 'A>', 'A B', 'A/B', 'A\\B', 'A\tB', 'S'.repeat(33)]) rejects({ jetstream: { stream } }, 'jetstream.stream')
+    rejects({ jetstream: { replicas: 0 } }, 'jetstream.replicas')
+    rejects({ jetstream: { replicas: 6 } }, 'jetstream.replicas')
+    rejects({ jetstream: { ack_wait: 0 } }, 'jetstream.ack_wait')
+    rejects({ jetstream: { ack_wait: 1.5 } }, 'jetstream.ack_wait')
+    rejects({ jetstream: { max_age: 0 } }, 'jetstream.max_age')
+    rejects({ jetstream: { publish_buffer: 0 } }, 'jetstream.publish_buffer')
+    rejects({ jetstream: { password: '' } }, 'jetstream.password')
+    rejects({ jetstream: { tls: { verify: 'no' } } }, 'jetstream.tls.verify')
+    rejects({ jetstream: { tls: { cafile: 'ca.pem' } } }, 'jetstream.tls')
+    rejects({ jetstream: { server: ['nats://a:4222'] } }, 'jetstream')
+    rejects({ handlers: [{ jetstream: {} }] }, 'handlers.0')
+    rejects({ handlers: [{ deliver: false }] }, 'handlers.0')
+    assert.deepEqual(
+      validateOptions({
+        outbox: 'jetstream',
+        deliver: false,
+        jetstream: { servers: ['nats://u:p@10.0.0.1:4222', 'tls://[::1]:4222/'], stream: 'xmppd-prod_1', user: 'u', password: 'p', tls: { ca_file: 'ca.pem' } },
+      }),
+      {
+        ...(validateOptions({}) as object),
+        outbox: 'jetstream',
+        deliver: false,
+        jetstream: {
+          servers: ['nats://u:p@10.0.0.1:4222', 'tls://[::1]:4222/'],
+          stream: 'xmppd-prod_1',
+          replicas: 1,
+          ack_wait: 60,
+          max_age: 604800,
+          publish_buffer: 10000,
+          user: 'u',
+          password: 'p',
+          tls: { ca_file: 'ca.pem', verify: true },
+        },
+      },
+    )
+  })
 })
 
 describe('check: outbox = "jetstream"', () => {

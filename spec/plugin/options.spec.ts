@@ -136,57 +136,6 @@ describe('options schema (plugin.json)', () => {
     )
   })
 
-  it('checks the outbox options: deliver and the jetstream section, which handlers do not take', () => {
-    const rejects = (raw: Record<string, unknown>, path: string) =>
-      assert.throws(
-        () => validateOptions(raw),
-        (e: ConfigError) => e.path === path,
-        `${JSON.stringify(raw)} at ${path}`,
-      )
-    rejects({ outbox: 'nats' }, 'outbox')
-    rejects({ deliver: 'no' }, 'deliver')
-    rejects({ jetstream: { servers: [] } }, 'jetstream.servers')
-    rejects({ jetstream: { servers: ['http://127.0.0.1:4222'] } }, 'jetstream.servers.0')
-    rejects({ jetstream: { servers: ['127.0.0.1:4222'] } }, 'jetstream.servers.0')
-    rejects({ jetstream: { servers: ['nats://a:4222', 'nats://a:4222'] } }, 'jetstream.servers')
-    for (const stream of ['', 'A.B', 'A*', 'A>', 'A B', 'A/B', 'A\\B', 'A\tB', 'S'.repeat(33)]) rejects({ jetstream: { stream } }, 'jetstream.stream')
-    rejects({ jetstream: { replicas: 0 } }, 'jetstream.replicas')
-    rejects({ jetstream: { replicas: 6 } }, 'jetstream.replicas')
-    rejects({ jetstream: { ack_wait: 0 } }, 'jetstream.ack_wait')
-    rejects({ jetstream: { ack_wait: 1.5 } }, 'jetstream.ack_wait')
-    rejects({ jetstream: { max_age: 0 } }, 'jetstream.max_age')
-    rejects({ jetstream: { publish_buffer: 0 } }, 'jetstream.publish_buffer')
-    rejects({ jetstream: { password: '' } }, 'jetstream.password')
-    rejects({ jetstream: { tls: { verify: 'no' } } }, 'jetstream.tls.verify')
-    rejects({ jetstream: { tls: { cafile: 'ca.pem' } } }, 'jetstream.tls')
-    rejects({ jetstream: { server: ['nats://a:4222'] } }, 'jetstream')
-    rejects({ handlers: [{ jetstream: {} }] }, 'handlers.0')
-    rejects({ handlers: [{ deliver: false }] }, 'handlers.0')
-    assert.deepEqual(
-      validateOptions({
-        outbox: 'jetstream',
-        deliver: false,
-        jetstream: { servers: ['nats://u:p@10.0.0.1:4222', 'tls://[::1]:4222/'], stream: 'xmppd-prod_1', user: 'u', password: 'p', tls: { ca_file: 'ca.pem' } },
-      }),
-      {
-        ...(validateOptions({}) as object),
-        outbox: 'jetstream',
-        deliver: false,
-        jetstream: {
-          servers: ['nats://u:p@10.0.0.1:4222', 'tls://[::1]:4222/'],
-          stream: 'xmppd-prod_1',
-          replicas: 1,
-          ack_wait: 60,
-          max_age: 604800,
-          publish_buffer: 10000,
-          user: 'u',
-          password: 'p',
-          tls: { ca_file: 'ca.pem', verify: true },
-        },
-      },
-    )
-  })
-
   it('lists the metrics the code registers, with the same help', () => {
     const byName = Object.fromEntries(manifest.metrics.map((m: { name: string }) => [m.name, m]))
     const expected = {
