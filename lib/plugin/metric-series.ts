@@ -4,6 +4,7 @@
 // backlog reader when prom-client collects.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 
+// outbox_unavailable: the JetStream outbox's publish_buffer was full while nats-server was away.
 export const REASONS = ['status', 'timeout', 'connection', 'queue_full', 'callback', 'expired', 'shutdown', 'outbox_unavailable'] as const
 export type Reason = (typeof REASONS)[number]
 
@@ -15,7 +16,7 @@ export const METRIC_HELP = {
   accepted: 'Notifications the filter accepted (packets x handlers). At any quiet moment: accepted + recovered + replayed = sent + failed + pending.',
   sent: 'Notifications the endpoint answered with a 2xx status. Seed name: [Host, mod_http_notifications, sent].',
   failed:
-    'Notifications whose outcome is final without delivery, by reason: status, timeout, connection, queue_full, callback, expired, shutdown. Seed name: [Host, mod_http_notifications, failed].',
+    'Notifications whose outcome is final without delivery, by reason: status, timeout, connection, queue_full, callback, expired, shutdown, outbox_unavailable. Seed name: [Host, mod_http_notifications, failed].',
   responseTime: 'Response time of sent notifications only. Seed name: [Host, mod_http_notifications, response_time].',
   retries: "Attempts of a notification after its first (an attempt reached the endpoint; an unreachable endpoint's wait is not one).",
   queueDepth: 'Pending notifications of a handler waiting for a try (pending minus those in flight).',

@@ -81,9 +81,14 @@ export interface EventPusherHttpConfig {
    */
   drain_timeout?: number
   /**
-   * Where accepted notifications wait until their outcome is final: "sqlite" (one locked file per node, outbox.sqlite in the plugin's data folder; survives restarts and crashes) or "memory" (this process only; lost on a restart, bounded by max_queue).
+   * Where accepted notifications wait until their outcome is final: "sqlite" (one locked file per node, outbox.sqlite in the plugin's data folder; survives restarts and crashes), "memory" (this process only; lost on a restart, bounded by max_queue) or "jetstream" (a NATS JetStream stream shared by several nodes and delivery workers: see jetstream and docs/scaling.md).
    */
-  outbox?: 'sqlite' | 'memory'
+  outbox?: 'sqlite' | 'memory' | 'jetstream'
+  /**
+   * false: this node only publishes notifications to the shared outbox; delivery workers (xmppd deliver) and other nodes deliver them. Only with outbox = "jetstream".
+   */
+  deliver?: boolean
+  jetstream?: JetStreamConfig
   /**
    * Seconds a notification may stay pending without being delivered; then it fails (reason expired).
    */
@@ -131,6 +136,63 @@ export interface EventPusherHttpConfig {
    * @minItems 1
    */
   handlers?: [HandlerConfig, ...HandlerConfig[]]
+}
+/**
+ * The NATS JetStream outbox (outbox = "jetstream"), shared by every handler of the plugin. The stream and its consumers are created when missing.
+ */
+export interface JetStreamConfig {
+  /**
+   * nats-server URLs of one cluster (nats:// or tls://); required with outbox = "jetstream".
+   *
+   * @minItems 1
+   */
+  servers?: [string, ...string[]]
+  /**
+   * The JetStream stream every node of the cluster shares; the subjects name the vhost and the handler.
+   */
+  stream?: string
+  /**
+   * Copies of the stream kept by the JetStream cluster (1 for a single nats-server).
+   */
+  replicas?: number
+  /**
+   * Seconds a delivering node holds a notification before JetStream hands it to another one (a node that died mid-delivery); must exceed the request_timeout of every pool the handlers use.
+   */
+  ack_wait?: number
+  /**
+   * Seconds JetStream keeps a notification; must outlast every handler's retry schedule plus max_pending_age.
+   */
+  max_age?: number
+  /**
+   * Notifications held in memory while nats-server cannot be reached; past it a notification fails at once (reason outbox_unavailable).
+   */
+  publish_buffer?: number
+  /**
+   * User name for nats-server (with password).
+   */
+  user?: string
+  /**
+   * Password for user; never logged.
+   */
+  password?: string
+  /**
+   * Token for nats-server (instead of user and password); never logged.
+   */
+  token?: string
+  tls?: JetStreamTlsConfig
+}
+/**
+ * TLS to nats-server (tls:// URLs, or a server that requires it).
+ */
+export interface JetStreamTlsConfig {
+  /**
+   * PEM file of the CA that signed nats-server's certificate, relative to the config file's folder. Absent: the system's CAs.
+   */
+  ca_file?: string
+  /**
+   * false: nats-server's certificate is not checked (only on purpose).
+   */
+  verify?: boolean
 }
 /**
  * Circuit breaker per (vhost, pool).
@@ -206,4 +268,4 @@ export interface HandlerConfig {
 }
 
 /** The options as the plugin receives them: validated, with the schema's defaults applied. */
-export type EventPusherHttpOptions = EventPusherHttpConfig & Required<Pick<EventPusherHttpConfig, 'pool_name' | 'path' | 'drain_timeout' | 'outbox' | 'max_pending_age' | 'dead_letter_retention' | 'breaker' | 'format' | 'retries' | 'retry_base_delay' | 'retry_max_delay' | 'types' | 'events' | 'only_offline_recipient' | 'body_required'>> & { breaker: BreakerConfig & Required<Pick<BreakerConfig, 'error_threshold_percentage' | 'volume_threshold' | 'rolling_window' | 'reset_timeout'>> }
+export type EventPusherHttpOptions = EventPusherHttpConfig & Required<Pick<EventPusherHttpConfig, 'pool_name' | 'path' | 'drain_timeout' | 'outbox' | 'deliver' | 'jetstream' | 'max_pending_age' | 'dead_letter_retention' | 'breaker' | 'format' | 'retries' | 'retry_base_delay' | 'retry_max_delay' | 'types' | 'events' | 'only_offline_recipient' | 'body_required'>> & { jetstream: JetStreamConfig & Required<Pick<JetStreamConfig, 'stream' | 'replicas' | 'ack_wait' | 'max_age' | 'publish_buffer' | 'tls'>> & { tls: JetStreamTlsConfig & Required<Pick<JetStreamTlsConfig, 'verify'>> }; breaker: BreakerConfig & Required<Pick<BreakerConfig, 'error_threshold_percentage' | 'volume_threshold' | 'rolling_window' | 'reset_timeout'>> }

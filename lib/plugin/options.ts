@@ -3,8 +3,10 @@
 import { ConfigError } from '../errors.js'
 import type { EventPusherHttpOptions, HandlerConfig } from './options.generated.js'
 
-export type { EventPusherHttpConfig, EventPusherHttpOptions, BreakerConfig, HandlerConfig } from './options.generated.js'
+export type { EventPusherHttpConfig, EventPusherHttpOptions, BreakerConfig, HandlerConfig, JetStreamConfig } from './options.generated.js'
 export type BreakerOptions = EventPusherHttpOptions['breaker']
+/** The [jetstream] section with its defaults applied (servers still optional: check() requires them). */
+export type JetStreamOptions = EventPusherHttpOptions['jetstream']
 
 export type MessageType = 'chat' | 'groupchat' | 'normal' | 'headline'
 export type EventKind = 'message' | 'presence'

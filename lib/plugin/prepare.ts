@@ -1,12 +1,13 @@
 // From validated options to what start() builds on: each handler's spec, URL, delivery policy,
-// headers and callback module, and each pool's CA. Creates nothing that needs cleaning up. Every
-// problem is collected, located at the option that holds it: check() reports them all at once,
-// start() refuses on the first.
+// headers and callback module, each pool's CA, and the JetStream outbox's checks and CA. Creates
+// nothing that needs cleaning up. Every problem is collected, located at the option that holds
+// it: check() reports them all at once, start() refuses on the first.
 import { readFileSync } from 'node:fs'
 import type { CheckContext } from '../contract.js'
 import { ConfigError, ConfigErrors } from '../errors.js'
 import { loadCallbackModule, type CallbackModule } from './callback-module.js'
 import { deliveryPolicy, handlerHeaders, type DeliveryPolicy } from './delivery.js'
+import { checkJetStream } from './jetstream-options.js'
 import { handlerSpecs, type EventPusherHttpOptions, type HandlerSpec } from './options.js'
 import { displayUrl, joinUrl } from './payload.js'
 
@@ -23,6 +24,8 @@ export interface Preparation {
   prepared: Prepared[]
   /** Each pool's CA (undefined: the system's). */
   cas: Map<string, Buffer | undefined>
+  /** jetstream.tls.ca_file's contents (undefined: the system's CAs, or another outbox). */
+  jetstreamCa: Buffer | undefined
   issues: ConfigError[]
 }
 
@@ -66,9 +69,12 @@ export async function prepareHandlers(ctx: CheckContext, options: EventPusherHtt
     }
     if (url !== undefined && policy) prepared.push({ spec, url, callback, policy, headers })
   }
+  // Handlers whose pool or retry options are wrong have their issue already; the others are judged.
+  const jetstream = checkJetStream(ctx, options, prepared)
+  issues.push(...jetstream.issues)
   // Handlers that inherit a bad top-level value each find it; it is one issue, where it is written.
   const once = new Map(issues.map((i) => [i.message, i]))
-  return { prepared, cas, issues: [...once.values()] }
+  return { prepared, cas, jetstreamCa: jetstream.ca, issues: [...once.values()] }
 }
 
 function readCa(file: string | undefined, pool: string, at: string): Buffer | undefined {

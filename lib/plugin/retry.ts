@@ -59,3 +59,20 @@ export function retryDelay(retry: number, policy: RetryPolicy, retryAfter: strin
   }
   return asked !== undefined ? Math.min(policy.maxDelay, asked) : backoffDelay(retry, policy, random)
 }
+
+/** The jitter's longest draw: backoffDelay at its cap. */
+const LONGEST = () => 1
+
+/**
+ * How long the retries of one notification wait in all (ms) as planned: the schedule's entries
+ * (the last repeating), or each backoff wait at its cap (jitter only shortens it), for
+ * `retries` retries. A Retry-After longer than the backoff is the endpoint's doing and is not
+ * planned; max_pending_age ends any wait anyway.
+ */
+export function plannedRetrySpan({ retries, baseDelay, maxDelay, schedule }: RetryPolicy): number {
+  let span = 0
+  for (let retry = 1; retry <= retries; retry++) {
+    span += schedule && schedule.length > 0 ? schedule[Math.min(retry, schedule.length) - 1] : backoffDelay(retry, { baseDelay, maxDelay }, LONGEST)
+  }
+  return span
+}

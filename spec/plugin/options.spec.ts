@@ -27,6 +27,8 @@ describe('options schema (plugin.json)', () => {
       path: '',
       drain_timeout: 5000,
       outbox: 'sqlite',
+      deliver: true,
+      jetstream: { stream: 'XMPPD_NOTIFICATIONS', replicas: 1, ack_wait: 60, max_age: 604800, publish_buffer: 10000, tls: { verify: true } },
       max_pending_age: 86400,
       dead_letter_retention: 604800,
       breaker: { error_threshold_percentage: 50, volume_threshold: 10, rolling_window: 2000, reset_timeout: 1000 },

@@ -1,7 +1,7 @@
-// Which failures are retried, backoff with jitter, Retry-After.
+// Which failures are retried, backoff with jitter, Retry-After, and how long retries are planned to take.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { backoffDelay, isRetryable, parseRetryAfter, retryDelay } from '../../lib/plugin/retry.js'
+import { backoffDelay, isRetryable, parseRetryAfter, plannedRetrySpan, retryDelay } from '../../lib/plugin/retry.js'
 
 describe('isRetryable', () => {
   it('retries resets after connecting, timeouts, 408, 429 and 5xx', () => {
@@ -11,7 +11,8 @@ describe('isRetryable', () => {
 
   it('never retries other answers, nor what the plugin decided itself', () => {
     for (const status of [200, 204, 301, 302, 400, 401, 403, 404, 409, 410, 413, 422]) assert.equal(isRetryable('status', status), false, String(status))
-    for (const reason of ['queue_full', 'callback', 'expired', 'shutdown'] as const) assert.equal(isRetryable(reason, undefined), false, reason)
+    for (const reason of ['queue_full', 'callback', 'expired', 'shutdown', 'outbox_unavailable'] as const)
+      assert.equal(isRetryable(reason, undefined), false, reason)
   })
 })
 
@@ -72,5 +73,23 @@ describe('retryDelay', () => {
       retryDelay(2, policy, 'garbage', () => 0),
       100,
     )
+  })
+})
+
+describe('plannedRetrySpan', () => {
+  it('adds up the schedule, its last entry repeating for further retries', () => {
+    const svix = [5, 300, 1800, 7200, 18000, 36000, 36000].map((s) => s * 1000)
+    assert.equal(plannedRetrySpan({ retries: 7, baseDelay: 1, maxDelay: 1, schedule: svix }), 99_305_000)
+    assert.equal(plannedRetrySpan({ retries: 9, baseDelay: 1, maxDelay: 1, schedule: svix }), 99_305_000 + 2 * 36_000_000)
+    assert.equal(plannedRetrySpan({ retries: 2, baseDelay: 1, maxDelay: 1, schedule: svix }), 305_000)
+  })
+
+  it('without a schedule, adds each backoff wait at its cap: doubling, then retry_max_delay', () => {
+    assert.equal(plannedRetrySpan({ retries: 6, baseDelay: 100, maxDelay: 1000 }), 100 + 200 + 400 + 800 + 1000 + 1000)
+    assert.equal(plannedRetrySpan({ retries: 1000, baseDelay: 1000, maxDelay: 60_000 }), 63_000 + 994 * 60_000)
+  })
+
+  it('is 0 without retries', () => {
+    assert.equal(plannedRetrySpan({ retries: 0, baseDelay: 1000, maxDelay: 60_000 }), 0)
   })
 })

@@ -52,7 +52,16 @@ describe('MetricReader', () => {
     assert.ok(running.response_time!.sum! > 0)
     assert.deepEqual(running.sent, { name: 'mod_http_notifications_sent_total', type: 'counter', total: 2 })
     assert.equal(running.failed?.total, 0)
-    assert.deepEqual(Object.keys(running.failed?.by ?? {}).sort(), ['callback', 'connection', 'expired', 'queue_full', 'shutdown', 'status', 'timeout'])
+    assert.deepEqual(Object.keys(running.failed?.by ?? {}).sort(), [
+      'callback',
+      'connection',
+      'expired',
+      'outbox_unavailable',
+      'queue_full',
+      'shutdown',
+      'status',
+      'timeout',
+    ])
     assert.deepEqual(running.retries, { name: 'mod_http_notifications_retries_total', type: 'counter', total: 0 })
     assert.deepEqual(running.queue_depth?.by, { 'http_pool/n': 0 })
     assert.deepEqual(running.breaker_state?.by, { http_pool: 0 })

@@ -4,6 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import { networkInterfaces } from 'node:os'
+import { createLogger } from '../../lib/server/observability/logger.js'
 import { connectClient } from '../helpers/client.js'
 import { startSink } from '../helpers/sink.js'
 import { ADMIN_TOKEN, configToml, startTestServer } from '../helpers/xmppd.js'
@@ -70,4 +71,20 @@ test('passwords, the admin token and endpoint credentials appear in no log line 
     await server.stop()
     await sink.close()
   }
+})
+
+test("the JetStream outbox's password and token are redacted like other secrets, wherever its section is logged", () => {
+  const lines: string[] = []
+  const log = createLogger({ destination: { write: (line: string) => void lines.push(line) } })
+  const jetstream = { servers: ['nats://10.0.0.1:4222'], user: 'push', password: 'nats-secret-pw', token: 'nats-secret-token' }
+  log.info({ jetstream }, 'section')
+  log.info({ options: { outbox: 'jetstream', jetstream } }, 'options')
+  log.child({ plugin: 'mod_event_pusher_http' }).warn({ password: 'nats-secret-pw', token: 'nats-secret-token' }, 'flat')
+  assert.equal(lines.length, 3)
+  for (const line of lines) {
+    assert.ok(!line.includes('nats-secret-pw') && !line.includes('nats-secret-token'), line)
+    assert.match(line, /"password":"\[redacted\]"/)
+    assert.match(line, /"token":"\[redacted\]"/)
+  }
+  assert.match(lines[1], /"user":"push"/, 'the user name is no secret')
 })
