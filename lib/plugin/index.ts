@@ -27,11 +27,11 @@ export default function createEventPusherHttp(): Plugin {
     async start(ctx) {
       if (instance) throw new Error(`mod_event_pusher_http already started on ${ctx.host}`)
       const options = ctx.options as EventPusherHttpOptions
-      const { prepared, cas, issues } = await prepareHandlers(ctx, options)
+      const { prepared, cas, jetstreamCa, issues } = await prepareHandlers(ctx, options)
       if (issues.length > 0) throw issues[0] // the host ran check() first: something changed since
       // A file in use by another process, or not a usable database: a clear error, nothing started.
       const handle = await openOutbox(
-        outboxChoice(options, ctx.configDir),
+        outboxChoice(options, jetstreamCa),
         ctx.dataDir,
         ctx.host,
         (err) => ctx.log.error({ err: err.message, file: handle.outbox.location }, 'outbox write failed; kept in memory and tried again'),
@@ -40,7 +40,7 @@ export default function createEventPusherHttp(): Plugin {
       )
       try {
         // A shared engine's consumers, checked (or made) before anything is accepted.
-        if ((options as { deliver?: boolean }).deliver !== false) await handle.outbox.prepare?.(ctx.host, [...new Set(prepared.map((p) => p.spec.name))])
+        if (options.deliver || ctx.role === 'deliver') await handle.outbox.prepare?.(ctx.host, [...new Set(prepared.map((p) => p.spec.name))])
       } catch (err) {
         await handle.release()
         throw err

@@ -62,7 +62,8 @@ export class Instance {
     this.hostJid = jid(host)
     this.outbox = handle.outbox
     this.maxPendingAge = options.max_pending_age * 1000
-    this.delivering = (options as { deliver?: boolean }).deliver !== false
+    // A delivery worker delivers whatever the shared config says about the XMPP nodes (deliver = false).
+    this.delivering = options.deliver || ctx.role === 'deliver'
     this.metrics = new HostMetrics(ctx.metrics, host)
     this.failures = new FailureLog(ctx.log)
     this.outcomes = new Outcomes(this.metrics, this.latency, this.failures, ctx.log)

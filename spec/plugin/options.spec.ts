@@ -41,7 +41,7 @@ describe('options schema (plugin.json)', () => {
       only_offline_recipient: false,
       body_required: true,
     })
-    assert.deepEqual(DEFAULT_MAX_QUEUE, { sqlite: 1_000_000, memory: 10_000 })
+    assert.deepEqual(DEFAULT_MAX_QUEUE, { sqlite: 1_000_000, memory: 10_000, jetstream: 1_000_000 })
   })
 
   it('rejects unknown keys and out-of-bounds values, with the key', () => {

@@ -2,7 +2,6 @@
 // created when missing, checked when present (a mismatch is a clear error naming the option).
 // The first connection must succeed (an unreachable server at start is an error); after it the
 // client reconnects for ever, and what is accepted meanwhile waits in the publisher's buffer.
-import { readFileSync } from 'node:fs'
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node'
 import { AckPolicy, DeliverPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream'
 import { ConfigError } from '../../errors.js'
@@ -19,7 +18,8 @@ export interface JetStreamSettings {
   user?: string
   password?: string
   token?: string
-  tls?: { caFile?: string; verify: boolean }
+  /** `ca`: the CA file's contents (the checks read it); without one, the system's CAs. */
+  tls: { ca?: Buffer; verify: boolean }
 }
 
 /** JetStream's window for dropping a publish whose message id it saw (its own default). */
@@ -41,7 +41,8 @@ export async function openEngine(s: JetStreamSettings, name: string): Promise<En
       user: s.user,
       pass: s.password,
       token: s.token,
-      tls: s.tls ? { ...(s.tls.caFile ? { ca: readFileSync(s.tls.caFile, 'utf8') } : {}), rejectUnauthorized: s.tls.verify } : undefined,
+      // tls:// servers (or a server that requires TLS) use these; plain nats:// ones ignore them.
+      ...(s.tls.ca || !s.tls.verify ? { tls: { ...(s.tls.ca ? { ca: s.tls.ca.toString('utf8') } : {}), rejectUnauthorized: s.tls.verify } } : {}),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
       timeout: 5000,
