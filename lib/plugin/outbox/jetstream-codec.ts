@@ -33,12 +33,17 @@ export function token(s: string): string {
 /** The names one stream setting gives: the work stream, its dead letters' stream, and their subjects. */
 export class Names {
   readonly dead: string
+  /** Work subjects by host and handler: asked for on every add (a handful of pairs per process). */
+  private readonly subjects = new Map<string, string>()
   constructor(readonly stream: string) {
     this.dead = `${stream}_DEAD`
   }
 
   subject(host: string, handler: string): string {
-    return `${this.stream}.${token(host)}.${token(handler)}`
+    const k = `${host}\0${handler}`
+    let s = this.subjects.get(k)
+    if (s === undefined) this.subjects.set(k, (s = `${this.stream}.${token(host)}.${token(handler)}`))
+    return s
   }
 
   deadSubject(host: string, handler: string): string {

@@ -46,6 +46,10 @@ export async function openEngine(s: JetStreamSettings, name: string): Promise<En
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
       timeout: 5000,
+      // Else every publish (a request for its ack) builds two Error objects up front, for the
+      // caller's stack should it fail: 6-8 µs each on the bench machine (docs/performance.md). A
+      // failed publish still says what failed; our logs name the operation.
+      noAsyncTraces: true,
     })
   } catch (err) {
     throw new ConfigError('jetstream.servers', `cannot reach nats-server at ${s.servers.join(', ')}: ${(err as Error).message}`, { cause: err })
