@@ -1,13 +1,15 @@
 // npm run bench: every figure measured side by side in one run, with the ratio that matters
-// (subsets: hook routing dispatch whole memory recovery loss).
+// (subsets: hook routing dispatch whole memory recovery loss workers outbox).
 // Writes bench/results/<time>-<commit>.json (machine, commit, figures) and prints a table.
 import { execSync } from 'node:child_process'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { deliveryWorkers } from './delivery-workers.js'
 import { dispatch } from './dispatch.js'
 import { hookPath } from './hook-path.js'
 import { memory } from './memory.js'
+import { outboxCost } from './outbox-cost.js'
 import { lossWindow } from './loss-window.js'
 import { recovery } from './recovery.js'
 import { latency, routing, wholeServer } from './routing.js'
@@ -68,10 +70,19 @@ try {
     const r = await wholeServer(fast)
     results.whole_server = r
     log(`\n4. Whole server on one core, 20 pairs, 20,000 messages, each notified to a sink on the other core (median of 5, interleaved)`)
-    for (const b of ['sqlite', 'memory'] as const)
-      log(`   outbox ${b}: ${f(r[b].messages_per_second)} messages/s, ${f(r[b].server_cpu_us_per_message)} us server CPU per message`)
+    for (const b of ['sqlite', 'memory', 'jetstream'] as const) {
+      const engine = r[b].engine_cpu_us_per_message
+      const nats = engine === undefined ? '' : ` + ${f(engine)} us nats-server (on core 1) = ${f(r[b].server_cpu_us_per_message + engine)} us`
+      log(
+        `   outbox ${b}: ${f(r[b].messages_per_second)} messages/s, ${f(r[b].server_cpu_us_per_message)} us server CPU per message${nats}; server core busy ${f(r[b].server_core_busy * 100)}%`,
+      )
+    }
     log(
       `   sqlite / memory: ${f(r.ratio, 2)} messages/s (each round: ${r.round_ratios.map((x) => f(x, 2)).join(', ')}; median ${f(r.median_round_ratio, 2)}), ${f(r.cpu_ratio, 2)} CPU per message | target >= 0.85: ${r.ratio >= 0.85 ? 'met' : 'NOT met'}`,
+    )
+    const j = r.jetstream_ratios
+    log(
+      `   jetstream / sqlite: ${f(j.vs_sqlite, 2)} messages/s (each round: ${j.round_vs_sqlite.map((x) => f(x, 2)).join(', ')}; median ${f(j.median_round_vs_sqlite, 2)}); jetstream / memory ${f(j.vs_memory, 2)} | server CPU per message ${f(j.server_cpu_vs_sqlite, 2)} of sqlite's, with nats-server's ${f(j.total_cpu_vs_sqlite, 2)} | target >= 0.7: ${j.vs_sqlite >= 0.7 ? 'met' : 'NOT met'}`,
     )
   }
   if (want('memory')) {
@@ -111,6 +122,29 @@ try {
       log(
         `   kill -9 at ${f(r.rate_per_second)}/s: accepted ${f(k.accepted)}, lost ${f(k.lost)}${k.lost_oldest_ms === null ? '' : ` (oldest received ${f(k.lost_oldest_ms, 1)} ms before the kill)`}, sent twice ${f(k.duplicates)}, recovered at restart ${f(k.recovered)}`,
       )
+  }
+  if (want('workers')) {
+    const r = await deliveryWorkers()
+    results.delivery_workers = r
+    log(
+      `\n8. JetStream delivery, 1 delivering process against 2 (2 cores, nothing pinned): ${f(r.one.notifications)} in the stream, then delivered (median of 3)`,
+    )
+    for (const w of [r.one, r.two])
+      log(
+        `   ${w.workers} process${w.workers > 1 ? 'es' : ''}: ${f(w.per_second)}/s (10%-90%), all in ${f(w.drained_ms)} ms from spawn; CPU per notification: delivering ${f(w.workers_cpu_us)} us, nats-server ${f(w.nats_cpu_us)}, sink ${f(w.sink_cpu_us)}; cores busy ${f(w.cores_busy, 2)} of 2; sent ${w.sent_by_worker.map((x) => f(x)).join(' + ')}, requests ${f(w.requests)}`,
+      )
+    log(`   two / one: ${f(r.ratio, 2)} (each round: ${r.round_ratios.map((x) => f(x, 2)).join(', ')})`)
+  }
+  if (want('outbox')) {
+    const r = await outboxCost()
+    results.outbox_cost = r
+    log(`\n9. The outbox alone, CPU per notification: ${f(20_000)} added in bursts of 1,000, then leased 64 at a time and settled (in-process; median of 3)`)
+    for (const b of ['sqlite', 'memory', 'jetstream'] as const) {
+      const c = r[b]
+      const engine = c.engine_add_us === undefined ? '' : `; nats-server ${f(c.engine_add_us)} + ${f(c.engine_deliver_us!)} us`
+      log(`   ${b}: add ${f(c.add_us, 1)} us, lease + settle ${f(c.deliver_us, 1)} us${engine}; in all ${f(c.total_us, 1)} us`)
+    }
+    log(`   jetstream / sqlite: ${f(r.jetstream_vs_sqlite, 2)} with nats-server, ${f(r.jetstream_process_vs_sqlite, 2)} the process alone`)
   }
 } finally {
   fast.stop()

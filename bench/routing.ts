@@ -3,8 +3,12 @@
 // 3b. Latency from the client's send to the sink's arrival, at a fixed rate below saturation.
 // 4. The whole server pinned to one core, 20 pairs, 20,000 messages, every one notified to a fast
 //    sink on the other core: messages/s and server CPU microseconds per message, with the sqlite
-//    outbox (the default) against the memory outbox, interleaved.
+//    outbox (the default) against the memory outbox and the JetStream outbox, interleaved. For
+//    JetStream a fresh nats-server per run, pinned to core 1 with the clients and the sink: on the
+//    server's core it would take the server's CPU, and in production it runs on machines of its own.
+//    Its CPU per message is read too, so the cost per message with the engine included is known.
 // The server runs from dist/ in its own process on core 0; clients and sinks on core 1.
+import { startBenchNats, jetstreamSection } from './nats-engine.js'
 import { blast, chatStanza, connectPairs, pairUsers, quantile, sample, startServerProcess, waitUntil, type SinkProcess } from './support.js'
 import { closedPort } from '../spec/helpers/sink.js'
 
@@ -14,7 +18,7 @@ const WHOLE_PER_PAIR = 1000
 /** Item 2: 60,000 messages, long enough (about half a second) for a stable rate. */
 const ROUTING_PER_PAIR = 3000
 const WARM_PER_PAIR = 600 // 12,000 messages
-const WHOLE_ROUNDS = 5
+const WHOLE_ROUNDS = Number(process.env.BENCH_WHOLE_ROUNDS ?? 5)
 
 const plugin = (server: string, extra = '') => `
 [http_connections.http_pool]
@@ -32,9 +36,11 @@ ${extra}
 export interface RoutingRun {
   messages_per_second: number
   server_cpu_us_per_message: number
+  /** With `engineCpu`: the engine's CPU (nats-server) per message over the same phase. */
+  engine_cpu_us_per_message?: number
 }
 
-async function routingRun(perPair: number, extra: string, sinkToWait?: SinkProcess, warmBreaker = false): Promise<RoutingRun> {
+async function routingRun(perPair: number, extra: string, sinkToWait?: SinkProcess, warmBreaker = false, engineCpu?: () => number): Promise<RoutingRun> {
   const server = await startServerProcess(0, pairUsers(PAIRS), extra)
   try {
     const pairs = await connectPairs(server.c2sPort, PAIRS)
@@ -53,12 +59,14 @@ async function routingRun(perPair: number, extra: string, sinkToWait?: SinkProce
       await sinkToWait.reset()
     }
     const cpu0 = server.cpuMicros()
+    const engine0 = engineCpu?.()
     const t0 = performance.now()
     await blast(pairs, perPair)
     if (sinkToWait) await waitUntil(async () => (await sinkToWait.count()) >= PAIRS * perPair, 120_000)
     const seconds = (performance.now() - t0) / 1000
     const total = PAIRS * perPair
-    const result = { messages_per_second: total / seconds, server_cpu_us_per_message: (server.cpuMicros() - cpu0) / total }
+    const result: RoutingRun = { messages_per_second: total / seconds, server_cpu_us_per_message: (server.cpuMicros() - cpu0) / total }
+    if (engineCpu) result.engine_cpu_us_per_message = (engineCpu() - engine0!) / total
     for (const p of pairs) {
       p.sender.close()
       p.receiver.close()
@@ -108,11 +116,16 @@ export async function routing(hangingSink: SinkProcess): Promise<RoutingResult> 
 
 export interface WholeServerRun extends RoutingRun {
   notified: number
+  /** Share of core 0 the server used in the timed phase: near 1, the server was the limit. */
+  server_core_busy: number
 }
+
+type Backend = 'sqlite' | 'memory' | 'jetstream'
 
 export interface WholeServerResult {
   sqlite: WholeServerRun
   memory: WholeServerRun
+  jetstream: WholeServerRun
   /** messages/s, sqlite / memory (medians). */
   ratio: number
   /** Server CPU per message, sqlite / memory (medians). */
@@ -120,30 +133,64 @@ export interface WholeServerResult {
   /** messages/s, sqlite / memory, of each interleaved round, and their median. */
   round_ratios: number[]
   median_round_ratio: number
+  jetstream_ratios: {
+    /** messages/s, jetstream / sqlite and jetstream / memory (medians): the target is >= 0.7 of sqlite. */
+    vs_sqlite: number
+    vs_memory: number
+    /** jetstream / sqlite of each round, and their median. */
+    round_vs_sqlite: number[]
+    median_round_vs_sqlite: number
+    /** Server CPU per message, jetstream / sqlite: the xmppd process alone. */
+    server_cpu_vs_sqlite: number
+    /** xmppd + nats-server CPU per message against sqlite's xmppd (its engine is in the process). */
+    total_cpu_vs_sqlite: number
+  }
+}
+
+const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+export async function wholeRun(outbox: Backend, fastSink: SinkProcess): Promise<WholeServerRun> {
+  // The queue must hold a burst: every message is to be notified, none dropped as queue_full.
+  const extra = `outbox = "${outbox}"\nmax_queue = 100000`
+  const nats = outbox === 'jetstream' ? await startBenchNats(1) : undefined
+  try {
+    const run = await routingRun(WHOLE_PER_PAIR, plugin(fastSink.url, nats ? extra + jetstreamSection(nats.url) : extra), fastSink, false, nats?.cpuMicros)
+    return { ...run, notified: await fastSink.count(), server_core_busy: (run.server_cpu_us_per_message * run.messages_per_second) / 1e6 }
+  } finally {
+    await nats?.stop()
+  }
 }
 
 export async function wholeServer(fastSink: SinkProcess): Promise<WholeServerResult> {
-  // The queue must hold a burst: every message is to be notified, none dropped as queue_full.
-  const runs: Record<'sqlite' | 'memory', WholeServerRun[]> = { sqlite: [], memory: [] }
+  const runs: Record<Backend, WholeServerRun[]> = { sqlite: [], memory: [], jetstream: [] }
   const round_ratios: number[] = []
+  const round_vs_sqlite: number[] = []
   // Interleaved, so a slow moment of the machine does not land on one backend only; five rounds,
   // as the ratio of two medians of three swung from 0.86 to 1.07 between runs on a shared machine.
   for (let round = 0; round < WHOLE_ROUNDS; round++) {
-    for (const outbox of ['sqlite', 'memory'] as const) {
-      const run = await routingRun(WHOLE_PER_PAIR, plugin(fastSink.url, `outbox = "${outbox}"\nmax_queue = 100000`), fastSink)
-      runs[outbox].push({ ...run, notified: await fastSink.count() })
-    }
+    for (const outbox of ['sqlite', 'memory', 'jetstream'] as const) runs[outbox].push(await wholeRun(outbox, fastSink))
     round_ratios.push(runs.sqlite[round].messages_per_second / runs.memory[round].messages_per_second)
+    round_vs_sqlite.push(runs.jetstream[round].messages_per_second / runs.sqlite[round].messages_per_second)
   }
   const sqlite = median(runs.sqlite) as WholeServerRun
   const memory = median(runs.memory) as WholeServerRun
+  const jetstream = median(runs.jetstream) as WholeServerRun
   return {
     sqlite,
     memory,
+    jetstream,
     ratio: sqlite.messages_per_second / memory.messages_per_second,
     cpu_ratio: sqlite.server_cpu_us_per_message / memory.server_cpu_us_per_message,
     round_ratios,
-    median_round_ratio: [...round_ratios].sort((a, b) => a - b)[Math.floor(round_ratios.length / 2)],
+    median_round_ratio: medianOf(round_ratios),
+    jetstream_ratios: {
+      vs_sqlite: jetstream.messages_per_second / sqlite.messages_per_second,
+      vs_memory: jetstream.messages_per_second / memory.messages_per_second,
+      round_vs_sqlite,
+      median_round_vs_sqlite: medianOf(round_vs_sqlite),
+      server_cpu_vs_sqlite: jetstream.server_cpu_us_per_message / sqlite.server_cpu_us_per_message,
+      total_cpu_vs_sqlite: (jetstream.server_cpu_us_per_message + (jetstream.engine_cpu_us_per_message ?? 0)) / sqlite.server_cpu_us_per_message,
+    },
   }
 }
 

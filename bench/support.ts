@@ -19,7 +19,14 @@ export function pinSelf(core: number): void {
   if (canPin) spawnSync('taskset', ['-p', '-c', String(core), String(process.pid)], { stdio: 'ignore' })
 }
 
-const pinned = (core: number, cmd: string, args: string[]) => (canPin ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args]) as [string, string[]]
+/** `core` undefined: not pinned (the scheduler places it, as on a machine running only this). */
+const pinned = (core: number | undefined, cmd: string, args: string[]) =>
+  (canPin && core !== undefined ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args]) as [string, string[]]
+
+/** Pins every thread of a running process (a Go program's too: new threads inherit it). */
+export function pinProcess(pid: number, core: number): void {
+  if (canPin) spawnSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' })
+}
 
 export interface SinkTimes {
   count: number
@@ -31,6 +38,8 @@ export interface SinkTimes {
 
 export interface SinkProcess {
   url: string
+  /** CPU time (user + system) the sink has used, in microseconds. */
+  cpuMicros(): number
   count(): Promise<number>
   latencies(): Promise<number[]>
   times(): Promise<SinkTimes>
@@ -60,12 +69,13 @@ function ask<T>(child: ChildProcess, msg: string, key: string): Promise<T> {
   })
 }
 
-export async function startSinkProcess(core: number, opts: { hang?: boolean } = {}): Promise<SinkProcess> {
+export async function startSinkProcess(core: number | undefined, opts: { hang?: boolean } = {}): Promise<SinkProcess> {
   const child = fork(path.join(root, 'bench/sink-process.mjs'), opts.hang ? ['--hang'] : [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  if (canPin) spawnSync('taskset', ['-p', '-c', String(core), String(child.pid)], { stdio: 'ignore' })
+  if (core !== undefined) pinProcess(child.pid!, core)
   const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', (m) => resolve(m as { port: number })))
   return {
     url: `http://127.0.0.1:${port}`,
+    cpuMicros: () => cpuMicrosOf(child.pid!),
     count: () => ask<number>(child, 'count', 'count'),
     latencies: () => ask<number[]>(child, 'latencies', 'latencies'),
     times: () => ask<SinkTimes>(child, 'times', 'times'),
@@ -104,12 +114,12 @@ export function cpuMicrosOf(pid: number): number {
 }
 
 /** Starts dist/cli/xmppd.js pinned to `core` with the bench users and `extra` TOML. */
-export async function startServerProcess(core: number, users: Record<string, string>, extra: string): Promise<ServerProcess> {
+export async function startServerProcess(core: number | undefined, users: Record<string, string>, extra: string): Promise<ServerProcess> {
   return startServerFile(core, writeConfig(configToml({ users, extra }).replace('loglevel = "debug"', 'loglevel = "warn"')))
 }
 
 /** Starts xmppd on a config file (again, after a kill: same data dir); `probe` runs bench/xmppd-probe.mjs. */
-export async function startServerFile(core: number, file: string, opts: { probe?: boolean } = {}): Promise<ServerProcess> {
+export async function startServerFile(core: number | undefined, file: string, opts: { probe?: boolean } = {}): Promise<ServerProcess> {
   // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server (docs/performance.md).
   const nodeArgs = ['--expose-gc', ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)]
   // BENCH_SERVER_ROOT=<another tree, built> runs the servers from there: an A/B of a lib/ change.

@@ -28,6 +28,8 @@ export interface NatsServer {
   readonly url: string
   readonly port: number
   readonly storeDir: string
+  /** The running process's id (a new one after a restart): the bench reads its CPU time. */
+  readonly pid: number
   /** True from start until the process exits. */
   readonly running: boolean
   /** The server's last log lines (stderr), for a failing spec's message. */
@@ -56,6 +58,9 @@ export async function startNats({ storeDir, port }: NatsOptions = {}): Promise<N
     url: `nats://127.0.0.1:${fixedPort}`,
     port: fixedPort,
     storeDir: store,
+    get pid() {
+      return run.child.pid!
+    },
     get running() {
       return run.child.exitCode === null && run.child.signalCode === null
     },
