@@ -25,7 +25,7 @@ const importsOf = (file: string) =>
 const rel = (file: string) => path.relative(root, file)
 
 test('lib/plugin imports only the contract, the errors, its own folder and its packages', () => {
-  const packages = /^(node:[\w/]+|got|opossum|prom-client|@xmpp\/jid|better-sqlite3|ltx)$/
+  const packages = /^(node:[\w/]+|got|opossum|prom-client|@xmpp\/jid|better-sqlite3|ltx|@nats-io\/transport-node|@nats-io\/jetstream)$/
   const pluginDir = path.join(root, 'lib/plugin')
   const shared = ['lib/contract.ts', 'lib/errors.ts']
   const allowed = (file: string, spec: string) => {
