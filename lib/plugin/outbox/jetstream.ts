@@ -152,9 +152,7 @@ export class JetStreamOutbox implements Outbox {
   }
 
   /** JetStream holds the schedule: a feed says when something arrives. */
-  async nextDue(): Promise<number | undefined> {
-    return undefined
-  }
+  nextDue = async (): Promise<number | undefined> => undefined
 
   settle(entry: OutboxEntry): void {
     this.take(entry)?.msg.ack()
