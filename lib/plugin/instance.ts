@@ -97,13 +97,13 @@ export class Instance {
     this.handle.onHandover(() => {
       for (const h of this.handlers) this.deliverers.get(h.poolName)!.offered(h.name)
     })
-    void this.sweep()
-    this.sweepTimer = setInterval(() => void this.sweep(), Math.min(EXPIRY_SWEEP_MS, this.maxPendingAge, this.options.dead_letter_retention * 1000))
-    this.sweepTimer.unref()
     ctx.admin.command('status', () => this.status())
     ctx.admin.command('deliveries', (args) => listDeliveries(this.outbox, ctx.host, args))
     ctx.admin.command('deliveries-replay', (args) => this.replay(args))
     this.accepting = true
+    void this.sweep() // expires only while accepting
+    this.sweepTimer = setInterval(() => void this.sweep(), Math.min(EXPIRY_SWEEP_MS, this.maxPendingAge, this.options.dead_letter_retention * 1000))
+    this.sweepTimer.unref()
     if (this.messageHandlers.length > 0) this.unhooks.push(ctx.hooks.on('user_send_packet', this.onSendPacket))
     // Only when asked for: every login and logout would otherwise run a loop for nothing.
     if (this.presenceHandlers.length > 0) {
@@ -244,11 +244,12 @@ export class Instance {
     try {
       this.metrics.purged(await this.outbox.purgeDead(this.ctx.host, Date.now() - this.options.dead_letter_retention * 1000))
       const cutoff = Date.now() - this.maxPendingAge
-      // A backend hands them out in batches; the event loop runs between two.
-      for (;;) {
+      // In batches, the event loop turning between two. A batch is counted even if a stop came (they
+      // are dead letters already); after a stop no batch starts: the rest stays pending.
+      while (this.accepting) {
         const expired = await this.outbox.expire(this.ctx.host, cutoff)
-        if (expired.length === 0 || !this.accepting) break
         for (const e of expired) this.outcomes.failed(e.handler, 'expired', { attempts: e.attempts, webhookId: e.webhookId })
+        if (expired.length === 0) break
         await new Promise((resolve) => setImmediate(resolve))
       }
     } catch (err) {

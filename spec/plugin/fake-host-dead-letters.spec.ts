@@ -1,13 +1,13 @@
 // Dead letters through the plugin's admin commands (mounted on the fake host, a real sink): what
 // failed is listed with its last answer, replayed with its webhook-id and counted replayed, and
-// purged after dead_letter_retention. The accounting holds: accepted + recovered + replayed =
-// sent + failed + pending.
+// purged after dead_letter_retention; a stop during an expiry sweep counts what the sweep expired.
+// The accounting holds: accepted + recovered + replayed = sent + failed + pending.
 import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, it } from 'node:test'
 import createEventPusherHttp from '../../lib/plugin/index.js'
-import { FakeHost } from '../helpers/fake-host.js'
+import { FakeHost, tempDataDir } from '../helpers/fake-host.js'
 import { assertBalanced, eventually, hostCounts } from '../helpers/metrics.js'
-import { startSink, type Sink } from '../helpers/sink.js'
+import { closedPort, startSink, type Sink } from '../helpers/sink.js'
 import { chat } from '../helpers/stanza.js'
 
 let sink: Sink
@@ -105,5 +105,38 @@ describe('dead letters', () => {
     )
     assert.equal(s.failed.total, 1, 'a purge changes no outcome')
     await assertBalanced(h.registry, h.host)
+  })
+
+  it('a stop during an expiry sweep: each notification the sweep made a dead letter is counted failed expired; the rest stays pending', async () => {
+    // More than one of the sqlite outbox's expiry batches (10,000), waiting for an endpoint that
+    // refuses connections (not an attempt). A second vhost holds the file open across the stop.
+    const n = 12_000
+    const dataDir = tempDataDir()
+    const pools = { http_pool: { server: `http://127.0.0.1:${await closedPort()}` } }
+    const other = new FakeHost({ host: 'b.test', dataDir, pools })
+    const h = new FakeHost({ dataDir, pools })
+    const options = { path: '/n', drain_timeout: 50 }
+    try {
+      await other.start(createEventPusherHttp, options)
+      await h.start(createEventPusherHttp, options)
+      for (let i = 0; i < n; i++) send(h, 'bob@a.test', `m${i}`)
+      await h.stop()
+      await new Promise((resolve) => setTimeout(resolve, 1100))
+      // Its first sweep expires them in batches, the event loop turning between two; the stop
+      // comes while it waits after the first. Then the stopped instance's sweep does what it still does.
+      await h.start(createEventPusherHttp, { ...options, max_pending_age: 1 })
+      await h.stop()
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      await h.start(createEventPusherHttp, options)
+      const c = await assertBalanced(h.registry, h.host, 2000, { pending: true })
+      const status = await h.command('status')
+      assert.equal(c.accepted, n)
+      assert.ok(c.failed.expired > 0, 'the first batch expired')
+      assert.equal(status.dead_letters, c.failed.expired, 'each dead letter counted failed once')
+      assert.equal(c.pending, n - c.failed.expired)
+    } finally {
+      await h.stop()
+      await other.stop()
+    }
   })
 })
