@@ -118,8 +118,10 @@ export function createDeadLetters({ token, refresh }) {
         const body = await res.json().catch(() => ({}))
         setText(v.result, `replay failed: ${body.message ?? `HTTP ${res.status}`}`)
       } else {
-        const { replayed } = await res.json()
-        setText(v.result, `replayed ${replayed}`)
+        const { replayed, noHandler = [] } = /** @type {{ replayed: number, noHandler?: Array<{ handler: string, count: number }> }} */ (await res.json())
+        // Dead letters of a handler a reload removed stay: nothing could deliver them.
+        const left = noHandler.map((n) => `${n.handler} ${n.count}`).join(', ')
+        setText(v.result, `replayed ${replayed}${left ? `; left, no handler of that name runs: ${left}` : ''}`)
       }
     } catch (err) {
       setText(v.result, `replay failed: ${err instanceof Error ? err.message : String(err)}`)
