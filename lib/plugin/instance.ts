@@ -229,10 +229,10 @@ export class Instance {
 
   /** Dead letters back as pending: counted replayed, and due now for their handlers. */
   private async replay(args: Record<string, string>) {
-    const result = await replayDeliveries(this.outbox, this.ctx.host, args, Date.now())
+    const result = await replayDeliveries(this.outbox, this.ctx.host, args, Date.now(), new Set(this.handlers.map((h) => h.name)))
     this.metrics.replayed(result.replayed)
     if (result.replayed > 0) for (const h of this.handlers) this.deliverers.get(h.poolName)!.offered(h.name)
-    this.ctx.log.info({ replayed: result.replayed, not_found: result.notFound.length }, 'dead letters replayed')
+    this.ctx.log.info({ replayed: result.replayed, not_found: result.notFound.length, no_handler: result.noHandler }, 'dead letters replayed')
     return result
   }
 
@@ -244,8 +244,7 @@ export class Instance {
     try {
       this.metrics.purged(await this.outbox.purgeDead(this.ctx.host, Date.now() - this.options.dead_letter_retention * 1000))
       const cutoff = Date.now() - this.maxPendingAge
-      // In batches, the event loop turning between two. A batch is counted even if a stop came (they
-      // are dead letters already); after a stop no batch starts: the rest stays pending.
+      // In batches (the loop turns between two); one is counted even after a stop (they are dead letters), none starts after.
       while (this.accepting) {
         const expired = await this.outbox.expire(this.ctx.host, cutoff)
         for (const e of expired) this.outcomes.failed(e.handler, 'expired', { attempts: e.attempts, webhookId: e.webhookId })

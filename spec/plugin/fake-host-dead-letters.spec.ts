@@ -68,10 +68,10 @@ describe('dead letters', () => {
     sink.behave({ status: 204 })
     const idsBefore = new Map(items.map((d: { event: { body: string }; webhookId: string }) => [d.event.body, d.webhookId]))
     const replay = await h.command('deliveries-replay', { ids: `${items[0].webhookId} msg_unknown` })
-    assert.deepEqual(replay, { replayed: 1, notFound: ['msg_unknown'] })
+    assert.deepEqual(replay, { replayed: 1, notFound: ['msg_unknown'], noHandler: [] })
     await sink.waitFor(9)
     const rest = await h.command('deliveries-replay', { failed: 'true' })
-    assert.deepEqual(rest, { replayed: 3, notFound: [] })
+    assert.deepEqual(rest, { replayed: 3, notFound: [], noHandler: [] })
     await sink.waitFor(12)
     const delivered = sink.requests.slice(8)
     for (const r of delivered) assert.equal(r.headers['webhook-id'], idsBefore.get(r.form.message), `${r.form.message}: the same webhook-id`)
@@ -105,6 +105,43 @@ describe('dead letters', () => {
     )
     assert.equal(s.failed.total, 1, 'a purge changes no outcome')
     await assertBalanced(h.registry, h.host)
+  })
+
+  it("a removed handler's dead letters: an orphan with dead letters only; a replay leaves them (noHandler) and counts only what it put back", async () => {
+    sink.behave({ status: 500 })
+    const dataDir = tempDataDir()
+    const pools = { http_pool: { server: sink.url, request_timeout: 10_000 } }
+    const both = {
+      retries: 0,
+      handlers: [
+        { name: 'kept', path: '/k' },
+        { name: 'gone', path: '/g' },
+      ],
+    }
+    host = new FakeHost({ dataDir, pools })
+    const h = host
+    await h.start(createEventPusherHttp, both)
+    send(h, 'bob@a.test', 'x')
+    await eventually(
+      () => hostCounts(h.registry, h.host),
+      (c) => assert.equal(c.failedTotal, 2),
+      5000,
+    )
+    await h.stop()
+    sink.behave({ status: 204 })
+    await h.start(createEventPusherHttp, { ...both, handlers: [{ name: 'kept', path: '/k' }] })
+    assert.deepEqual((await h.command('status')).orphans, [{ name: 'gone', pending: 0, dead_letters: 1 }])
+    const replay = await h.command('deliveries-replay', { failed: 'true' })
+    assert.deepEqual(replay, { replayed: 1, notFound: [], noHandler: [{ handler: 'gone', count: 1 }] })
+    await sink.waitFor(3)
+    const c = await assertBalanced(h.registry, h.host)
+    assert.deepEqual([c.accepted, c.replayed, c.sent, c.failedTotal], [2, 1, 1, 2])
+    const left = await h.command('deliveries', { state: 'failed' })
+    assert.deepEqual(
+      left.items.map((d: { handler: string }) => d.handler),
+      ['gone'],
+      'still a dead letter, replayable once a handler of that name runs',
+    )
   })
 
   it('a stop during an expiry sweep: each notification the sweep made a dead letter is counted failed expired; the rest stays pending', async () => {
