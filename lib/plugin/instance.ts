@@ -18,7 +18,7 @@ import type { OutboxHandle } from './outbox/open.js'
 import type { Outbox, StoredEvent } from './outbox/outbox.js'
 import { Outcomes } from './outcomes.js'
 import { instanceStatus } from './status.js'
-import { displayUrl } from './payload.js'
+import { logStarted, within } from './startup.js'
 import { Pool } from './pool.js'
 import type { Prepared } from './prepare.js'
 import { newWebhookId } from './signing.js'
@@ -106,13 +106,13 @@ export class Instance {
     this.handle.onHandover(() => {
       for (const h of this.handlers) this.deliverers.get(h.poolName)!.offered(h.name)
     })
-    void this.sweep()
-    this.sweepTimer = setInterval(() => void this.sweep(), Math.min(EXPIRY_SWEEP_MS, this.maxPendingAge, this.options.dead_letter_retention * 1000))
-    this.sweepTimer.unref()
     ctx.admin.command('status', () => this.status())
     ctx.admin.command('deliveries', (args) => listDeliveries(this.outbox, ctx.host, args))
     ctx.admin.command('deliveries-replay', (args) => this.replay(args))
     this.accepting = true
+    void this.sweep() // expires only while accepting
+    this.sweepTimer = setInterval(() => void this.sweep(), Math.min(EXPIRY_SWEEP_MS, this.maxPendingAge, this.options.dead_letter_retention * 1000))
+    this.sweepTimer.unref()
     // A delivery worker (xmppd deliver) has no users: its hooks would never fire.
     if (ctx.role !== 'deliver') {
       if (this.messageHandlers.length > 0) this.unhooks.push(ctx.hooks.on('user_send_packet', this.onSendPacket))
@@ -122,39 +122,7 @@ export class Instance {
         this.unhooks.push(ctx.hooks.on('user_unavailable', this.onPresence('unavailable')))
       }
     }
-    for (const h of this.handlers) {
-      const schedule = h.policy.schedule ?? []
-      let planned = 0
-      for (let retry = 1; retry <= h.policy.retries && schedule.length > 0; retry++) planned += schedule[Math.min(retry, schedule.length) - 1]
-      if (planned > this.maxPendingAge) {
-        ctx.log.warn(
-          { handler: h.name, retry_schedule_seconds: planned / 1000, max_pending_age: this.options.max_pending_age },
-          'retry_schedule outlasts max_pending_age: the last retries will not happen (the notification expires first)',
-        )
-      }
-    }
-    this.logStarted()
-  }
-
-  private logStarted(): void {
-    const { ctx } = this
-    ctx.log.info(
-      {
-        role: ctx.role,
-        delivering: this.delivering,
-        outbox: this.outbox.backend,
-        file: this.outbox.location,
-        pending: this.outbox.pendingByHandler(ctx.host).reduce((n, h) => n + h.pending, 0),
-        handlers: this.handlers.map((h) => ({
-          name: h.name,
-          pool: h.poolName,
-          url: displayUrl(h.url),
-          retries: h.policy.retries,
-          signed: h.policy.signer !== undefined,
-        })),
-      },
-      'mod_event_pusher_http started',
-    )
+    logStarted(ctx, { delivering: this.delivering, outbox: this.outbox, handlers: this.handlers, maxPendingAge: this.options.max_pending_age })
   }
 
   /**
@@ -250,10 +218,10 @@ export class Instance {
 
   /** Dead letters back as pending: counted replayed, and due now for their handlers. */
   private async replay(args: Record<string, string>) {
-    const result = await replayDeliveries(this.outbox, this.ctx.host, args, Date.now())
+    const result = await replayDeliveries(this.outbox, this.ctx.host, args, Date.now(), new Set(this.handlers.map((h) => h.name)))
     this.metrics.replayed(result.replayed)
     if (result.replayed > 0) for (const h of this.handlers) this.deliverers.get(h.poolName)!.offered(h.name)
-    this.ctx.log.info({ replayed: result.replayed, not_found: result.notFound.length }, 'dead letters replayed')
+    this.ctx.log.info({ replayed: result.replayed, not_found: result.notFound.length, no_handler: result.noHandler }, 'dead letters replayed')
     return result
   }
 
@@ -265,11 +233,11 @@ export class Instance {
     try {
       this.metrics.purged(await this.outbox.purgeDead(this.ctx.host, Date.now() - this.options.dead_letter_retention * 1000))
       const cutoff = Date.now() - this.maxPendingAge
-      // A backend hands them out in batches; the event loop runs between two.
-      for (;;) {
+      // In batches (the loop turns between two); one is counted even after a stop (they are dead letters), none starts after.
+      while (this.accepting) {
         const expired = await this.outbox.expire(this.ctx.host, cutoff)
-        if (expired.length === 0 || !this.accepting) break
         for (const e of expired) this.outcomes.failed(e.handler, 'expired', { attempts: e.attempts, webhookId: e.webhookId })
+        if (expired.length === 0) break
         await new Promise((resolve) => setImmediate(resolve))
       }
     } catch (err) {
@@ -305,18 +273,5 @@ export class Instance {
       metrics: this.metrics,
       latency: this.latency,
     })
-  }
-}
-
-/** True when `work` settles within `ms`. */
-async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(resolve, ms, false)
-  })
-  try {
-    return await Promise.race([work.then(() => true as const), timeout])
-  } finally {
-    clearTimeout(timer)
   }
 }
