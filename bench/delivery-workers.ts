@@ -6,11 +6,21 @@
 // notification are taken between 10% and 90% delivered, so neither the processes' start nor the
 // tail of the last requests is in them. Nothing is pinned here: the machine's 2 cores are shared
 // by the delivering processes, nats-server and the sink, as on a small host running only this.
-// The delivering processes are plain xmppd nodes with no clients (a node delivers too, by default).
-// xmppd deliver --config FILE (a delivery worker: no c2s listener) runs the same deliverers;
-// it was not on main when this was written, and a node with no clients spends nothing on XMPP.
+// The delivering processes are delivery workers, `xmppd deliver --config FILE` (no XMPP at all).
 import { startBenchNats, jetstreamSection, type BenchNats } from './nats-engine.js'
-import { blast, connectPairs, pairUsers, sampleSum, startServerProcess, startSinkProcess, waitUntil, type ServerProcess, type SinkProcess } from './support.js'
+import {
+  blast,
+  connectPairs,
+  machineBusyMicros,
+  pairUsers,
+  sampleSum,
+  startDeliverProcess,
+  startServerProcess,
+  startSinkProcess,
+  waitUntil,
+  type ServerProcess,
+  type SinkProcess,
+} from './support.js'
 
 const PAIRS = 10
 const PER_PAIR = 2000 // N = 20,000
@@ -41,8 +51,10 @@ export interface DeliveryRun {
   workers_cpu_us: number
   nats_cpu_us: number
   sink_cpu_us: number
-  /** Of the 2 cores, what all three used in that window (2 = both busy). */
+  /** Of the 2 cores, what all three used in that window (2 = both busy)... */
   cores_busy: number
+  /** ... and what the machine's other processes used (other engineers' test runs on a shared machine). */
+  cores_busy_others: number
   /** What each delivering process sent, and the requests the sink got (more than N: duplicates). */
   sent_by_worker: number[]
   requests: number
@@ -62,6 +74,7 @@ interface Sample {
   workers: number
   nats: number
   sink: number
+  machine: number
 }
 
 async function fill(nats: BenchNats, sink: SinkProcess): Promise<void> {
@@ -88,10 +101,10 @@ async function deliveryRun(workers: number, sink: SinkProcess): Promise<Delivery
     await fill(nats, sink)
     await sink.reset()
     const spawnedAt = performance.timeOrigin + performance.now()
-    procs.push(...(await Promise.all(Array.from({ length: workers }, () => startServerProcess(undefined, {}, plugin(sink.url, nats.url, ''))))))
+    procs.push(...(await Promise.all(Array.from({ length: workers }, () => startDeliverProcess(undefined, plugin(sink.url, nats.url, ''))))))
     const samples: Sample[] = []
     const read = async () => {
-      const s = { t: performance.now(), count: await sink.count(), nats: nats.cpuMicros(), sink: sink.cpuMicros() }
+      const s = { t: performance.now(), count: await sink.count(), nats: nats.cpuMicros(), sink: sink.cpuMicros(), machine: machineBusyMicros() }
       samples.push({ ...s, workers: procs.reduce((sum, p) => sum + p.cpuMicros(), 0) })
       return s.count
     }
@@ -105,6 +118,7 @@ async function deliveryRun(workers: number, sink: SinkProcess): Promise<Delivery
     const [a, b] = [at(0.1), at(0.9)]
     const delivered = b.count - a.count
     const seconds = (b.t - a.t) / 1000
+    const ours = b.workers - a.workers + b.nats - a.nats + b.sink - a.sink
     // The counters settle a moment after the last answer: wait until every one is in.
     let sent: number[] = []
     await waitUntil(async () => {
@@ -119,7 +133,8 @@ async function deliveryRun(workers: number, sink: SinkProcess): Promise<Delivery
       workers_cpu_us: (b.workers - a.workers) / delivered,
       nats_cpu_us: (b.nats - a.nats) / delivered,
       sink_cpu_us: (b.sink - a.sink) / delivered,
-      cores_busy: (b.workers - a.workers + b.nats - a.nats + b.sink - a.sink) / 1e6 / seconds,
+      cores_busy: ours / 1e6 / seconds,
+      cores_busy_others: (b.machine - a.machine - ours) / 1e6 / seconds,
       sent_by_worker: sent,
       requests: await sink.count(),
     }

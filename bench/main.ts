@@ -127,11 +127,11 @@ try {
     const r = await deliveryWorkers()
     results.delivery_workers = r
     log(
-      `\n8. JetStream delivery, 1 delivering process against 2 (2 cores, nothing pinned): ${f(r.one.notifications)} in the stream, then delivered (median of 3)`,
+      `\n8. JetStream delivery, 1 delivery worker (xmppd deliver) against 2 (2 cores, nothing pinned): ${f(r.one.notifications)} in the stream, then delivered (median of 3)`,
     )
     for (const w of [r.one, r.two])
       log(
-        `   ${w.workers} process${w.workers > 1 ? 'es' : ''}: ${f(w.per_second)}/s (10%-90%), all in ${f(w.drained_ms)} ms from spawn; CPU per notification: delivering ${f(w.workers_cpu_us)} us, nats-server ${f(w.nats_cpu_us)}, sink ${f(w.sink_cpu_us)}; cores busy ${f(w.cores_busy, 2)} of 2; sent ${w.sent_by_worker.map((x) => f(x)).join(' + ')}, requests ${f(w.requests)}`,
+        `   ${w.workers} worker${w.workers > 1 ? 's' : ''}: ${f(w.per_second)}/s (10%-90%), all in ${f(w.drained_ms)} ms from spawn; CPU per notification: delivering ${f(w.workers_cpu_us)} us, nats-server ${f(w.nats_cpu_us)}, sink ${f(w.sink_cpu_us)}; cores busy ${f(w.cores_busy, 2)} of 2 (other processes ${f(w.cores_busy_others, 2)}); sent ${w.sent_by_worker.map((x) => f(x)).join(' + ')}, requests ${f(w.requests)}`,
       )
     log(`   two / one: ${f(r.ratio, 2)} (each round: ${r.round_ratios.map((x) => f(x, 2)).join(', ')})`)
   }

@@ -113,24 +113,39 @@ export function cpuMicrosOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * TICK_US // utime, stime
 }
 
-/** Starts dist/cli/xmppd.js pinned to `core` with the bench users and `extra` TOML. */
-export async function startServerProcess(core: number | undefined, users: Record<string, string>, extra: string): Promise<ServerProcess> {
-  return startServerFile(core, writeConfig(configToml({ users, extra }).replace('loglevel = "debug"', 'loglevel = "warn"')))
+/** CPU time every core of the machine has spent busy (anyone's processes), in microseconds. */
+export function machineBusyMicros(): number {
+  const [, user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number)
+  return (user + nice + system + irq + softirq + steal) * TICK_US
 }
 
+/** Starts dist/cli/xmppd.js pinned to `core` with the bench users and `extra` TOML. */
+export async function startServerProcess(core: number | undefined, users: Record<string, string>, extra: string): Promise<ServerProcess> {
+  return startServerFile(core, benchConfig(users, extra))
+}
+
+/** Starts a delivery worker, `xmppd deliver`, on `extra` TOML (its c2sPort is 0: it has none). */
+export async function startDeliverProcess(core: number | undefined, extra: string): Promise<ServerProcess> {
+  return startServerFile(core, benchConfig({}, extra), { deliver: true })
+}
+
+const benchConfig = (users: Record<string, string>, extra: string) =>
+  writeConfig(configToml({ users, extra }).replace('loglevel = "debug"', 'loglevel = "warn"'))
+
 /** Starts xmppd on a config file (again, after a kill: same data dir); `probe` runs bench/xmppd-probe.mjs. */
-export async function startServerFile(core: number | undefined, file: string, opts: { probe?: boolean } = {}): Promise<ServerProcess> {
+export async function startServerFile(core: number | undefined, file: string, opts: { probe?: boolean; deliver?: boolean } = {}): Promise<ServerProcess> {
   // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server (docs/performance.md).
   const nodeArgs = ['--expose-gc', ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)]
   // BENCH_SERVER_ROOT=<another tree, built> runs the servers from there: an A/B of a lib/ change.
   const entry = path.join(process.env.BENCH_SERVER_ROOT ?? root, opts.probe ? 'bench/xmppd-probe.mjs' : 'bench/xmppd-gc.mjs')
-  const [cmd, args] = pinned(core, process.execPath, [...nodeArgs, entry, '--config', file, '--log-level', 'info'])
+  const [cmd, args] = pinned(core, process.execPath, [...nodeArgs, entry, ...(opts.deliver ? ['deliver'] : []), '--config', file, '--log-level', 'info'])
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   const ports = await new Promise<{ c2s: number; http: number; probe?: number }>((resolve, reject) => {
     child.stdout!.on('data', (d) => {
       out += d
-      const c2s = /"port":(\d+),"hosts"/.exec(out)
+      // A delivery worker has no c2s listener: it says so once its plugins deliver.
+      const c2s = opts.deliver ? (/"msg":"delivery worker/.test(out) ? ['', '0'] : null) : /"port":(\d+),"hosts"/.exec(out)
       const http = /"port":(\d+),"token_source"/.exec(out)
       const probe = /"probe_port":(\d+)/.exec(out)
       if (c2s && http && (probe || !opts.probe)) resolve({ c2s: Number(c2s[1]), http: Number(http[1]), probe: probe ? Number(probe[1]) : undefined })
