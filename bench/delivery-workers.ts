@@ -58,6 +58,8 @@ export interface DeliveryRun {
   /** What each delivering process sent, and the requests the sink got (more than N: duplicates). */
   sent_by_worker: number[]
   requests: number
+  /** The node with deliver = false that filled the stream: XMPP routing and publishing, no delivery. */
+  publish_only: FillCost
 }
 
 export interface DeliveryResult {
@@ -77,17 +79,27 @@ interface Sample {
   machine: number
 }
 
-async function fill(nats: BenchNats, sink: SinkProcess): Promise<void> {
+/** The publishing node's side: its CPU and nats-server's per message, routed and published. */
+export interface FillCost {
+  node_cpu_us: number
+  nats_cpu_us: number
+}
+
+async function fill(nats: BenchNats, sink: SinkProcess): Promise<FillCost> {
+  const n = PAIRS * PER_PAIR
   const node = await startServerProcess(undefined, pairUsers(PAIRS), plugin(sink.url, nats.url, 'deliver = false\nmax_queue = 100000'))
   try {
     const pairs = await connectPairs(node.c2sPort, PAIRS)
+    const [c0, e0] = [node.cpuMicros(), nats.cpuMicros()]
     await blast(pairs, PER_PAIR)
     // The gauge counts the stream (read every second) plus what is not published yet.
-    await waitUntil(async () => sampleSum(await node.metrics(), 'mod_http_notifications_pending', { host: 'localhost' }) === PAIRS * PER_PAIR, 60_000)
+    await waitUntil(async () => sampleSum(await node.metrics(), 'mod_http_notifications_pending', { host: 'localhost' }) === n, 60_000)
+    const cost = { node_cpu_us: (node.cpuMicros() - c0) / n, nats_cpu_us: (nats.cpuMicros() - e0) / n }
     for (const p of pairs) {
       p.sender.close()
       p.receiver.close()
     }
+    return cost
   } finally {
     await node.stop()
   }
@@ -98,7 +110,7 @@ async function deliveryRun(workers: number, sink: SinkProcess): Promise<Delivery
   const nats = await startBenchNats(undefined)
   const procs: ServerProcess[] = []
   try {
-    await fill(nats, sink)
+    const publish_only = await fill(nats, sink)
     await sink.reset()
     const spawnedAt = performance.timeOrigin + performance.now()
     procs.push(...(await Promise.all(Array.from({ length: workers }, () => startDeliverProcess(undefined, plugin(sink.url, nats.url, ''))))))
@@ -137,6 +149,7 @@ async function deliveryRun(workers: number, sink: SinkProcess): Promise<Delivery
       cores_busy_others: (b.machine - a.machine - ours) / 1e6 / seconds,
       sent_by_worker: sent,
       requests: await sink.count(),
+      publish_only,
     }
   } finally {
     for (const p of procs) await p.stop()

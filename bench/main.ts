@@ -134,6 +134,8 @@ try {
         `   ${w.workers} worker${w.workers > 1 ? 's' : ''}: ${f(w.per_second)}/s (10%-90%), all in ${f(w.drained_ms)} ms from spawn; CPU per notification: delivering ${f(w.workers_cpu_us)} us, nats-server ${f(w.nats_cpu_us)}, sink ${f(w.sink_cpu_us)}; cores busy ${f(w.cores_busy, 2)} of 2 (other processes ${f(w.cores_busy_others, 2)}); sent ${w.sent_by_worker.map((x) => f(x)).join(' + ')}, requests ${f(w.requests)}`,
       )
     log(`   two / one: ${f(r.ratio, 2)} (each round: ${r.round_ratios.map((x) => f(x, 2)).join(', ')})`)
+    const p = r.one.publish_only
+    log(`   the publishing node (deliver = false, 10 clients): ${f(p.node_cpu_us)} us CPU per message routed and published, nats-server ${f(p.nats_cpu_us)} us`)
   }
   if (want('outbox')) {
     const r = await outboxCost()
