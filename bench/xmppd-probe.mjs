@@ -1,26 +1,28 @@
 // The bench's xmppd with a probe on the sqlite outbox, for the loss window on kill -9: how long
 // after the hook's outbox.add() a notification is in a committed transaction (in the WAL file,
-// which a killed process leaves behind). It wraps SqliteOutbox's add and flush on the prototype
-// (the real methods still do the work) before the server loads the plugin from the same dist/
+// which a killed process leaves behind). It wraps SqliteOutbox's add and its WriteBatch's flush
+// (every write goes through it: at the turn's end, when the accepting task ends, before a read) on
+// the prototypes (the real methods still do the work) before the server loads the plugin from the same dist/
 // module, and serves what it saw on its own port (printed as {"probe_port":N}): GET / answers the
 // count and quantiles in ms since the last GET, and starts afresh.
 import http from 'node:http'
+import { WriteBatch } from '../dist/plugin/outbox/sqlite-batch.js'
 import { SqliteOutbox } from '../dist/plugin/outbox/sqlite.js'
 
-const proto = SqliteOutbox.prototype
-const { add, flush } = proto
+const { add } = SqliteOutbox.prototype
+const { flush } = WriteBatch.prototype
 /** performance.now() of each add not yet committed, in order. */
 let waiting = []
 let samples = []
 /** How long each flush that wrote something took (ms): the event loop waits on it. */
 let flushes = []
 
-proto.add = function (...args) {
-  const ok = add.apply(this, args)
-  if (ok) waiting.push(performance.now())
-  return ok
+SqliteOutbox.prototype.add = function (...args) {
+  const refusal = add.apply(this, args) // undefined: recorded
+  if (refusal === undefined) waiting.push(performance.now())
+  return refusal
 }
-proto.flush = function () {
+WriteBatch.prototype.flush = function () {
   const writes = this.ops.length
   const t0 = performance.now()
   flush.call(this)
