@@ -4,7 +4,7 @@
 // processes start on that stream and deliver to a fast sink in its own process, and the sink's
 // count is sampled every 100 ms with every process's CPU time: the rate and the CPU per
 // notification are taken between 10% and 90% delivered, so neither the processes' start nor the
-// tail of the last requests is in them. Nothing is pinned here: the machine's 2 cores are shared
+// tail of the last requests is in them. Nothing is pinned here (any process on either core): the machine's 2 cores are shared
 // by the delivering processes, nats-server and the sink, as on a small host running only this.
 // The delivering processes are delivery workers, `xmppd deliver --config FILE` (no XMPP at all).
 import { startBenchNats, jetstreamSection, type BenchNats } from './nats-engine.js'

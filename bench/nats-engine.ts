@@ -12,10 +12,10 @@ export interface BenchNats {
   stop(): Promise<void>
 }
 
-/** `core` undefined: not pinned. */
+/** `core` undefined: any core. */
 export async function startBenchNats(core: number | undefined): Promise<BenchNats> {
   const nats = await startNats()
-  if (core !== undefined) pinProcess(nats.pid, core)
+  pinProcess(nats.pid, core)
   return { url: nats.url, cpuMicros: () => cpuMicrosOf(nats.pid), stop: () => nats.stop() }
 }
 

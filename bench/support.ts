@@ -19,13 +19,18 @@ export function pinSelf(core: number): void {
   if (canPin) spawnSync('taskset', ['-p', '-c', String(core), String(process.pid)], { stdio: 'ignore' })
 }
 
-/** `core` undefined: not pinned (the scheduler places it, as on a machine running only this). */
-const pinned = (core: number | undefined, cmd: string, args: string[]) =>
-  (canPin && core !== undefined ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args]) as [string, string[]]
+/**
+ * `core` undefined: every core, for the scheduler to place it (as on a machine running only
+ * this). Said explicitly: a child inherits the bench process's own pinning (core 1) otherwise.
+ */
+const cpuList = (core: number | undefined) => (core === undefined ? `0-${CORES - 1}` : String(core))
 
-/** Pins every thread of a running process (a Go program's too: new threads inherit it). */
-export function pinProcess(pid: number, core: number): void {
-  if (canPin) spawnSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' })
+const pinned = (core: number | undefined, cmd: string, args: string[]) =>
+  (canPin ? ['taskset', ['-c', cpuList(core), cmd, ...args]] : [cmd, args]) as [string, string[]]
+
+/** Pins every thread of a running process (a Go program's too: new threads inherit it); undefined: every core. */
+export function pinProcess(pid: number, core: number | undefined): void {
+  if (canPin) spawnSync('taskset', ['-a', '-p', '-c', cpuList(core), String(pid)], { stdio: 'ignore' })
 }
 
 export interface SinkTimes {
@@ -71,7 +76,7 @@ function ask<T>(child: ChildProcess, msg: string, key: string): Promise<T> {
 
 export async function startSinkProcess(core: number | undefined, opts: { hang?: boolean } = {}): Promise<SinkProcess> {
   const child = fork(path.join(root, 'bench/sink-process.mjs'), opts.hang ? ['--hang'] : [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  if (core !== undefined) pinProcess(child.pid!, core)
+  pinProcess(child.pid!, core)
   const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', (m) => resolve(m as { port: number })))
   return {
     url: `http://127.0.0.1:${port}`,
