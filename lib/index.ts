@@ -8,6 +8,7 @@ export type {
   Logger,
   Plugin,
   PluginContext,
+  PluginRole,
   PluginFactory,
   PluginModule,
   PluginCheck,
@@ -22,5 +23,6 @@ export type {
 export { HOOKS } from './contract.js'
 export { ConfigError, ConfigErrors } from './errors.js'
 export { startServer, type XmppServer, type ServerOptions } from './server/main.js'
+export { startDeliveryWorker, type DeliveryWorker } from './server/deliver.js'
 export { readConfigFile, parseConfig, type LoadedConfig, type Config } from './server/config/load.js'
 export { default as createEventPusherHttp } from './plugin/index.js'

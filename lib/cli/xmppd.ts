@@ -1,15 +1,21 @@
 #!/usr/bin/env node
 // xmppd: runs the server from --config FILE, or the embedded default (demo accounts and the
-// built-in notification receiver). `xmppd hash-password` prints an scrypt hash for [auth.users].
+// built-in notification receiver). `xmppd hash-password` prints an scrypt hash for [auth.users];
+// `xmppd deliver --config FILE` runs a delivery worker (xmppd-deliver.ts).
 import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
 import { hashPassword } from '../server/xmpp/accounts.js'
 import { parseConfig, readConfigFile, type ConfigOverrides, type LoadedConfig } from '../server/config/load.js'
 import { DATA_DIR, DEMO_USERS, defaultConfigToml } from '../server/demo/embedded-default.js'
 import { startServer, type XmppServer } from '../server/main.js'
 import { startReceiver, type Receiver } from '../server/demo/receiver.js'
 import { packageVersion, parseCommandLine, UsageError, usageLine } from './args.js'
+import { runDeliver } from './xmppd-deliver.js'
+import { fail, handleSignals, port, reportStartError } from './xmppd-lifecycle.js'
 
 const USAGE = `usage: xmppd [--config FILE] [--c2s-port N] [--http-port N] [--receiver-port N] [--log-level LEVEL]
+       xmppd deliver --config FILE [--http-port N] [--log-level LEVEL]
+                                  (a delivery worker: the plugins' deliveries, no XMPP; xmppd deliver --help)
        xmppd hash-password        (reads a password on stdin, prints an scrypt hash for [auth.users])
        xmppd --version
 
@@ -21,18 +27,6 @@ by default ${DATA_DIR} next to FILE. The data folder is created if missing; one 
 created or written is a configuration error (exit code 1, nothing started).
 Port 0 means any free port (the chosen one is logged).`
 
-function fail(message: string, code: number): never {
-  process.stderr.write(`xmppd: ${message}\n`)
-  process.exit(code)
-}
-
-function port(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`${flag}: "${value}" is not a port (0-65535)`, 2)
-  return n
-}
-
 const OPTIONS = {
   config: { type: 'string', short: 'c' },
   'c2s-port': { type: 'string' },
@@ -43,10 +37,19 @@ const OPTIONS = {
   version: { type: 'boolean' },
 } as const
 
+/** Where the first positional (a command) is in argv, or -1; options before it are kept for it. */
+function commandAt(argv: string[]): number {
+  const { tokens } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false, tokens: true })
+  return tokens.find((t) => t.kind === 'positional')?.index ?? -1
+}
+
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2)
+  const at = commandAt(argv)
+  if (argv[at] === 'deliver') return runDeliver(argv.filter((_, i) => i !== at))
   let args
   try {
-    args = parseCommandLine(process.argv.slice(2), OPTIONS)
+    args = parseCommandLine(argv, OPTIONS)
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
     process.stderr.write(`${usageLine('xmppd', err)}\n`)
@@ -100,37 +103,7 @@ async function main(): Promise<void> {
     )
   }
 
-  let signals = 0
-  const shutdown = async (signal: string) => {
-    if (++signals > 1) process.exit(1)
-    server.log.info({ signal }, 'signal received')
-    try {
-      await server.stop()
-      await receiver?.close()
-    } finally {
-      process.exit(0)
-    }
-  }
-  // SIGHUP re-reads the config file, like `xmppctl reload`; a bad file changes nothing.
-  process.on('SIGHUP', () => {
-    server.reload().then(
-      () => undefined,
-      (err: { errors?: Array<{ message: string }>; message?: string }) =>
-        server.log.error({ errors: err.errors?.map((e) => e.message) ?? [err.message] }, 'reload refused: the running config is kept'),
-    )
-  })
-  process.on('SIGINT', () => void shutdown('SIGINT'))
-  process.on('SIGTERM', () => void shutdown('SIGTERM'))
-}
-
-function reportStartError(err: unknown): never {
-  const e = err as { code?: string; errors?: Array<{ message: string }>; message?: string }
-  if (e?.code === 'XMPPD_ERR_CONFIG') {
-    const lines = e.errors ? e.errors.map((x) => x.message) : [e.message ?? String(err)]
-    fail(`invalid configuration:\n${lines.map((l) => `  ${l}`).join('\n')}`, 1)
-  }
-  if (e?.code === 'EADDRINUSE' || e?.code === 'EACCES' || e?.code === 'EADDRNOTAVAIL') fail(`cannot listen: ${e.message}`, 1)
-  fail(`cannot start: ${(err as Error)?.stack ?? String(err)}`, 1)
+  handleSignals(server, async () => void (await receiver?.close()))
 }
 
 void main()

@@ -18,7 +18,7 @@ import type { OutboxHandle } from './outbox/open.js'
 import type { Outbox, StoredEvent } from './outbox/outbox.js'
 import { Outcomes } from './outcomes.js'
 import { instanceStatus } from './status.js'
-import { displayUrl } from './payload.js'
+import { logStarted, within } from './startup.js'
 import { Pool } from './pool.js'
 import type { Prepared } from './prepare.js'
 import { newWebhookId } from './signing.js'
@@ -122,39 +122,7 @@ export class Instance {
         this.unhooks.push(ctx.hooks.on('user_unavailable', this.onPresence('unavailable')))
       }
     }
-    for (const h of this.handlers) {
-      const schedule = h.policy.schedule ?? []
-      let planned = 0
-      for (let retry = 1; retry <= h.policy.retries && schedule.length > 0; retry++) planned += schedule[Math.min(retry, schedule.length) - 1]
-      if (planned > this.maxPendingAge) {
-        ctx.log.warn(
-          { handler: h.name, retry_schedule_seconds: planned / 1000, max_pending_age: this.options.max_pending_age },
-          'retry_schedule outlasts max_pending_age: the last retries will not happen (the notification expires first)',
-        )
-      }
-    }
-    this.logStarted()
-  }
-
-  private logStarted(): void {
-    const { ctx } = this
-    ctx.log.info(
-      {
-        role: ctx.role,
-        delivering: this.delivering,
-        outbox: this.outbox.backend,
-        file: this.outbox.location,
-        pending: this.outbox.pendingByHandler(ctx.host).reduce((n, h) => n + h.pending, 0),
-        handlers: this.handlers.map((h) => ({
-          name: h.name,
-          pool: h.poolName,
-          url: displayUrl(h.url),
-          retries: h.policy.retries,
-          signed: h.policy.signer !== undefined,
-        })),
-      },
-      'mod_event_pusher_http started',
-    )
+    logStarted(ctx, { delivering: this.delivering, outbox: this.outbox, handlers: this.handlers, maxPendingAge: this.options.max_pending_age })
   }
 
   /**
@@ -305,18 +273,5 @@ export class Instance {
       metrics: this.metrics,
       latency: this.latency,
     })
-  }
-}
-
-/** True when `work` settles within `ms`. */
-async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(resolve, ms, false)
-  })
-  try {
-    return await Promise.race([work.then(() => true as const), timeout])
-  } finally {
-    clearTimeout(timer)
   }
 }

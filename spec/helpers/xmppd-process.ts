@@ -1,5 +1,6 @@
 // The real xmppd as its own process (the built CLI), for specs about what outlives a process:
 // kill -9, SIGTERM and a restart on the same config and data dir. Its numbers come from /metrics.
+// Also a delivery worker, `xmppd deliver`, which has an HTTP port and no c2s port.
 import { spawnBin, sample, type Spawned } from './xmppd.js'
 
 export interface XmppdProcess {
@@ -32,11 +33,31 @@ export async function startXmppdProcess(configFile: string): Promise<XmppdProces
     run.child.kill('SIGKILL')
     throw err
   }
-  const httpPort = Number(ports[1][1])
+  return { c2sPort: Number(ports[0][1]), ...overHttp(run, Number(ports[1][1])) }
+}
+
+export type DeliverProcess = Omit<XmppdProcess, 'c2sPort'>
+
+/**
+ * Starts `xmppd deliver --config FILE` (log level info); `spawnIt` runs another entry with the
+ * same arguments (a spec's launcher that mounts a fixture plugin). Resolves once it serves HTTP.
+ */
+export async function startDeliverProcess(configFile: string, spawnIt = (args: string[]) => spawnBin('xmppd', ['deliver', ...args])): Promise<DeliverProcess> {
+  const run = spawnIt(['--config', configFile, '--log-level', 'info'])
+  let port: RegExpMatchArray
+  try {
+    ;[port] = await Promise.all([run.waitFor(/"port":(\d+),"token_source"/, 15_000), run.waitFor(/"msg":"delivery worker/, 15_000)])
+  } catch (err) {
+    run.child.kill('SIGKILL')
+    throw err
+  }
+  return overHttp(run, Number(port[1]))
+}
+
+function overHttp(run: Spawned, httpPort: number): DeliverProcess {
   const metricsText = async () => (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text()
   return {
     run,
-    c2sPort: Number(ports[0][1]),
     httpPort,
     metricsText,
     async counts(host = 'localhost') {
@@ -68,7 +89,7 @@ function sum(text: string, name: string, host: string): number {
 }
 
 /** Polls the process's counts until `done` holds; throws with the last counts after timeoutMs. */
-export async function countsWhen(p: XmppdProcess, done: (c: ProcessCounts) => boolean, timeoutMs = 30_000): Promise<ProcessCounts> {
+export async function countsWhen(p: DeliverProcess, done: (c: ProcessCounts) => boolean, timeoutMs = 30_000): Promise<ProcessCounts> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const c = await p.counts()

@@ -1,5 +1,6 @@
-// Starts the real xmppd in this process from a TOML config (ports 0, the fixture certificate),
-// collecting its log lines; and spawns the real CLI for specs about the process itself.
+// Starts the real xmppd (or a delivery worker) in this process from a TOML config (ports 0, the
+// fixture certificate), collecting its log lines; and spawns the real CLI for specs about the
+// process itself.
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { Writable } from 'node:stream'
@@ -7,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { readConfigFile } from '../../lib/server/config/load.js'
 import { startServer, type ServerOptions, type XmppServer } from '../../lib/server/main.js'
+import { startDeliveryWorker, type DeliveryWorker } from '../../lib/server/deliver.js'
 import { tempDir } from './temp-dir.js'
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -22,6 +24,8 @@ export interface TestConfig {
   /** Leave out certfile/keyfile (the server generates a certificate). */
   generatedCert?: boolean
   maxStanzaSize?: number
+  /** listen.c2s.port (default 0: any free port). */
+  c2sPort?: number
 }
 
 export const DEFAULT_USERS = { 'alice@localhost': 'alice-pw', 'bob@localhost': 'bob-pw', 'carol@localhost': 'carol-pw' }
@@ -37,7 +41,7 @@ loglevel = "debug"
 
 [listen.c2s]
 ip = "127.0.0.1"
-port = 0
+port = ${c.c2sPort ?? 0}
 ${c.maxStanzaSize ? `max_stanza_size = ${c.maxStanzaSize}` : ''}
 ${c.generatedCert ? '' : `certfile = ${JSON.stringify(fixtureCert)}\nkeyfile = ${JSON.stringify(fixtureKey)}`}
 
@@ -82,6 +86,25 @@ export async function startTestServer(c: TestConfig | string = {}, files: Record
 
 /** A server on an existing config file (a restart: the same folder, so the same data dir). */
 export async function startTestServerAt(configFile: string, opts: ServerOptions = {}): Promise<TestServer> {
+  const { logs, destination } = collectLogs()
+  const server = await startServer(readConfigFile(configFile), { ...opts, logDestination: destination })
+  return Object.assign(server, { logs, configFile, metricsText: () => metricsOf(server.httpPort) })
+}
+
+export interface TestWorker extends DeliveryWorker {
+  logs: Array<Record<string, unknown>>
+  configFile: string
+  metricsText(): Promise<string>
+}
+
+/** A delivery worker (`xmppd deliver`) in this process, on an existing config file. */
+export async function startTestWorkerAt(configFile: string, opts: ServerOptions = {}): Promise<TestWorker> {
+  const { logs, destination } = collectLogs()
+  const worker = await startDeliveryWorker(readConfigFile(configFile), { ...opts, logDestination: destination })
+  return Object.assign(worker, { logs, configFile, metricsText: () => metricsOf(worker.httpPort) })
+}
+
+function collectLogs() {
   const logs: Array<Record<string, unknown>> = []
   const destination = new Writable({
     write(chunk, _enc, done) {
@@ -89,14 +112,11 @@ export async function startTestServerAt(configFile: string, opts: ServerOptions 
       done()
     },
   })
-  const server = await startServer(readConfigFile(configFile), { ...opts, logDestination: destination as never })
-  return Object.assign(server, {
-    logs,
-    configFile,
-    async metricsText() {
-      return (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text()
-    },
-  })
+  return { logs, destination: destination as never }
+}
+
+async function metricsOf(httpPort: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text()
 }
 
 /** A metric sample's value from the Prometheus text, or undefined. */
@@ -122,7 +142,12 @@ export interface Spawned {
 
 /** Runs the built CLI (dist/cli/<bin>.js). */
 export function spawnBin(bin: 'xmppd' | 'xmppctl', args: string[], env: NodeJS.ProcessEnv = {}, cwd = root): Spawned {
-  const child = spawn(process.execPath, [path.join(root, 'dist/cli', `${bin}.js`), ...args], {
+  return spawnNode([path.join(root, 'dist/cli', `${bin}.js`), ...args], env, cwd)
+}
+
+/** Runs node with these arguments (a spec's own entry script: `--import tsx file.ts ...`). */
+export function spawnNode(args: string[], env: NodeJS.ProcessEnv = {}, cwd = root): Spawned {
+  const child = spawn(process.execPath, args, {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],

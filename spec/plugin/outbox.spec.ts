@@ -233,8 +233,8 @@ describe('outbox: shared within the process', () => {
     for (let i = 0; i < 5; i++) seed.add('a.test', 'h', `msg_${i}`, event('x'), 100)
     await seed.close()
     const errors: Error[] = []
-    const one = openOutbox('sqlite', dir, 'a.test', (e) => errors.push(e))
-    const two = openOutbox('sqlite', dir, 'a.test', (e) => errors.push(e))
+    const one = await openOutbox({ kind: 'sqlite' }, dir, 'a.test', (e) => errors.push(e))
+    const two = await openOutbox({ kind: 'sqlite' }, dir, 'a.test', (e) => errors.push(e))
     assert.equal(one.outbox, two.outbox)
     assert.equal(one.claimRecovered(), 5)
     assert.equal(two.claimRecovered(), 0)
@@ -243,7 +243,7 @@ describe('outbox: shared within the process', () => {
     for (const e of leased) one.outbox.settle(e)
     assert.deepEqual(await one.release(), [])
     assert.deepEqual(await two.release(), [])
-    const three = openOutbox('sqlite', dir, 'a.test', (e) => errors.push(e))
+    const three = await openOutbox({ kind: 'sqlite' }, dir, 'a.test', (e) => errors.push(e))
     assert.equal(three.outbox.pending('a.test', 'h'), 3)
     assert.equal(three.claimRecovered(), 0, 'counted once in the process life')
     await three.release()
@@ -254,9 +254,9 @@ describe('outbox: shared within the process', () => {
   test('a holder that lets go wakes the others, not itself (a reload hands over what it had leased)', async () => {
     const dir = tmp()
     const woken: string[] = []
-    const old = openOutbox('sqlite', dir, 'a.test', () => undefined)
-    const next = openOutbox('sqlite', dir, 'a.test', () => undefined)
-    const other = openOutbox('sqlite', dir, 'b.test', () => undefined)
+    const old = await openOutbox({ kind: 'sqlite' }, dir, 'a.test', () => undefined)
+    const next = await openOutbox({ kind: 'sqlite' }, dir, 'a.test', () => undefined)
+    const other = await openOutbox({ kind: 'sqlite' }, dir, 'b.test', () => undefined)
     old.onHandover(() => woken.push('old'))
     next.onHandover(() => woken.push('next'))
     other.onHandover(() => woken.push('other'))
@@ -272,9 +272,9 @@ describe('outbox: shared within the process', () => {
 
   test('memory: the last holder gets back what is lost', async () => {
     const dir = tmp()
-    const one = openOutbox('memory', dir, 'a.test', () => undefined)
+    const one = await openOutbox({ kind: 'memory' }, dir, 'a.test', () => undefined)
     one.outbox.add('a.test', 'h', 'msg_1', event('x'), 10)
-    const two = openOutbox('memory', dir, 'a.test', () => undefined)
+    const two = await openOutbox({ kind: 'memory' }, dir, 'a.test', () => undefined)
     assert.deepEqual(await one.release(), [])
     assert.equal(two.outbox.pending('a.test', 'h'), 1)
     assert.deepEqual(

@@ -78,6 +78,7 @@ async function tinyServer(toml: string) {
     registry: new Registry(),
     log,
     dataDir: loaded.config.general.data_dir,
+    role: 'full',
   })
   await loader.apply(loaded.config, loaded.configDir, settings)
   return { loader, configDir: loaded.configDir }

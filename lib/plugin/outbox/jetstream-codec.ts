@@ -189,3 +189,16 @@ export function deadLetterFrom(
     replays: c.replays,
   }
 }
+
+/** A server URL as shown (status, logs): without a user or password in it. */
+export function withoutCredentials(server: string): string {
+  try {
+    const u = new URL(server)
+    if (!u.username && !u.password) return server
+    u.username = ''
+    u.password = ''
+    return u.toString()
+  } catch {
+    return server
+  }
+}

@@ -5,7 +5,7 @@
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node'
 import { AckPolicy, DeliverPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream'
 import { ConfigError } from '../../errors.js'
-import { Names } from './jetstream-codec.js'
+import { Names, withoutCredentials } from './jetstream-codec.js'
 
 /** The [jetstream] section, resolved: times in ms, paths absolute. */
 export interface JetStreamSettings {
@@ -48,7 +48,9 @@ export async function openEngine(s: JetStreamSettings, name: string): Promise<En
       timeout: 5000,
     })
   } catch (err) {
-    throw new ConfigError('jetstream.servers', `cannot reach nats-server at ${s.servers.join(', ')}: ${(err as Error).message}`, { cause: err })
+    throw new ConfigError('jetstream.servers', `cannot reach nats-server at ${s.servers.map(withoutCredentials).join(', ')}: ${(err as Error).message}`, {
+      cause: err,
+    })
   }
   try {
     const jsm = await jetstreamManager(nc, { timeout: 5000 })
@@ -77,9 +79,13 @@ export async function openEngine(s: JetStreamSettings, name: string): Promise<En
   } catch (err) {
     await nc.close().catch(() => undefined)
     if (err instanceof ConfigError) throw err
-    throw new ConfigError('jetstream', `nats-server at ${s.servers.join(', ')} has no usable JetStream (is it started with -js?): ${(err as Error).message}`, {
-      cause: err,
-    })
+    throw new ConfigError(
+      'jetstream',
+      `nats-server at ${s.servers.map(withoutCredentials).join(', ')} has no usable JetStream (is it started with -js?): ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    )
   }
 }
 

@@ -7,10 +7,11 @@
 // keeps the schedule, so there is no due time to wait for here: the feeds say when work arrived.
 import { jetstream, type JetStreamClient, type JsMsg } from '@nats-io/jetstream'
 import { applyTry, deadLetterOf } from './dead-letter.js'
-import { carriedOf, decodeEvent, decodeHeaders, encodeEvent, encodeHeaders, msgId } from './jetstream-codec.js'
+import { withoutCredentials, carriedOf, decodeEvent, decodeHeaders, encodeEvent, encodeHeaders, msgId } from './jetstream-codec.js'
 import { ensureConsumer, openEngine, type Engine, type JetStreamSettings } from './jetstream-connect.js'
 import { Feed, type Arrived } from './jetstream-feed.js'
 import { Publisher, type Job } from './jetstream-publisher.js'
+import { StreamGauges } from './jetstream-gauges.js'
 import { Scanner } from './jetstream-scan.js'
 import type {
   AddRefusal,
@@ -28,8 +29,6 @@ import type {
   StoredEvent,
 } from './outbox.js'
 
-/** How often the gauges' counts are read from the streams. */
-const COUNTS_MS = 1000
 /** How long close() waits for what is accepted to reach the stream. */
 const CLOSE_FLUSH_MS = 2000
 
@@ -49,12 +48,8 @@ export class JetStreamOutbox implements Outbox {
   private readonly feeds = new Map<string, Feed[]>()
   private readonly held = new Map<number, Held>()
   private nextKey = 1
-  private pendingCounts = new Map<string, number>()
-  private deadCounts = new Map<string, number>()
-  private oldest = new Map<string, number>()
-  private reachable = true
-  private lastError: string | undefined
-  private readonly timers: NodeJS.Timeout[] = []
+  private readonly gauges: StreamGauges
+  private readonly heartbeat: NodeJS.Timeout
 
   static async open(settings: JetStreamSettings, name: string, log: (msg: string, err?: Error) => void): Promise<JetStreamOutbox> {
     return new JetStreamOutbox(await openEngine(settings, name), settings, log)
@@ -65,23 +60,20 @@ export class JetStreamOutbox implements Outbox {
     private readonly settings: JetStreamSettings,
     private readonly log: (msg: string, err?: Error) => void,
   ) {
-    this.location = `${settings.servers.join(',')} stream ${settings.stream}`
+    this.location = `${settings.servers.map(withoutCredentials).join(',')} stream ${settings.stream}`
     this.js = jetstream(engine.nc, { timeout: 5000 })
     this.publisher = new Publisher(this.js, settings.publishBuffer, (failing, err) => {
       if (failing) this.log('publishing to JetStream fails; accepted notifications wait in memory (publish_buffer)', err)
       else this.log('publishing to JetStream again')
     })
     this.scanner = new Scanner(engine.jsm, this.js, engine.names)
-    void this.watchStatus()
-    const heartbeat = setInterval(() => this.keepAlive(), Math.max(500, settings.ackWait / 3))
-    const counts = setInterval(() => void this.refreshCounts(), COUNTS_MS)
-    this.timers.push(heartbeat, counts)
-    for (const t of this.timers) t.unref()
-    void this.refreshCounts()
+    this.gauges = new StreamGauges(engine.nc, engine.names, this.scanner, (msg) => this.log(msg))
+    this.heartbeat = setInterval(() => this.keepAlive(), Math.max(500, settings.ackWait / 3))
+    this.heartbeat.unref()
   }
 
   engineState(): EngineState {
-    return { reachable: this.reachable && !this.engine.nc.isClosed(), error: this.lastError }
+    return this.gauges.engineState()
   }
 
   /** Makes sure the consumers of a host's handlers exist as configured (throws a ConfigError). */
@@ -245,18 +237,18 @@ export class JetStreamOutbox implements Outbox {
   }
 
   pending(host: string, handler: string): number {
-    return (this.pendingCounts.get(this.engine.names.subject(host, handler)) ?? 0) + this.publisher.unpublished(host, handler)
+    return this.gauges.pendingOf(host, handler) + this.publisher.unpublished(host, handler)
   }
 
   pendingByHandler(host: string): HandlerCounts[] {
     const rows = new Map<string, number>()
-    for (const { handler, n } of this.scanner.byHandler(this.pendingCounts, host)) rows.set(handler, n)
+    for (const { handler, n } of this.gauges.pendingByHandler(host)) rows.set(handler, n)
     for (const [k] of this.feeds) if (k.startsWith(`${host}\0`)) rows.set(k.slice(host.length + 1), rows.get(k.slice(host.length + 1)) ?? 0)
     return [...rows].map(([handler, n]) => ({ host, handler, pending: n + this.publisher.unpublished(host, handler) })).filter((r) => r.pending > 0)
   }
 
   oldestPending(host: string, handler: string): number | undefined {
-    return this.oldest.get(key(host, handler))
+    return this.gauges.oldestOf(host, handler)
   }
 
   deliveries(host: string, query: DeliveryQuery): Promise<Delivery[]> {
@@ -272,7 +264,7 @@ export class JetStreamOutbox implements Outbox {
   }
 
   deadByHandler(host: string): DeadCounts[] {
-    return this.scanner.byHandler(this.deadCounts, host).map(({ handler, n }) => ({ host, handler, dead: n }))
+    return this.gauges.deadByHandler(host).map(({ handler, n }) => ({ host, handler, dead: n }))
   }
 
   flush(): void {}
@@ -282,7 +274,8 @@ export class JetStreamOutbox implements Outbox {
 
   /** Naks what the feeds hold, waits a little for what is accepted to reach the stream, closes. */
   async close(): Promise<void> {
-    for (const t of this.timers) clearInterval(t)
+    clearInterval(this.heartbeat)
+    this.gauges.stop()
     for (const list of this.feeds.values()) for (const f of list) f.stop()
     this.feeds.clear()
     this.lostAtClose = await this.publisher.close(CLOSE_FLUSH_MS)
@@ -300,37 +293,6 @@ export class JetStreamOutbox implements Outbox {
     }
     for (const h of this.held.values()) touch(h)
     for (const list of this.feeds.values()) for (const f of list) f.ready.forEach(touch)
-  }
-
-  private async refreshCounts(): Promise<void> {
-    try {
-      this.pendingCounts = await this.scanner.counts(false)
-      this.deadCounts = await this.scanner.counts(true)
-      const oldest = new Map<string, number>()
-      for (const [subject, n] of this.pendingCounts) {
-        const p = this.engine.names.parse(subject)
-        if (!p || n === 0) continue
-        const at = await this.scanner.oldest(p.host, p.handler)
-        if (at !== undefined) oldest.set(key(p.host, p.handler), at)
-      }
-      this.oldest = oldest
-    } catch {
-      // The engine is away: the gauges keep their last reading (engineState says why).
-    }
-  }
-
-  private async watchStatus(): Promise<void> {
-    for await (const s of this.engine.nc.status()) {
-      if (s.type === 'disconnect') {
-        this.reachable = false
-        this.lastError = `disconnected from ${s.server}`
-        this.log(`lost nats-server ${s.server}; reconnecting`)
-      } else if (s.type === 'reconnect') {
-        this.reachable = true
-        this.lastError = undefined
-        this.log(`reconnected to nats-server ${s.server}`)
-      }
-    }
   }
 }
 

@@ -1,7 +1,8 @@
 // Starts and stops plugin instances, one per (plugin, vhost), at any time: boot, enable, disable,
 // reload, shutdown. The loader records every hook and admin command an instance adds and drops
 // them when it stops (first the hooks, so no packet arrives while the plugin drains).
-// Transitions run one at a time.
+// Transitions run one at a time. In a delivery worker (role "deliver") the hooks an instance
+// registers are kept but never reach the vhost: they cannot fire, whatever runs the registry.
 import {
   HOOKS,
   type AdminCommand,
@@ -11,6 +12,7 @@ import {
   type Logger,
   type Plugin,
   type PluginContext,
+  type PluginRole,
   type Registry,
   type Sessions,
 } from '../../contract.js'
@@ -40,6 +42,8 @@ export interface LoaderDeps {
   log: Logger
   /** general.data_dir as the server started with it (a reload does not change it). */
   dataDir: string
+  /** PluginContext.role for every instance: "full" (xmppd) or "deliver" (xmppd deliver). */
+  role: PluginRole
 }
 
 export interface PluginState {
@@ -75,7 +79,12 @@ export class PluginLoader {
   /** enable/disable/apply run one at a time. */
   private queue: Promise<unknown> = Promise.resolve()
 
-  constructor(private readonly deps: LoaderDeps) {}
+  /** A worker's hooks never fire (the contract's promise), so they are never attached. */
+  private readonly hooksReachVhosts: boolean
+
+  constructor(private readonly deps: LoaderDeps) {
+    this.hooksReachVhosts = deps.role === 'full'
+  }
 
   /**
    * Applies a config that passed preflight: first creates every instance that must (re)start,
@@ -157,7 +166,7 @@ export class PluginLoader {
       // A vhost without a section for it runs the defaults, checked only now: report every issue.
       const settings = this.settings.get(key)!
       if (!settings.options) throw new ConfigErrors(settings.errors)
-      const issues = await runChecks([settings], this.deps.catalog, this.pools, this.configDir, this.deps.dataDir)
+      const issues = await runChecks([settings], this.deps.catalog, this.pools, this.configDir, this.deps.dataDir, this.deps.role)
       if (issues.length) throw new ConfigErrors(issues)
       const instance = await this.create(settings, this.pools, this.configDir)
       this.activate(instance)
@@ -223,14 +232,14 @@ export class PluginLoader {
     if (unusable) throw new ConfigErrors([new ConfigError('general.data_dir', unusable)])
     const ctx: PluginContext = {
       host: settings.host,
-      role: 'full',
+      role: this.deps.role,
       options: settings.options,
       hooks: {
         on: (hook, handler) => {
           const reg: HookReg = { hook, handler: handler as HookHandlers[Hook], removed: false }
           if (!HOOKS.includes(hook)) throw new XMPPD_ERR_HOOK_UNKNOWN(String(hook))
           instance.hooks.push(reg)
-          if (this.instances.get(settings) === instance) reg.off = hooks.on(hook, handler)
+          if (this.instances.get(settings) === instance && this.hooksReachVhosts) reg.off = hooks.on(hook, handler)
           return () => {
             reg.removed = true
             reg.off?.()
@@ -258,7 +267,7 @@ export class PluginLoader {
 
   private activate(instance: Instance): void {
     const hooks = this.deps.hooksOf(instance.settings.host)!
-    for (const reg of instance.hooks) if (!reg.removed && !reg.off) reg.off = hooks.on(reg.hook, reg.handler)
+    if (this.hooksReachVhosts) for (const reg of instance.hooks) if (!reg.removed && !reg.off) reg.off = hooks.on(reg.hook, reg.handler)
     this.deps.log.info({ plugin: instance.settings.id, host: instance.settings.host }, 'plugin started')
   }
 

@@ -3,7 +3,7 @@
 // each plugin section against its schema, then each plugin's own check for every vhost. Nothing
 // starts here; the data folder is created, as that is the only sure test that it can be written.
 import path from 'node:path'
-import type { HttpPoolSettings } from '../../contract.js'
+import type { HttpPoolSettings, PluginRole } from '../../contract.js'
 import { ConfigError, ConfigErrors } from '../../errors.js'
 import type { LoadedConfig } from '../config/load.js'
 import { DEFAULT_DATA_DIR, type Config, type PoolConfig } from '../config/schema.js'
@@ -23,8 +23,14 @@ export interface Running {
  * The plugin settings of a config that may run, or ConfigErrors with every problem found. At
  * start (no `running`) the file's vhosts and data folder are checked, the folder created; on
  * reload, plugins are resolved for the running vhosts and checked against the running folder.
+ * `role` is what the checks see as CheckContext.role: the process's, "full" for xmppd.
  */
-export async function preflight(loaded: LoadedConfig, catalog: ReadonlyMap<string, CatalogEntry>, running?: Running): Promise<PluginKeyMap<PluginSettings>> {
+export async function preflight(
+  loaded: LoadedConfig,
+  catalog: ReadonlyMap<string, CatalogEntry>,
+  running?: Running,
+  role: PluginRole = 'full',
+): Promise<PluginKeyMap<PluginSettings>> {
   const { config, configDir } = loaded
   const hosts = running?.hosts ?? checkedHosts(loaded)
   const written = (config.general as Partial<Config['general']> | undefined)?.data_dir
@@ -34,7 +40,7 @@ export async function preflight(loaded: LoadedConfig, catalog: ReadonlyMap<strin
   const dataDirProblems = unusable ? [new ConfigError('general.data_dir', unusable)] : []
   const { settings, problems } = resolvePluginSettings(config, catalog, hosts)
   const configured = [...settings.values()].filter((s) => s.configured)
-  const issues = await runChecks(configured, catalog, httpPoolSettings({ http_connections: pools(loaded) }), configDir, dataDir)
+  const issues = await runChecks(configured, catalog, httpPoolSettings({ http_connections: pools(loaded) }), configDir, dataDir, role)
   const all = unique([...loaded.problems, ...dataDirProblems, ...problems, ...issues])
   if (all.length) throw new ConfigErrors(all)
   return settings
@@ -44,7 +50,7 @@ export async function preflight(loaded: LoadedConfig, catalog: ReadonlyMap<strin
  * Runs the plugins' checks for the given (plugin, vhost) sections that can be checked (see
  * PluginSettings.checkOptions), all at once, and places each issue in the file. A check that
  * throws is an issue of its section. `dataDir` is the server's; each check sees its plugin's
- * folder in it.
+ * folder in it, and the process's `role`.
  */
 export async function runChecks(
   list: Iterable<PluginSettings>,
@@ -52,13 +58,14 @@ export async function runChecks(
   httpPools: ReadonlyMap<string, HttpPoolSettings>,
   configDir: string,
   dataDir: string,
+  role: PluginRole,
 ): Promise<ConfigError[]> {
   const runs = [...list].map(async (s) => {
     const options = s.checkOptions
     if (!options) return []
     try {
       const { check } = await catalog.get(s.id)!.load()
-      const issues = (await check?.({ host: s.host, options, httpPools, configDir, dataDir: pluginDataDir(dataDir, s.id), role: 'full' })) ?? []
+      const issues = (await check?.({ host: s.host, options, httpPools, configDir, dataDir: pluginDataDir(dataDir, s.id), role })) ?? []
       return issues.map((i) => new ConfigError(s.locate(i.path), i.reason, { cause: i }))
     } catch (err) {
       return [new ConfigError(s.locate(''), `cannot be checked: ${(err as Error)?.message ?? String(err)}`, { cause: err })]
