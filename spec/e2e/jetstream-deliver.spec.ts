@@ -6,58 +6,51 @@
 // timing.
 import { test, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
-import path from 'node:path'
 import { cluster, clusterBalanced, nodeToml } from '../helpers/cluster.js'
 import { startNats } from '../helpers/nats.js'
 import { deliveryReport, webhookRecorder } from '../helpers/webhook-recorder.js'
-import { root } from '../helpers/xmppd.js'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
 })
 
-// `xmppd deliver` comes with its own change; until it is in, this spec says so instead of failing.
-const usage = spawnSync(process.execPath, [path.join(root, 'dist/cli/xmppd.js'), '--help'], { encoding: 'utf8' }).stdout
-const hasDeliver = /xmppd deliver\b/.test(usage)
+test('xmppd deliver alone delivers what an XMPP node with deliver = false publishes', async (t) => {
+  const N = 500
+  const nats = await startNats()
+  cleanups.push(() => nats.stop())
+  const rec = await webhookRecorder()
+  cleanups.push(() => rec.close())
+  const nodes = cluster()
+  cleanups.push(() => nodes.close())
+  // One config text, as an operator would share it; each process gets its own copy and data_dir.
+  const toml = nodeToml({ endpoint: rec.url, nats: nats.url, plugin: 'deliver = false' })
+  const node = await nodes.start('xmpp', toml)
+  const messages = await node.send('alice', 'published', N)
+  await nodes.countsWhen((c) => c.accepted === N && c.pending === N)
+  assert.equal(rec.deliveries.length, 0, 'the node only publishes')
+  const nodeStatus = await node.xmppctl('plugin', 'status', '--host', 'localhost')
+  assert.match(nodeStatus.stdout, /publishes only \(deliver = false\)/)
 
-test(
-  'xmppd deliver alone delivers what an XMPP node with deliver = false publishes',
-  { skip: hasDeliver ? false : 'xmppd deliver not merged yet' },
-  async (t) => {
-    const N = 500
-    const nats = await startNats()
-    cleanups.push(() => nats.stop())
-    const rec = await webhookRecorder()
-    cleanups.push(() => rec.close())
-    const nodes = cluster()
-    cleanups.push(() => nodes.close())
-    // One config text, as an operator would share it; each process gets its own copy and data_dir.
-    const toml = nodeToml({ endpoint: rec.url, nats: nats.url, plugin: 'deliver = false' })
-    const node = await nodes.start('xmpp', toml)
-    const messages = await node.send('alice', 'published', N)
-    await nodes.countsWhen((c) => c.accepted === N && c.pending === N)
-    assert.equal(rec.deliveries.length, 0, 'the node only publishes')
-    const nodeStatus = await node.xmppctl('plugin', 'status', '--host', 'localhost')
-    assert.match(nodeStatus.stdout, /publishes only \(deliver = false\)/)
+  const worker = await nodes.startWorker('worker', toml)
+  await rec.waitForAll(messages, 60_000)
+  const r = deliveryReport(rec.deliveries, messages)
+  t.diagnostic(`${N} messages, ${rec.deliveries.length} requests, ${r.duplicates} duplicates`)
+  assert.deepEqual(r.missing, [])
+  assert.deepEqual(r.idChanged, [])
 
-    const worker = await nodes.startWorker('worker', toml)
-    await rec.waitForAll(messages, 60_000)
-    const r = deliveryReport(rec.deliveries, messages)
-    t.diagnostic(`${N} messages, ${rec.deliveries.length} requests, ${r.duplicates} duplicates`)
-    assert.deepEqual(r.missing, [])
-    assert.deepEqual(r.idChanged, [])
-
-    const c = await nodes.countsWhen((x) => x.pending === 0 && clusterBalanced(x), 30_000)
-    assert.deepEqual([c.accepted, c.sent, c.failed], [N, N, 0])
-    const byNode = await nodes.counts([node])
-    const byWorker = await nodes.counts([worker])
-    assert.deepEqual([byNode.accepted, byNode.sent], [N, 0], 'the XMPP node accepted them and sent none')
-    assert.deepEqual([byWorker.accepted, byWorker.sent], [0, N], 'the worker accepted none and sent them all')
-    const workerStatus = await worker.xmppctl('plugin', 'status', '--host', 'localhost')
-    assert.equal(workerStatus.code, 0, workerStatus.stderr)
-    assert.match(workerStatus.stdout, /delivery worker/)
-    assert.equal(await worker.stop('SIGTERM'), 0)
-  },
-)
+  const c = await nodes.countsWhen((x) => x.pending === 0 && clusterBalanced(x), 30_000)
+  assert.deepEqual([c.accepted, c.sent, c.failed], [N, N, 0])
+  const byNode = await nodes.counts([node])
+  const byWorker = await nodes.counts([worker])
+  assert.deepEqual([byNode.accepted, byNode.sent], [N, 0], 'the XMPP node accepted them and sent none')
+  assert.deepEqual([byWorker.accepted, byWorker.sent], [0, N], 'the worker accepted none and sent them all')
+  const workerStatus = await worker.xmppctl('plugin', 'status', '--host', 'localhost')
+  assert.equal(workerStatus.code, 0, workerStatus.stderr)
+  assert.match(workerStatus.stdout, /delivery worker/)
+  assert.match(node.log(), /"msg":"c2s listening"/)
+  assert.doesNotMatch(worker.log(), /"msg":"c2s listening"/, 'no XMPP in a worker')
+  const dataDir = (log: string) => /"data_dir":"([^"]+)"/.exec(log)?.[1]
+  assert.notEqual(dataDir(worker.log()), dataDir(node.log()), 'its own data_dir')
+  assert.equal(await worker.stop('SIGTERM'), 0)
+})
