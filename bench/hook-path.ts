@@ -78,7 +78,7 @@ async function eligible(sink: SinkProcess, outbox: 'sqlite' | 'memory', alsoInel
   const server = await startTestServer({ extra: config(sink, outbox) })
   // The instance's own outbox: open() shares it within the process (the same file, the same object).
   const dataDir = path.join(path.dirname(server.configFile), 'xmppd-data', 'mod_event_pusher_http')
-  const handle = outbox === 'sqlite' ? openOutbox('sqlite', dataDir, 'localhost', () => undefined) : undefined
+  const handle = outbox === 'sqlite' ? await openOutbox({ kind: 'sqlite' }, dataDir, 'localhost', () => undefined) : undefined
   try {
     const hooks = server.hooksOf('localhost')!
     const { packet: chat, from, to } = chatPacket()

@@ -6,6 +6,8 @@ import { parseTime, TIME_FORMS } from '../server/plugins/time-arg.js'
 import { UsageError } from './args.js'
 
 export const DEFAULT_PLUGIN = 'mod_event_pusher_http'
+/** The most `--limit` takes: the maximum plugin.json declares for the deliveries command's limit (a spec checks they agree). */
+export const LIMIT_MAX = 10_000
 
 export const DELIVERIES_OPTIONS = {
   plugin: { type: 'string' },
@@ -27,17 +29,19 @@ export const DELIVERIES_HELP: Record<string, string> = {
                                             put dead letters back as pending (same webhook-ids)
 Run "xmppctl deliveries COMMAND --help" for one of them, "xmppctl --help" for the common options.`,
   'deliveries list': `usage: xmppctl deliveries list --host H [--failed | --pending] [--since TIME] [--jid JID] [--handler NAME] [--limit N] [--plugin ID] [--json]
-Lists the notifications the plugin keeps on vhost H, newest first: dead letters (--failed), pending ones
-(--pending), or both. One line each: webhook-id, handler, sender -> recipient, state, last status or error,
-attempts, times. --json prints the plugin's answer as is (with the bodies).
-  --since TIME     ${TIME_FORMS}; a time without an offset is UTC
+Lists the notifications the plugin keeps on vhost H, newest first (by acceptance time): dead letters
+(--failed), pending ones (--pending), or both. One line each: webhook-id, handler, sender -> recipient, state,
+last status or error, attempts, times. --json prints the plugin's answer as is (with the bodies).
+  --since TIME     pending ones accepted since, dead letters failed since: ${TIME_FORMS};
+                   a time without an offset is UTC
   --jid JID        sender or recipient, bare or full
   --handler NAME   one handler's
-  --limit N        at most N (the plugin's default: 100)
+  --limit N        at most N, from 1 to ${LIMIT_MAX} (the plugin's default: 100)
   --plugin ID      the plugin to ask (default ${DEFAULT_PLUGIN})`,
   'deliveries replay': `usage: xmppctl deliveries replay --host H (--id WEBHOOK_ID ... | --failed [--since TIME] [--handler NAME]) [--plugin ID] [--json]
 Puts dead letters back as pending: each keeps its webhook-id, its attempts start again from zero. Prints how
-many were replayed, and each --id that was not a dead letter (nothing changed for it).
+many were replayed, each --id that was not a dead letter (nothing changed for it), and how many dead letters
+were left because no handler of their name runs (a reload removed it).
   --id WEBHOOK_ID  a dead letter to replay; repeat for several
   --failed         every dead letter (of --handler NAME, failed since --since TIME: ${TIME_FORMS})
   --plugin ID      the plugin to ask (default ${DEFAULT_PLUGIN})`,
@@ -78,7 +82,8 @@ export function deliveriesRequest(action: 'list' | 'replay', host: string | unde
   if (action === 'list') {
     only(['id'], 'is an option of deliveries replay')
     if (values.failed && values.pending) throw usage('--failed and --pending exclude each other (neither lists both)')
-    if (values.limit !== undefined && !/^[1-9]\d{0,8}$/.test(values.limit)) throw usage(`--limit: "${values.limit}" is not a whole number above 0`)
+    if (values.limit !== undefined && !(/^[1-9]\d{0,4}$/.test(values.limit) && Number(values.limit) <= LIMIT_MAX))
+      throw usage(`--limit: a whole number from 1 to ${LIMIT_MAX}, not "${values.limit}"`)
     const query = new URLSearchParams()
     if (values.failed || values.pending) query.set('state', values.failed ? 'failed' : 'pending')
     for (const k of ['since', 'jid', 'handler', 'limit'] as const) if (values[k] !== undefined) query.set(k, values[k])
@@ -160,8 +165,10 @@ export function formatDeliveries(items: Delivery[]): string {
     .join('\n')
 }
 
-export function formatReplay(body: { replayed?: number; notFound?: string[] }): string {
+export function formatReplay(body: { replayed?: number; notFound?: string[]; noHandler?: Array<{ handler: string; count: number }> }): string {
   const lines = [`replayed ${body?.replayed ?? 0}`]
   for (const id of body?.notFound ?? []) lines.push(`  not a dead letter, nothing changed: ${id}`)
+  for (const { handler, count } of body?.noHandler ?? [])
+    lines.push(`  no handler ${handler} runs (a reload removed it): ${count} left as dead letters, replayable once it runs again`)
   return lines.join('\n')
 }

@@ -5,8 +5,6 @@
 import { XMPPD_ERR_COMMAND_ARGS } from '../errors.js'
 import type { Delivery, Outbox, ReplayResult, ReplaySelector } from './outbox/outbox.js'
 
-const DEFAULT_LIMIT = 100
-
 /** A listed notification, times as ISO 8601; the stored event (body, JIDs, type, id) as it was accepted. */
 export type ListedDelivery = Omit<Delivery, 'acceptedAt' | 'firstAttemptAt' | 'lastAttemptAt' | 'failedAt' | 'dueAt'> & {
   acceptedAt: string
@@ -23,19 +21,25 @@ export async function listDeliveries(outbox: Outbox, host: string, args: Record<
     since: time(args, 'since'),
     jid: args.jid || undefined,
     handler: args.handler || undefined,
-    limit: args.limit ? Number(args.limit) : DEFAULT_LIMIT,
+    limit: args.limit ? Number(args.limit) : undefined, // the outbox's default
   })
   return { items: items.map(listed) }
 }
 
-/** `{ ids }` or `{ failed: "true", since?, handler? }`; never both. */
-export async function replayDeliveries(outbox: Outbox, host: string, args: Record<string, string>, now: number): Promise<ReplayResult> {
+/** `{ ids }` or `{ failed: "true", since?, handler? }`; never both. Dead letters of a handler not in `live` stay (noHandler). */
+export async function replayDeliveries(
+  outbox: Outbox,
+  host: string,
+  args: Record<string, string>,
+  now: number,
+  live: ReadonlySet<string>,
+): Promise<ReplayResult> {
   const ids = (args.ids ?? '').split(/\s+/).filter(Boolean)
   const failed = args.failed === 'true'
   if (ids.length > 0 && failed) throw new XMPPD_ERR_COMMAND_ARGS('ids', 'give either ids or failed, not both')
   if (ids.length > 0 && (args.since || args.handler)) throw new XMPPD_ERR_COMMAND_ARGS('ids', 'since and handler go with failed, not with ids')
   if (ids.length === 0 && !failed) throw new XMPPD_ERR_COMMAND_ARGS('ids', 'give the webhook-ids to replay, or failed = true')
-  const selector: ReplaySelector = ids.length > 0 ? { ids } : { failed: true, since: time(args, 'since'), handler: args.handler || undefined }
+  const selector: ReplaySelector = ids.length > 0 ? { ids, live } : { failed: true, since: time(args, 'since'), handler: args.handler || undefined, live }
   return outbox.replay(host, selector, now)
 }
 

@@ -106,13 +106,13 @@ export class Instance {
     this.handle.onHandover(() => {
       for (const h of this.handlers) this.deliverers.get(h.poolName)!.offered(h.name)
     })
-    void this.sweep()
-    this.sweepTimer = setInterval(() => void this.sweep(), Math.min(EXPIRY_SWEEP_MS, this.maxPendingAge, this.options.dead_letter_retention * 1000))
-    this.sweepTimer.unref()
     ctx.admin.command('status', () => this.status())
     ctx.admin.command('deliveries', (args) => listDeliveries(this.outbox, ctx.host, args))
     ctx.admin.command('deliveries-replay', (args) => this.replay(args))
     this.accepting = true
+    void this.sweep() // expires only while accepting
+    this.sweepTimer = setInterval(() => void this.sweep(), Math.min(EXPIRY_SWEEP_MS, this.maxPendingAge, this.options.dead_letter_retention * 1000))
+    this.sweepTimer.unref()
     // A delivery worker (xmppd deliver) has no users: its hooks would never fire.
     if (ctx.role !== 'deliver') {
       if (this.messageHandlers.length > 0) this.unhooks.push(ctx.hooks.on('user_send_packet', this.onSendPacket))
@@ -218,10 +218,10 @@ export class Instance {
 
   /** Dead letters back as pending: counted replayed, and due now for their handlers. */
   private async replay(args: Record<string, string>) {
-    const result = await replayDeliveries(this.outbox, this.ctx.host, args, Date.now())
+    const result = await replayDeliveries(this.outbox, this.ctx.host, args, Date.now(), new Set(this.handlers.map((h) => h.name)))
     this.metrics.replayed(result.replayed)
     if (result.replayed > 0) for (const h of this.handlers) this.deliverers.get(h.poolName)!.offered(h.name)
-    this.ctx.log.info({ replayed: result.replayed, not_found: result.notFound.length }, 'dead letters replayed')
+    this.ctx.log.info({ replayed: result.replayed, not_found: result.notFound.length, no_handler: result.noHandler }, 'dead letters replayed')
     return result
   }
 
@@ -233,11 +233,11 @@ export class Instance {
     try {
       this.metrics.purged(await this.outbox.purgeDead(this.ctx.host, Date.now() - this.options.dead_letter_retention * 1000))
       const cutoff = Date.now() - this.maxPendingAge
-      // A backend hands them out in batches; the event loop runs between two.
-      for (;;) {
+      // In batches (the loop turns between two); one is counted even after a stop (they are dead letters), none starts after.
+      while (this.accepting) {
         const expired = await this.outbox.expire(this.ctx.host, cutoff)
-        if (expired.length === 0 || !this.accepting) break
         for (const e of expired) this.outcomes.failed(e.handler, 'expired', { attempts: e.attempts, webhookId: e.webhookId })
+        if (expired.length === 0) break
         await new Promise((resolve) => setImmediate(resolve))
       }
     } catch (err) {

@@ -77,7 +77,7 @@ breaker = { volume_threshold = 1000 }
   assert.ok(!text.includes(SECRET) && !text.includes(ADMIN_TOKEN), 'no secret on the page')
 })
 
-test('the latest dead letters are listed with the token: time, handler, sender → recipient, reason and status', async () => {
+test('the latest dead letters are listed with the token: when each failed, handler, sender → recipient, reason and status', async () => {
   const rec = await webhookRecorder()
   rec.answer(500)
   const server = await startTestServer(
@@ -102,6 +102,7 @@ breaker = { volume_threshold = 1000 }
   const alice = await chatSender(server.c2sPort, 'alice', 'alice-pw')
   cleanups.push(async () => alice.close())
   const messages = bodies('listed', 3)
+  const before = Date.now()
   for (const m of messages) await alice.send('bob@localhost', [m])
   await eventually(
     () => hostCounts(server.registry, HOST),
@@ -124,4 +125,16 @@ breaker = { volume_threshold = 1000 }
     assert.match(r, /HTTP 500/)
   }
   assert.equal(messages.filter((m) => rows.some((r) => r.includes(m))).length, 3, 'each body shown')
+  // When each failed: the API's failedAt (ISO 8601), in the page as the browser's local time.
+  const res = await fetch(`http://127.0.0.1:${server.httpPort}/api/hosts/${HOST}/plugins/mod_event_pusher_http/deliveries?state=failed`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  })
+  const { items } = (await res.json()) as { items: Array<{ failedAt: string }> }
+  const failedAt = items.map((i) => i.failedAt).sort()
+  assert.equal(failedAt.length, 3)
+  for (const t of failedAt) assert.ok(Date.parse(t) >= before && Date.parse(t) <= Date.now(), `${t} is when this spec ran`)
+  const times = page.getByTestId(`dead-letters-${HOST}`).getByTestId('dead-letter-time')
+  assert.deepEqual((await times.evaluateAll((ts) => ts.map((t) => t.getAttribute('datetime')))).sort(), failedAt)
+  const shown = await times.evaluateAll((ts) => ts.map((t) => [t.textContent, new Date(t.getAttribute('datetime') ?? '').toLocaleString()]))
+  for (const [text, local] of shown) assert.equal(text, local, 'the local time of failedAt')
 })

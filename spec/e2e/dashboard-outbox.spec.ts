@@ -69,6 +69,9 @@ test('a reload that removes a handler: its notifications stay pending, shown as 
     await page.goto(`${base}/dashboard`)
     await waitForText(page, `pending-${HOST}`, (t) => t === '4')
     await waitForText(page, `pending-${HOST}-dead_pool/n`, (t) => t === '4 / 1,000,000 pending')
+    // Per handler, the age of its oldest pending notification (its oldest_pending series).
+    assert.ok(((await statusAt(base)).metrics.oldest_pending?.by ?? {})['dead_pool/n'] > 0)
+    await waitForText(page, `oldest-${HOST}-dead_pool/n`, (t) => /^oldest \d+ (s|min)$/.test(t))
     assert.equal(await page.getByTestId(`failed-${HOST}`).textContent(), '0', 'unreachable is not a failure')
     assert.equal(await page.getByTestId(`outbox-${HOST}`).textContent(), `sqlite · ${outboxFile}`)
     assert.ok(await page.getByTestId(`orphans-${HOST}`).isHidden(), 'no removed handlers to show')
@@ -88,6 +91,7 @@ test('a reload that removes a handler: its notifications stay pending, shown as 
     assert.deepEqual(renamed.metrics.pending?.by, { 'dead_pool/v2': 0, 'dead_pool/n': 4 }, 'the metric keeps the old name')
     assert.match(formatStatus([renamed]), /^ {2}removed handler dead_pool\/n: 4 pending \(delivered if a handler of that name returns, else they expire\)$/m)
     await waitForText(page, `orphan-${HOST}-dead_pool/n`, (t) => t === '4 pending')
+    assert.equal(await page.getByTestId(`oldest-${HOST}-dead_pool/v2`).textContent(), '', 'nothing pending: no age')
     assert.ok(await page.getByTestId(`orphans-${HOST}`).isVisible())
     assert.equal(await page.getByTestId(`pending-${HOST}`).textContent(), '4')
 

@@ -13,6 +13,12 @@ import { webhookRecorder } from '../helpers/webhook-recorder.js'
 import { ADMIN_TOKEN, configToml, spawnBin, startTestServer, type TestServer } from '../helpers/xmppd.js'
 
 const SECRET = 'Bearer dead-letter-secret-3c9e51'
+const SIGNING_KEY = Buffer.from('dead-letter-signing-key-5d1e').toString('base64')
+/** What must appear in no output: the header's value, the signing secret, its base64 key and the key itself. */
+const SECRETS = [SECRET, `whsec_${SIGNING_KEY}`, SIGNING_KEY, 'dead-letter-signing-key-5d1e']
+const noSecretIn = (out: string, what: string) => {
+  for (const s of SECRETS) assert.ok(!out.includes(s), `${what}: no secret (${s.slice(0, 12)}…)`)
+}
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
@@ -39,6 +45,7 @@ retries = 1
 retry_base_delay = 20
 retry_max_delay = 40
 headers = { Authorization = "${SECRET}" }
+signing_secrets = ["whsec_${SIGNING_KEY}"]
 breaker = { volume_threshold = 1000 }
 `
   const server = await startTestServer(
@@ -64,6 +71,10 @@ breaker = { volume_threshold = 1000 }
   const counts = await hostCounts(server.registry, 'localhost')
   assert.deepEqual([counts.accepted, counts.failed.status, counts.sent], [20, 20, 0], 'counted failed once each')
   assert.equal(rec.deliveries.length, 40, 'two attempts each')
+  assert.ok(
+    rec.deliveries.every((d) => d.signature?.startsWith('v1,')),
+    'signed with the secret',
+  )
 
   const listed = await xmppctl(server, 'deliveries', 'list', '--host', 'localhost', '--failed', '--json')
   assert.equal(listed.code, 0, listed.stderr)
@@ -74,7 +85,7 @@ breaker = { volume_threshold = 1000 }
   const plain = await xmppctl(server, 'deliveries', 'list', '--host', 'localhost', '--failed', '--limit', '5', '--jid', 'bob@localhost')
   assert.equal(plain.stdout.trimEnd().split('\n').length, 5)
   assert.match(plain.stdout, /HTTP 500/)
-  for (const out of [listed.stdout, plain.stdout, listed.stderr]) assert.ok(!out.includes(SECRET), 'no secret in any output')
+  for (const out of [listed.stdout, plain.stdout, listed.stderr, plain.stderr]) noSecretIn(out, 'deliveries list')
 
   // The same list over XMPP, for an admin (XEP-0050), with a relative --since.
   const admin = await connectClient(server.c2sPort, 'admin@localhost', 'admin-pw')
@@ -103,10 +114,12 @@ breaker = { volume_threshold = 1000 }
       .join('\n'),
   )
   assert.equal(overXmpp.items.length, 20)
-  assert.ok(!JSON.stringify(overXmpp).includes(SECRET))
+  noSecretIn(reply.toString(), 'deliveries-list over XMPP')
 
   const status = await xmppctl(server, 'plugin', 'status', '--host', 'localhost')
   assert.match(status.stdout, /dead letters: 20 /)
+  const statusJson = await xmppctl(server, 'plugin', 'status', '--host', 'localhost', '--json')
+  for (const out of [status.stdout, status.stderr, statusJson.stdout, statusJson.stderr]) noSecretIn(out, 'plugin status')
 
   rec.answer(204)
   const firstIds = new Map(rec.deliveries.map((d) => [d.message, d.id]))
@@ -115,10 +128,12 @@ breaker = { volume_threshold = 1000 }
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
     body: JSON.stringify({ ids: [items[0].webhookId] }),
   })
-  assert.deepEqual(await one.json(), { replayed: 1, notFound: [] })
+  const oneText = await one.text()
+  assert.deepEqual(JSON.parse(oneText), { replayed: 1, notFound: [], noHandler: [] })
   const replayed = await xmppctl(server, 'deliveries', 'replay', '--host', 'localhost', '--failed')
   assert.equal(replayed.code, 0, replayed.stderr)
   assert.match(replayed.stdout, /replayed 19/)
+  for (const out of [oneText, replayed.stdout, replayed.stderr]) noSecretIn(out, 'deliveries replay')
   await rec.waitForAll(messages, 15_000)
   for (const d of rec.deliveries.filter((x) => x.status === 204)) assert.equal(d.id, firstIds.get(d.message), `${d.message}: its original webhook-id`)
   const c = await assertBalanced(server.registry, 'localhost', 5000)
@@ -221,7 +236,7 @@ dead_letter_retention = 6
         .map((v: { getText(): string }) => v.getText())
         .join('\n'),
     ),
-    { replayed: 1, notFound: ['not-a-dead-letter'] },
+    { replayed: 1, notFound: ['not-a-dead-letter'], noHandler: [] },
   )
   await rec.waitForAll([since[0].event.body], 10_000)
   assert.equal(rec.deliveries.find((d) => d.status === 204)?.id, since[0].webhookId, 'replayed with its webhook-id')

@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { LIMIT_MAX } from '../../lib/cli/xmppctl-deliveries.js'
 import { loadManifest } from '../../lib/server/plugins/catalog.js'
 import { CANNED, calls } from '../fixtures/canned-deliveries/index.js'
 import { connectClient, xml, type TestClient } from '../helpers/client.js'
@@ -111,6 +112,7 @@ test('errors: unknown plugin, vhost, command 404; wrong method 405; bad argument
     ],
     ['GET', `${BASE}/deliveries?since=yesterday`, undefined, 400, 'bad_arguments', /^since: "yesterday" is not a time: use ISO 8601/],
     ['GET', `${BASE}/deliveries?limit=0`, undefined, 400, 'bad_arguments', /^limit: must be at least 1$/],
+    ['GET', `${BASE}/deliveries?limit=1000000000`, undefined, 400, 'bad_arguments', /^limit: must be at most 10000$/],
     ['GET', `${BASE}/deliveries?jid=a&jid=b`, undefined, 400, 'bad_arguments', /^jid: given more than once$/],
     ['POST', `${BASE}/deliveries/replay`, '{"ids": [', 400, 'bad_arguments', /^body: not JSON/],
     ['POST', `${BASE}/deliveries/replay`, ['x'], 400, 'bad_arguments', /^body: must be a JSON object/],
@@ -276,13 +278,17 @@ test('xmppctl deliveries replay: replayed N and the ids that were not dead lette
 })
 
 test('xmppctl deliveries: bad usage exits 2 with one line, before asking the server', async () => {
+  const limit = real.admin_commands.find((c: any) => c.name === 'deliveries').args.find((a: any) => a.name === 'limit')
+  assert.equal(LIMIT_MAX, limit.maximum, "xmppctl's --limit bound is plugin.json's")
   const before = calls.length
   const cases: Array<[string[], string]> = [
     [['list', '--host', 'localhost', '--since', 'last tuesday'], '--since: "last tuesday" is not a time: use ISO 8601'],
     [['list', '--host', 'localhost', '--since', '2024-02-30'], '--since: "2024-02-30" is not a time: no such date or time of day'],
     [['list', '--failed'], 'deliveries list needs --host'],
     [['list', '--host', 'h', '--failed', '--pending'], '--failed and --pending exclude each other'],
-    [['list', '--host', 'h', '--limit', 'ten'], '--limit: "ten" is not a whole number above 0'],
+    [['list', '--host', 'h', '--limit', 'ten'], '--limit: a whole number from 1 to 10000, not "ten"'],
+    [['list', '--host', 'h', '--limit', '1000000000'], '--limit: a whole number from 1 to 10000, not "1000000000"'],
+    [['list', '--host', 'h', '--limit', '10001'], '--limit: a whole number from 1 to 10000, not "10001"'],
     [['list', '--host', 'h', '--id', 'x'], '--id is an option of deliveries replay'],
     [['replay', '--host', 'h'], 'deliveries replay needs --id WEBHOOK_ID ... or --failed'],
     [['replay', '--host', 'h', '--id', 'a', '--failed'], 'give --id WEBHOOK_ID ... or --failed, not both'],

@@ -12,6 +12,8 @@ export interface Delivery {
   status: number | undefined
   /** When it arrived (ms since the epoch), for diagnostics. */
   at: number
+  /** Its webhook-signature header, if signed. */
+  signature?: string
 }
 
 export interface Recorder {
@@ -46,6 +48,7 @@ export async function webhookRecorder({ startDown = false } = {}): Promise<Recor
     req.on('data', (c: string) => (body += c))
     req.on('end', () => {
       const d: Delivery = { id: String(req.headers['webhook-id']), message: new URLSearchParams(body).get('message') ?? '', status: undefined, at: Date.now() }
+      if (req.headers['webhook-signature']) d.signature = String(req.headers['webhook-signature'])
       deliveries.push(d)
       if (how === 'hang') return void hanging.add(req.socket)
       d.status = how

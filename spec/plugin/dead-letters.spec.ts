@@ -162,12 +162,16 @@ for (const [name, make] of backends) {
       outbox.fail(again, { reason: 'status', failedAt: 2_500, attempts: 2, last: { at: 2_400, reached: true, status: 500 } })
       outbox.add(H, 'h', 'msg_2', ev('two', 3_000), 1) // pending, and the handler is at its max_queue of 1
       const result = await outbox.replay(H, { ids: ['msg_1', 'msg_2', 'msg_nope'] }, 50_000)
-      assert.deepEqual(result, { replayed: 1, notFound: ['msg_2', 'msg_nope'] })
+      assert.deepEqual(result, { replayed: 1, notFound: ['msg_2', 'msg_nope'], noHandler: [] })
       assert.equal(outbox.pending(H, 'h'), 2, 'replay ignores max_queue and counts pending')
       assert.deepEqual(outbox.deadByHandler(H), [])
       const [listed] = await outbox.deliveries(H, { state: 'pending', limit: 1 })
       assert.deepEqual([listed.webhookId, listed.acceptedAt, listed.dueAt, listed.attempts, listed.status], ['msg_1', 50_000, 50_000, 0, undefined])
-      assert.deepEqual(await outbox.replay(H, { ids: ['msg_1'] }, 60_000), { replayed: 0, notFound: ['msg_1'] }, 'replaying it twice changes nothing')
+      assert.deepEqual(
+        await outbox.replay(H, { ids: ['msg_1'] }, 60_000),
+        { replayed: 0, notFound: ['msg_1'], noHandler: [] },
+        'replaying it twice changes nothing',
+      )
       assert.equal(outbox.pending(H, 'h'), 2)
       const leased = await outbox.lease(H, 'h', 10, 50_000)
       assert.deepEqual(
@@ -189,9 +193,9 @@ for (const [name, make] of backends) {
       await dead(outbox, 'h', 'h_early', ev('1', 1_000), 10_000)
       await dead(outbox, 'h', 'h_late', ev('2', 2_000), 20_000)
       await dead(outbox, 'g', 'g_late', ev('3', 3_000), 30_000)
-      assert.deepEqual(await outbox.replay(H, { failed: true, since: 15_000, handler: 'h' }, 40_000), { replayed: 1, notFound: [] })
+      assert.deepEqual(await outbox.replay(H, { failed: true, since: 15_000, handler: 'h' }, 40_000), { replayed: 1, notFound: [], noHandler: [] })
       assert.deepEqual(ids(await outbox.deliveries(H, { state: 'pending' })), ['h_late'])
-      assert.deepEqual(await outbox.replay(H, { failed: true }, 40_000), { replayed: 2, notFound: [] })
+      assert.deepEqual(await outbox.replay(H, { failed: true }, 40_000), { replayed: 2, notFound: [], noHandler: [] })
       assert.deepEqual(await outbox.deliveries(H, { state: 'failed' }), [])
       assert.equal(outbox.pending(H, 'h'), 2)
       assert.equal(outbox.pending(H, 'g'), 1)
@@ -230,7 +234,7 @@ describe('dead letters: sqlite file', () => {
     const [d] = await b.deliveries(H, { state: 'failed' })
     assert.deepEqual([d.webhookId, d.event.body, d.status, d.failedAt, d.reason], ['msg_1', 'one', 500, 5_000, 'status'])
     b.add(H, 'h', 'msg_3', ev('three', 6_000), 1000)
-    assert.deepEqual(await b.replay(H, { ids: ['msg_1'] }, 7_000), { replayed: 1, notFound: [] })
+    assert.deepEqual(await b.replay(H, { ids: ['msg_1'] }, 7_000), { replayed: 1, notFound: [], noHandler: [] })
     assert.deepEqual(ids(await b.lease(H, 'h', 10, 7_000)).sort(), ['msg_1', 'msg_3'])
     await b.close()
     const c = new SqliteOutbox(file)

@@ -1,13 +1,13 @@
 // Dead letters through the plugin's admin commands (mounted on the fake host, a real sink): what
 // failed is listed with its last answer, replayed with its webhook-id and counted replayed, and
-// purged after dead_letter_retention. The accounting holds: accepted + recovered + replayed =
-// sent + failed + pending.
+// purged after dead_letter_retention; a stop during an expiry sweep counts what the sweep expired.
+// The accounting holds: accepted + recovered + replayed = sent + failed + pending.
 import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, it } from 'node:test'
 import createEventPusherHttp from '../../lib/plugin/index.js'
-import { FakeHost } from '../helpers/fake-host.js'
+import { FakeHost, tempDataDir } from '../helpers/fake-host.js'
 import { assertBalanced, eventually, hostCounts } from '../helpers/metrics.js'
-import { startSink, type Sink } from '../helpers/sink.js'
+import { closedPort, startSink, type Sink } from '../helpers/sink.js'
 import { chat } from '../helpers/stanza.js'
 
 let sink: Sink
@@ -68,10 +68,10 @@ describe('dead letters', () => {
     sink.behave({ status: 204 })
     const idsBefore = new Map(items.map((d: { event: { body: string }; webhookId: string }) => [d.event.body, d.webhookId]))
     const replay = await h.command('deliveries-replay', { ids: `${items[0].webhookId} msg_unknown` })
-    assert.deepEqual(replay, { replayed: 1, notFound: ['msg_unknown'] })
+    assert.deepEqual(replay, { replayed: 1, notFound: ['msg_unknown'], noHandler: [] })
     await sink.waitFor(9)
     const rest = await h.command('deliveries-replay', { failed: 'true' })
-    assert.deepEqual(rest, { replayed: 3, notFound: [] })
+    assert.deepEqual(rest, { replayed: 3, notFound: [], noHandler: [] })
     await sink.waitFor(12)
     const delivered = sink.requests.slice(8)
     for (const r of delivered) assert.equal(r.headers['webhook-id'], idsBefore.get(r.form.message), `${r.form.message}: the same webhook-id`)
@@ -105,5 +105,75 @@ describe('dead letters', () => {
     )
     assert.equal(s.failed.total, 1, 'a purge changes no outcome')
     await assertBalanced(h.registry, h.host)
+  })
+
+  it("a removed handler's dead letters: an orphan with dead letters only; a replay leaves them (noHandler) and counts only what it put back", async () => {
+    sink.behave({ status: 500 })
+    const dataDir = tempDataDir()
+    const pools = { http_pool: { server: sink.url, request_timeout: 10_000 } }
+    const both = {
+      retries: 0,
+      handlers: [
+        { name: 'kept', path: '/k' },
+        { name: 'gone', path: '/g' },
+      ],
+    }
+    host = new FakeHost({ dataDir, pools })
+    const h = host
+    await h.start(createEventPusherHttp, both)
+    send(h, 'bob@a.test', 'x')
+    await eventually(
+      () => hostCounts(h.registry, h.host),
+      (c) => assert.equal(c.failedTotal, 2),
+      5000,
+    )
+    await h.stop()
+    sink.behave({ status: 204 })
+    await h.start(createEventPusherHttp, { ...both, handlers: [{ name: 'kept', path: '/k' }] })
+    assert.deepEqual((await h.command('status')).orphans, [{ name: 'gone', pending: 0, dead_letters: 1 }])
+    const replay = await h.command('deliveries-replay', { failed: 'true' })
+    assert.deepEqual(replay, { replayed: 1, notFound: [], noHandler: [{ handler: 'gone', count: 1 }] })
+    await sink.waitFor(3)
+    const c = await assertBalanced(h.registry, h.host)
+    assert.deepEqual([c.accepted, c.replayed, c.sent, c.failedTotal], [2, 1, 1, 2])
+    const left = await h.command('deliveries', { state: 'failed' })
+    assert.deepEqual(
+      left.items.map((d: { handler: string }) => d.handler),
+      ['gone'],
+      'still a dead letter, replayable once a handler of that name runs',
+    )
+  })
+
+  it('a stop during an expiry sweep: each notification the sweep made a dead letter is counted failed expired; the rest stays pending', async () => {
+    // More than one of the sqlite outbox's expiry batches (10,000), waiting for an endpoint that
+    // refuses connections (not an attempt). A second vhost holds the file open across the stop.
+    const n = 12_000
+    const dataDir = tempDataDir()
+    const pools = { http_pool: { server: `http://127.0.0.1:${await closedPort()}` } }
+    const other = new FakeHost({ host: 'b.test', dataDir, pools })
+    const h = new FakeHost({ dataDir, pools })
+    const options = { path: '/n', drain_timeout: 50 }
+    try {
+      await other.start(createEventPusherHttp, options)
+      await h.start(createEventPusherHttp, options)
+      for (let i = 0; i < n; i++) send(h, 'bob@a.test', `m${i}`)
+      await h.stop()
+      await new Promise((resolve) => setTimeout(resolve, 1100))
+      // Its first sweep expires them in batches, the event loop turning between two; the stop
+      // comes while it waits after the first. Then the stopped instance's sweep does what it still does.
+      await h.start(createEventPusherHttp, { ...options, max_pending_age: 1 })
+      await h.stop()
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      await h.start(createEventPusherHttp, options)
+      const c = await assertBalanced(h.registry, h.host, 2000, { pending: true })
+      const status = await h.command('status')
+      assert.equal(c.accepted, n)
+      assert.ok(c.failed.expired > 0, 'the first batch expired')
+      assert.equal(status.dead_letters, c.failed.expired, 'each dead letter counted failed once')
+      assert.equal(c.pending, n - c.failed.expired)
+    } finally {
+      await h.stop()
+      await other.stop()
+    }
   })
 })

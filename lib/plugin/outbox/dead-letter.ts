@@ -1,8 +1,9 @@
 // What every backend does the same way with dead letters and listings: carry a try's outcome on
 // its entry, turn an entry into a dead letter, match a listing's query. One place, so that a
 // listing means the same whichever backend runs.
-import type { DeadInfo, DeadReason, Delivery, DeliveryQuery, OutboxEntry, StoredEvent, TryRecord } from './outbox.js'
+import type { DeadInfo, DeadReason, Delivery, DeliveryQuery, OutboxEntry, ReplayResult, StoredEvent, TryRecord } from './outbox.js'
 
+/** A listing's length when the query gives none. */
 export const DEFAULT_LIMIT = 100
 
 /** Errors are summaries: a stored one is cut here, so that a huge message cannot bloat the file. */
@@ -121,3 +122,32 @@ export function jidMatcher(jid: string | undefined): ((event: StoredEvent) => bo
 export const newestFirst = (a: { acceptedAt: number; key: number }, b: { acceptedAt: number; key: number }) => b.acceptedAt - a.acceptedAt || b.key - a.key
 
 export const limitOf = (query: DeliveryQuery) => query.limit ?? DEFAULT_LIMIT
+
+/** Lets the event loop turn (I/O, timers) between two batches of a long operation. */
+export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/** A replay's result, put together batch after batch. */
+export class ReplayTally {
+  private replayed = 0
+  private readonly notFound: string[] = []
+  private readonly left = new Map<string, number>()
+
+  /** `live`: the handlers that run (undefined: any). */
+  constructor(private readonly live: ReadonlySet<string> | undefined) {}
+
+  /** Of a batch of selected dead letters, those to replay: of a handler that runs. The others stay, counted per handler. */
+  take<T extends { handler: string }>(batch: { rows: T[]; notFound: string[] }): T[] {
+    this.notFound.push(...batch.notFound)
+    const out: T[] = []
+    for (const d of batch.rows) {
+      if (!this.live || this.live.has(d.handler)) out.push(d)
+      else this.left.set(d.handler, (this.left.get(d.handler) ?? 0) + 1)
+    }
+    this.replayed += out.length
+    return out
+  }
+
+  result(): ReplayResult {
+    return { replayed: this.replayed, notFound: this.notFound, noHandler: [...this.left].map(([handler, count]) => ({ handler, count })) }
+  }
+}

@@ -33,6 +33,8 @@ export class Publisher {
   private queue: Job[] = []
   private head = 0
   private inFlight = 0
+  /** Published but not yet confirmed: lost as well if the close comes first. */
+  private readonly unconfirmed = new Set<Job>()
   private newQueued = 0
   private paused: NodeJS.Timeout | undefined
   private closed = false
@@ -73,6 +75,7 @@ export class Publisher {
         this.head = 0
       }
       this.inFlight++
+      this.unconfirmed.add(job)
       this.js.publish(job.subject, job.data, { msgID: job.msgId, headers: job.headers, timeout: PUBLISH_TIMEOUT }).then(
         () => this.published(job),
         (err: Error) => this.failed(job, err),
@@ -83,6 +86,7 @@ export class Publisher {
 
   private published(job: Job): void {
     this.inFlight--
+    if (!this.unconfirmed.delete(job)) return // confirmed after close() gave it up as lost
     if (job.kind === 'new') {
       this.newQueued--
       const k = `${job.host}\0${job.handler}`
@@ -100,6 +104,7 @@ export class Publisher {
 
   private failed(job: Job, err: Error): void {
     this.inFlight--
+    if (!this.unconfirmed.delete(job)) return
     // Back to the head, same message id: if it did land, the engine drops the second one.
     if (this.head > 0) this.queue[--this.head] = job
     else this.queue.unshift(job)
@@ -140,7 +145,8 @@ export class Publisher {
     }
     this.closed = true
     clearTimeout(this.paused)
-    const left = this.queue.slice(this.head).filter((j) => j.kind === 'new')
+    const left = [...this.unconfirmed, ...this.queue.slice(this.head)].filter((j) => j.kind === 'new')
+    this.unconfirmed.clear()
     this.queue = []
     this.head = 0
     return left

@@ -106,15 +106,25 @@ export class Scanner {
       picked.push(m)
     })
     const seen = new Set<string>()
+    const left = new Map<string, number>()
     let replayed = 0
     for (const m of picked) {
       const d = this.deadOf(m)
       seen.add(d.webhookId)
+      // No handler of its name runs (a reload removed it): it could never be delivered.
+      if (selector.live && !selector.live.has(d.handler)) {
+        left.set(d.handler, (left.get(d.handler) ?? 0) + 1)
+        continue
+      }
       const carried = { webhookId: d.webhookId, acceptedAt: now, attempts: 0, replays: d.replays + 1 }
       await this.js.publish(this.names.subject(host, d.handler), encodeEvent(d.event), { msgID: msgId(carried, 'new'), headers: encodeHeaders(carried) })
       if (await this.remove(this.names.dead, m.seq)) replayed++
     }
-    return { replayed, notFound: ids ? [...ids].filter((id) => !seen.has(id)) : [] }
+    return {
+      replayed,
+      notFound: ids ? [...ids].filter((id) => !seen.has(id)) : [],
+      noHandler: [...left].map(([handler, count]) => ({ handler, count })),
+    }
   }
 
   /** Removes the dead letters of a host that failed before `cutoff`; returns how many this call removed. */

@@ -152,9 +152,7 @@ export class JetStreamOutbox implements Outbox {
   }
 
   /** JetStream holds the schedule: a feed says when something arrives. */
-  async nextDue(): Promise<number | undefined> {
-    return undefined
-  }
+  nextDue = async (): Promise<number | undefined> => undefined
 
   settle(entry: OutboxEntry): void {
     this.take(entry)?.msg.ack()
@@ -258,17 +256,15 @@ export class JetStreamOutbox implements Outbox {
   replay(host: string, selector: ReplaySelector, now: number): Promise<ReplayResult> {
     return this.scanner.replay(host, selector, now)
   }
-
   purgeDead(host: string, cutoff: number): Promise<number> {
     return this.scanner.purgeDead(host, cutoff)
   }
-
   deadByHandler(host: string): DeadCounts[] {
     return this.gauges.deadByHandler(host).map(({ handler, n }) => ({ host, handler, dead: n }))
   }
 
+  /** The publisher publishes continuously. */
   flush(): void {}
-
   /** New notifications that never reached the stream before close(): lost (the last holder counts them). */
   lostAtClose: Job[] = []
 
@@ -279,7 +275,10 @@ export class JetStreamOutbox implements Outbox {
     for (const list of this.feeds.values()) for (const f of list) f.stop()
     this.feeds.clear()
     this.lostAtClose = await this.publisher.close(CLOSE_FLUSH_MS)
-    await this.engine.nc.drain().catch(() => undefined)
+    // Drain sends the acks and naks above; with the engine away it would wait for ever.
+    const drained = this.gauges.engineState().reachable ? this.engine.nc.drain().catch(() => undefined) : Promise.resolve()
+    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, CLOSE_FLUSH_MS))])
+    await this.engine.nc.close().catch(() => undefined)
   }
 
   /** Held messages are in progress: tell JetStream before ack_wait hands them to another node. */

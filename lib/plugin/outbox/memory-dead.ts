@@ -1,7 +1,7 @@
 // The memory backend's dead letters: per host, by webhook-id, in the order they failed, with
 // their counts per handler. Bounded only by dead_letter_retention (the purge), like the file's.
 import { Counts } from './counts.js'
-import { jidMatcher, newestFirst, type DeadLetter } from './dead-letter.js'
+import { jidMatcher, newestFirst, type DeadLetter, type ReplayTally } from './dead-letter.js'
 import type { DeadCounts, DeliveryQuery, ReplaySelector } from './outbox.js'
 
 export class DeadStore {
@@ -28,26 +28,27 @@ export class DeadStore {
     return out.sort(newestFirst).slice(0, limit)
   }
 
-  /** Removes and returns the selected dead letters, and the asked-for ids that were none. */
-  take(host: string, selector: ReplaySelector): { taken: DeadLetter[]; notFound: string[] } {
+  /** Removes and returns the selected dead letters of handlers that run; the tally keeps the rest of the answer. */
+  take(host: string, selector: ReplaySelector, tally: ReplayTally): DeadLetter[] {
     const letters = this.byHost.get(host)
-    const taken: DeadLetter[] = []
+    const rows: DeadLetter[] = []
     const notFound: string[] = []
     if ('ids' in selector) {
       for (const id of new Set(selector.ids)) {
         const d = letters?.get(id)
-        if (d) taken.push(d)
+        if (d) rows.push(d)
         else notFound.push(id)
       }
     } else {
       for (const d of letters?.values() ?? []) {
         if (selector.handler !== undefined && d.handler !== selector.handler) continue
         if (selector.since !== undefined && d.failedAt < selector.since) continue
-        taken.push(d)
+        rows.push(d)
       }
     }
+    const taken = tally.take({ rows, notFound })
     for (const d of taken) this.remove(d)
-    return { taken, notFound }
+    return taken
   }
 
   purge(host: string, cutoff: number): number {

@@ -15,7 +15,7 @@ import type {
   ReplaySelector,
   StoredEvent,
 } from './outbox.js'
-import { applyTry, deadLetterOf, jidMatcher, limitOf, listedDead, listedPending, newestOf, type Listed } from './dead-letter.js'
+import { applyTry, deadLetterOf, jidMatcher, limitOf, listedDead, listedPending, newestOf, ReplayTally, type Listed } from './dead-letter.js'
 import { DeadStore } from './memory-dead.js'
 import { MinHeap } from './min-heap.js'
 
@@ -179,12 +179,12 @@ export class MemoryOutbox implements Outbox {
   }
 
   async replay(host: string, selector: ReplaySelector, now: number): Promise<ReplayResult> {
-    const { taken, notFound } = this.dead.take(host, selector)
-    for (const d of taken) {
+    const tally = new ReplayTally(selector.live)
+    for (const d of this.dead.take(host, selector, tally)) {
       const entry: OutboxEntry = { key: d.key, host, handler: d.handler, webhookId: d.webhookId, event: d.event, attempts: 0, acceptedAt: now }
       this.lane(host, d.handler).later.push({ entry, dueAt: now, unreachable: false })
     }
-    return { replayed: taken.length, notFound }
+    return tally.result()
   }
 
   async purgeDead(host: string, cutoff: number): Promise<number> {

@@ -112,13 +112,19 @@ export interface DeliveryQuery {
   limit?: number
 }
 
-/** Dead letters to replay: by webhook-id, or every one that failed (since, of a handler). */
-export type ReplaySelector = { ids: readonly string[] } | { failed: true; since?: number; handler?: string }
+/**
+ * Dead letters to replay: by webhook-id, or every one that failed (since, of a handler). `live`:
+ * the handlers that run; a selected dead letter of another handler (a reload removed it) could
+ * never be delivered, so it stays a dead letter and is counted in `noHandler`. Undefined: any.
+ */
+export type ReplaySelector = ({ ids: readonly string[] } | { failed: true; since?: number; handler?: string }) & { live?: ReadonlySet<string> }
 
 export interface ReplayResult {
   replayed: number
   /** Asked-for ids that are not dead letters of the host (pending, or unknown): left unchanged. */
   notFound: string[]
+  /** Selected dead letters left as they are because no handler of their name runs, per handler. */
+  noHandler: Array<{ handler: string; count: number }>
 }
 
 /** How a notification waits for its next try. */
@@ -204,6 +210,7 @@ export interface Outbox {
    * Dead letters back to pending: same key and webhook-id, attempts and tries forgotten, accepted
    * and due at `now` (max_pending_age counts from the replay). max_queue is not checked: the
    * operator asked for them. Pending or unknown ids are left alone and returned in `notFound`.
+   * Many are replayed in batches (one transaction each, the event loop turning between two).
    */
   replay(host: string, selector: ReplaySelector, now: number): Promise<ReplayResult>
   /** Removes the dead letters of a host that failed before `cutoff` (ms); returns how many. */

@@ -2,9 +2,14 @@
 // letters a replay or a purge selects. Each query's SQL depends on which filters it has (so that
 // SQLite can use an index for each); the statements are prepared once per shape.
 import type Database from 'better-sqlite3'
-import { jidMatcher, type DeadLetter } from './dead-letter.js'
+import { jidMatcher, nextTurn, type DeadLetter } from './dead-letter.js'
 import { DEAD_ROW, ROW, deadOf, type DeadRow, type Row } from './sqlite-file.js'
 import type { DeliveryQuery, ReplaySelector, StoredEvent } from './outbox.js'
+
+/** Rows a JID search reads per event-loop turn. */
+const SCAN_PAGE = 2000
+/** Dead letters a replay puts back per transaction (the event loop runs between two). */
+const REPLAY_BATCH = 1000
 
 export interface Selected {
   seq: number
@@ -17,30 +22,44 @@ export class DeadQueries {
   constructor(private readonly db: Database.Database) {}
 
   /** Pending rows of a host that match, newest first, up to `limit`. */
-  pending(host: string, query: DeliveryQuery, limit: number): Row[] {
+  pending(host: string, query: DeliveryQuery, limit: number): Promise<Row[]> {
     return this.scan<Row>('outbox', ROW, 'accepted_at', host, query, limit)
   }
 
   /** Dead letters of a host that match, newest first, up to `limit`. */
-  dead(host: string, query: DeliveryQuery, limit: number): DeadLetter[] {
-    return this.scan<DeadRow>('dead', DEAD_ROW, 'failed_at', host, query, limit).map(deadOf)
+  async dead(host: string, query: DeliveryQuery, limit: number): Promise<DeadLetter[]> {
+    return (await this.scan<DeadRow>('dead', DEAD_ROW, 'failed_at', host, query, limit)).map(deadOf)
   }
 
-  /** The dead letters a replay takes, and the asked-for ids that are none. */
-  select(host: string, selector: ReplaySelector): { rows: Selected[]; notFound: string[] } {
+  /**
+   * The dead letters a replay takes, `size` at a time (each batch read when asked for), with the
+   * asked-for ids that are none. `failed`: up to the newest dead letter when it starts.
+   */
+  *replayable(host: string, selector: ReplaySelector, size = REPLAY_BATCH): Generator<{ rows: Selected[]; notFound: string[] }> {
     if ('ids' in selector) {
       const byId = this.statement('SELECT seq, handler FROM dead WHERE host = ? AND webhook_id = ?')
-      const rows: Selected[] = []
-      const notFound: string[] = []
-      for (const id of new Set(selector.ids)) {
-        const row = byId.get(host, id) as Selected | undefined
-        if (row) rows.push(row)
-        else notFound.push(id)
+      const ids = [...new Set(selector.ids)]
+      for (let i = 0; i < ids.length; i += size) {
+        const rows: Selected[] = []
+        const notFound: string[] = []
+        for (const id of ids.slice(i, i + size)) {
+          const row = byId.get(host, id) as Selected | undefined
+          if (row) rows.push(row)
+          else notFound.push(id)
+        }
+        yield { rows, notFound }
       }
-      return { rows, notFound }
+      return
     }
     const [where, params] = filters(host, 'failed_at', selector)
-    return { rows: this.statement(`SELECT seq, handler FROM dead WHERE ${where}`).all(...params) as Selected[], notFound: [] }
+    const last = (this.statement('SELECT max(seq) AS m FROM dead').get() as { m: number | null }).m ?? 0
+    const page = this.statement(`SELECT seq, handler FROM dead WHERE ${where} AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`)
+    for (let after = 0; after < last;) {
+      const rows = page.all(...params, after, last, size) as Selected[]
+      if (rows.length === 0) return
+      yield { rows, notFound: [] }
+      after = rows[rows.length - 1].seq
+    }
   }
 
   /** Up to `max` dead letters of a host that failed before `cutoff`. */
@@ -48,27 +67,34 @@ export class DeadQueries {
     return this.statement('SELECT seq, handler FROM dead WHERE host = ? AND failed_at < ? LIMIT ?').all(host, cutoff, max) as Selected[]
   }
 
-  private scan<T extends { event: string; seq: number; accepted_at: number }>(
+  private async scan<T extends { event: string; seq: number; accepted_at: number }>(
     table: string,
     columns: string,
     sinceColumn: string,
     host: string,
     query: DeliveryQuery,
     limit: number,
-  ): T[] {
+  ): Promise<T[]> {
     if (limit <= 0) return []
     const [where, params] = filters(host, sinceColumn, query)
     const match = jidMatcher(query.jid)
-    const sql = `SELECT ${columns} FROM ${table} WHERE ${where} ORDER BY accepted_at DESC, seq DESC`
-    // Without a JID, SQL stops at the limit; with one, rows are read newest first until enough match.
-    if (!match) return this.statement(`${sql} LIMIT ?`).all(...params, limit) as T[]
+    const order = 'ORDER BY accepted_at DESC, seq DESC LIMIT ?'
+    // Without a JID, SQL stops at the limit. With one, rows are read newest first, a page per
+    // event-loop turn, until enough match: a long search does not hold the loop.
+    if (!match) return this.statement(`SELECT ${columns} FROM ${table} WHERE ${where} ${order}`).all(...params, limit) as T[]
+    const first = this.statement(`SELECT ${columns} FROM ${table} WHERE ${where} ${order}`)
+    const next = this.statement(`SELECT ${columns} FROM ${table} WHERE ${where} AND (accepted_at, seq) < (?, ?) ${order}`)
     const out: T[] = []
-    for (const row of this.statement(sql).iterate(...params) as IterableIterator<T>) {
-      if (!match(JSON.parse(row.event) as StoredEvent)) continue
-      out.push(row)
-      if (out.length >= limit) break
+    for (let rows = first.all(...params, SCAN_PAGE) as T[]; ;) {
+      for (const row of rows) {
+        if (match(JSON.parse(row.event) as StoredEvent)) out.push(row)
+        if (out.length >= limit) return out
+      }
+      if (rows.length < SCAN_PAGE || !this.db.open) return out
+      await nextTurn()
+      const last = rows[rows.length - 1]
+      rows = next.all(...params, last.accepted_at, last.seq, SCAN_PAGE) as T[]
     }
-    return out
   }
 
   private statement(sql: string): Database.Statement {

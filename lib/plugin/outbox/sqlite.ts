@@ -10,7 +10,7 @@
 // their counts per handler are kept in memory as the pending ones are.
 import type Database from 'better-sqlite3'
 import { Counts } from './counts.js'
-import { applyTry, deadLetterOf, limitOf, listedDead, listedPending, newestOf, type Listed } from './dead-letter.js'
+import { applyTry, deadLetterOf, limitOf, listedDead, listedPending, newestOf, nextTurn, ReplayTally, type Listed } from './dead-letter.js'
 import { fileError } from './file-error.js'
 import { WriteBatch } from './sqlite-batch.js'
 import { DeadQueries } from './sqlite-dead.js'
@@ -200,31 +200,33 @@ export class SqliteOutbox implements Outbox {
     this.flush() // what was accepted or failed this turn is listed too
     const limit = limitOf(query)
     const found: Listed[] = []
-    if (query.state !== 'failed')
-      for (const row of this.queries.pending(host, query, limit)) found.push(listedPending(entryOf(row), this.leased.has(row.seq) ? undefined : row.due_at))
-    if (query.state !== 'pending') for (const d of this.queries.dead(host, query, limit)) found.push(listedDead(d))
+    const pending = query.state === 'failed' ? [] : await this.queries.pending(host, query, limit)
+    for (const row of pending) found.push(listedPending(entryOf(row), this.leased.has(row.seq) ? undefined : row.due_at))
+    if (query.state !== 'pending') for (const d of await this.queries.dead(host, query, limit)) found.push(listedDead(d))
     return newestOf(found, limit)
   }
 
   async replay(host: string, selector: ReplaySelector, now: number): Promise<ReplayResult> {
-    this.flush() // dead letters of this turn are selectable
-    const { rows, notFound } = this.queries.select(host, selector)
-    for (const r of rows) {
-      this.deadCounts.bump(host, r.handler, -1)
-      this.counts.bump(host, r.handler, 1)
-      // Back as a row of the file, not a fresh entry: the next lease reads it (due now).
-      const lane = this.laneOf(laneKey(host, r.handler))
-      lane.cold++
-      lane.coldDueAt = Math.min(lane.coldDueAt, now)
-      this.batch.push({ kind: 'revive', key: r.seq, now })
+    const tally = new ReplayTally(selector.live)
+    const pages = this.queries.replayable(host, selector)
+    for (; ; await nextTurn()) {
+      this.flush() // the batch before (its own transaction), and dead letters of this turn: selectable
+      const page = this.db.open ? pages.next() : undefined
+      if (!page || page.done) return tally.result()
+      for (const r of tally.take(page.value)) {
+        this.deadCounts.bump(host, r.handler, -1)
+        this.counts.bump(host, r.handler, 1)
+        // Back as a row of the file, not a fresh entry: the next lease reads it (due now).
+        const lane = this.laneOf(laneKey(host, r.handler))
+        lane.cold++
+        lane.coldDueAt = Math.min(lane.coldDueAt, now)
+        this.batch.push({ kind: 'revive', key: r.seq, now })
+      }
     }
-    this.flush()
-    return { replayed: rows.length, notFound }
   }
 
   async purgeDead(host: string, cutoff: number): Promise<number> {
-    let purged = 0
-    for (;;) {
+    for (let purged = 0; ; await nextTurn()) {
       this.flush()
       if (!this.db.open) return purged
       const rows = this.queries.purgeable(host, cutoff, PURGE_BATCH)
@@ -235,7 +237,6 @@ export class SqliteOutbox implements Outbox {
       this.flush()
       purged += rows.length
       if (rows.length < PURGE_BATCH) return purged
-      await new Promise((resolve) => setImmediate(resolve))
     }
   }
 

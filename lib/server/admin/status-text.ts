@@ -56,7 +56,7 @@ export interface StatusDetail {
   delivering?: boolean
   /** `pending` is bounded by `max_queue`; `queue_depth` is the part of it not in flight. */
   handlers?: Array<{ name: string; url: string; pending?: number; queue_depth: number; max_queue: number; in_flight?: number; dead_letters?: number }>
-  /** Handlers a reload removed whose notifications are still pending (delivered if one of that name returns, else they expire). */
+  /** Handlers a reload removed that still have notifications pending (delivered if one of that name returns, else they expire) or dead letters. */
   orphans?: Array<{ name: string; pending: number; dead_letters?: number }>
   /** Failed notifications kept as dead letters (listable, replayable) over the instance's handlers. */
   dead_letters?: number
@@ -95,7 +95,12 @@ export function formatStatus(statuses: PluginStatus[]): string {
           lines.push(`  handler ${h.name} -> ${h.url}  ${load}`)
         }
         for (const o of d.orphans ?? []) {
-          lines.push(`  removed handler ${o.name}: ${o.pending} pending (delivered if a handler of that name returns, else they expire)`)
+          const dead = o.dead_letters ? `${o.dead_letters} dead ${o.dead_letters === 1 ? 'letter' : 'letters'}` : ''
+          if (o.pending > 0)
+            lines.push(
+              `  removed handler ${o.name}: ${o.pending} pending (delivered if a handler of that name returns, else they expire)${dead && `, ${dead}`}`,
+            )
+          else if (dead) lines.push(`  removed handler ${o.name}: ${dead} (replayable once a handler of that name runs again)`)
         }
         for (const p of d.pools ?? []) lines.push(`  pool ${p.name}: breaker ${p.breaker}, ${p.in_flight}/${p.pool_size} in flight`)
       }

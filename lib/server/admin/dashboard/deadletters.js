@@ -7,7 +7,7 @@ import { el, setText } from './dom.js'
 
 /** @typedef {import('./token.js').TokenPanel} TokenPanel */
 /** @typedef {import('./toggle.js').ToggleAction} ToggleAction */
-/** @typedef {{ webhookId: string, handler: string, event: { from?: string, to?: string, body?: string }, failedAt?: number, lastAttemptAt?: number, reason?: string, status?: number, error?: string }} DeadLetter */
+/** @typedef {{ webhookId: string, handler: string, event: { from?: string, to?: string, body?: string }, failedAt?: string, lastAttemptAt?: string, reason?: string, status?: number, error?: string }} DeadLetter  as the plugin's `deliveries` answers it: times are ISO 8601 strings */
 /** @typedef {{ node: HTMLElement, list: HTMLElement, note: HTMLElement, button: HTMLButtonElement, result: HTMLElement, busy: boolean, loading: boolean, running: boolean }} DeadView */
 
 const PLUGIN = 'mod_event_pusher_http'
@@ -20,8 +20,12 @@ const base = (host) => `api/hosts/${encodeURIComponent(host)}/plugins/${PLUGIN}/
 /** @param {string | undefined} s */
 const cut = (s) => (!s ? '' : s.length > BODY_CHARS ? `${s.slice(0, BODY_CHARS)}…` : s)
 
-/** @param {number | undefined} t  ms since the epoch */
-const when = (t) => (typeof t === 'number' ? new Date(t).toLocaleString() : '–')
+/** A listed time (ISO 8601) as a <time>: the browser's local time, the exact instant in `datetime`. @param {string | undefined} iso */
+function when(iso) {
+  const t = typeof iso === 'string' ? Date.parse(iso) : NaN
+  if (Number.isNaN(t)) return el('span', { class: 'muted', 'data-testid': 'dead-letter-time', text: '–' })
+  return el('time', { class: 'muted', 'data-testid': 'dead-letter-time', datetime: new Date(t).toISOString(), text: new Date(t).toLocaleString() })
+}
 
 /** @param {{ token: TokenPanel, refresh: () => Promise<void> }} deps */
 export function createDeadLetters({ token, refresh }) {
@@ -84,7 +88,7 @@ export function createDeadLetters({ token, refresh }) {
     return el(
       'li',
       { 'data-testid': 'dead-letter' },
-      el('span', { class: 'muted', text: when(d.failedAt ?? d.lastAttemptAt) }),
+      when(d.failedAt ?? d.lastAttemptAt),
       el('span', { class: 'row-name', text: d.handler }),
       el('span', { text: `${d.event.from ?? '?'} → ${d.event.to ?? '?'}` }),
       el('span', { class: 'badge bad', text: why || 'failed' }),
@@ -114,8 +118,10 @@ export function createDeadLetters({ token, refresh }) {
         const body = await res.json().catch(() => ({}))
         setText(v.result, `replay failed: ${body.message ?? `HTTP ${res.status}`}`)
       } else {
-        const { replayed } = await res.json()
-        setText(v.result, `replayed ${replayed}`)
+        const { replayed, noHandler = [] } = /** @type {{ replayed: number, noHandler?: Array<{ handler: string, count: number }> }} */ (await res.json())
+        // Dead letters of a handler a reload removed stay: nothing could deliver them.
+        const left = noHandler.map((n) => `${n.handler} ${n.count}`).join(', ')
+        setText(v.result, `replayed ${replayed}${left ? `; left, no handler of that name runs: ${left}` : ''}`)
       }
     } catch (err) {
       setText(v.result, `replay failed: ${err instanceof Error ? err.message : String(err)}`)

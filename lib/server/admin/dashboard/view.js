@@ -53,8 +53,11 @@ export function createPluginView(host, id, onToggle) {
   const orphansBox = el(
     'div',
     { hidden: true },
-    el('h3', { text: 'Removed handlers, still pending' }),
-    el('p', { class: 'muted', text: 'Delivered if a handler of that name returns; otherwise they expire (max_pending_age).' }),
+    el('h3', { text: 'Removed handlers with notifications left' }),
+    el('p', {
+      class: 'muted',
+      text: 'Pending ones are delivered if a handler of that name returns, otherwise they expire (max_pending_age); dead letters can be replayed once it runs again.',
+    }),
     orphans,
   )
   const running = el(
@@ -64,7 +67,7 @@ export function createPluginView(host, id, onToggle) {
     outbox,
     el('h3', { text: 'Breakers' }),
     pools,
-    el('h3', { text: 'Handlers (pending of max_queue, dead letters)' }),
+    el('h3', { text: 'Handlers (pending of max_queue, oldest pending, dead letters)' }),
     handlers,
     orphansBox,
   )
@@ -189,11 +192,11 @@ export function updatePluginView(view, p) {
 
   view.running.hidden = !d
   view.stopped.hidden = Boolean(d) || p.enabled
-  if (d) updateRunning(view, p.host, d)
+  if (d) updateRunning(view, p.host, d, m.oldest_pending?.by ?? {})
 }
 
-/** @param {PluginView} view @param {string} host @param {StatusDetail} d */
-function updateRunning(view, host, d) {
+/** @param {PluginView} view @param {string} host @param {StatusDetail} d @param {Record<string, number>} oldest  seconds, by handler */
+function updateRunning(view, host, d, oldest) {
   const engine = d.outbox?.engine
     ? d.outbox.engine.reachable
       ? ' · reachable'
@@ -221,6 +224,8 @@ function updateRunning(view, host, d) {
     ...(d.handlers ?? []).map((h) => {
       // max_queue bounds what is pending (in flight included); past it the newest fails (queue_full).
       const pending = h.pending ?? h.queue_depth
+      // The age of its oldest pending notification (the oldest_pending series), while any is pending.
+      const age = pending > 0 && oldest[h.name] > 0 ? `oldest ${ago(oldest[h.name])}` : ''
       return el(
         'li',
         { class: 'handler' },
@@ -228,6 +233,7 @@ function updateRunning(view, host, d) {
         el('span', { class: 'queue', 'data-testid': `pending-${host}-${h.name}`, text: `${int(pending)} / ${int(h.max_queue)} pending` }),
         el('meter', { min: 0, max: h.max_queue || 1, value: pending, title: `${pending} of ${h.max_queue} (max_queue) pending` }),
         el('span', { class: 'muted', 'data-testid': `queue-${host}-${h.name}`, text: `${int(h.queue_depth)} queued · ${int(h.in_flight)} in flight` }),
+        el('span', { class: 'muted', 'data-testid': `oldest-${host}-${h.name}`, hidden: !age, text: age }),
         el('span', { class: h.dead_letters ? 'queue bad' : 'queue', 'data-testid': `dead-${host}-${h.name}`, text: `${int(h.dead_letters)} dead` }),
         el('code', { class: 'url', text: h.url }),
       )
@@ -241,8 +247,16 @@ function updateRunning(view, host, d) {
         'li',
         {},
         el('span', { class: 'row-name', text: o.name }),
-        el('span', { class: 'queue', 'data-testid': `orphan-${host}-${o.name}`, text: `${int(o.pending)} pending` }),
+        el('span', { class: 'queue', 'data-testid': `orphan-${host}-${o.name}`, text: orphanText(o) }),
       ),
     ),
   )
+}
+
+/** What a removed handler still has: pending ones, dead letters, or both. @param {{ pending: number, dead_letters?: number }} o */
+function orphanText(o) {
+  const parts = []
+  if (o.pending > 0 || !o.dead_letters) parts.push(`${int(o.pending)} pending`)
+  if (o.dead_letters) parts.push(`${int(o.dead_letters)} dead ${o.dead_letters === 1 ? 'letter' : 'letters'}`)
+  return parts.join(' · ')
 }
