@@ -117,7 +117,7 @@ test('a notification failed on node A is listed and replayed from node B at once
   rec.answer(204)
   const replay = await b.xmppctl('deliveries', 'replay', '--host', 'localhost', '--failed', '--json')
   assert.equal(replay.code, 0, replay.stderr)
-  assert.deepEqual(JSON.parse(replay.stdout), { replayed: N, notFound: [] })
+  assert.deepEqual(JSON.parse(replay.stdout), { replayed: N, notFound: [], noHandler: [] })
   await rec.waitForAll(messages, 30_000)
   for (const d of rec.deliveries.filter((x) => x.status === 204)) assert.equal(d.id, firstIds.get(d.message), `${d.message}: replayed with its webhook-id`)
 
