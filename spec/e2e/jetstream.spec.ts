@@ -65,7 +65,7 @@ test('one node: delivered through the stream; a 500 is retried with its attempts
     headers: { authorization: 'Bearer spec-admin-token-0123456789', 'content-type': 'application/json' },
     body: JSON.stringify({ failed: true }),
   })
-  assert.deepEqual(await res.json(), { replayed: 5, notFound: [] })
+  assert.deepEqual(await res.json(), { replayed: 5, notFound: [], noHandler: [] })
   await rec.waitForAll(failing, 15_000)
   for (const d of rec.deliveries.filter((x) => x.status === 204 && failing.includes(x.message))) assert.equal(d.id, ids.get(d.message))
   const c = await assertBalanced(server.registry, 'localhost', 5000)
