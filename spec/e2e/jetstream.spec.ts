@@ -7,7 +7,7 @@ import { bodies, chatSender } from '../helpers/chat-load.js'
 import { assertBalanced, eventually, hostCounts } from '../helpers/metrics.js'
 import { startNats } from '../helpers/nats.js'
 import { webhookRecorder } from '../helpers/webhook-recorder.js'
-import { configToml, startTestServer } from '../helpers/xmppd.js'
+import { ADMIN_TOKEN, configToml, spawnBin, startTestServer } from '../helpers/xmppd.js'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -62,12 +62,45 @@ test('one node: delivered through the stream; a 500 is retried with its attempts
   rec.answer(204)
   const res = await fetch(`http://127.0.0.1:${server.httpPort}/api/hosts/localhost/plugins/mod_event_pusher_http/deliveries/replay`, {
     method: 'POST',
-    headers: { authorization: 'Bearer spec-admin-token-0123456789', 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
     body: JSON.stringify({ failed: true }),
   })
-  assert.deepEqual(await res.json(), { replayed: 5, notFound: [] })
+  assert.deepEqual(await res.json(), { replayed: 5, notFound: [], noHandler: [] })
   await rec.waitForAll(failing, 15_000)
   for (const d of rec.deliveries.filter((x) => x.status === 204 && failing.includes(x.message))) assert.equal(d.id, ids.get(d.message))
   const c = await assertBalanced(server.registry, 'localhost', 5000)
   assert.deepEqual([c.accepted, c.replayed, c.sent, c.failedTotal], [55, 5, 55, 5])
+})
+
+test('the status says whether nats-server is reachable; what users send meanwhile waits in memory and is delivered once it is back', async () => {
+  const nats = await startNats()
+  const rec = await webhookRecorder()
+  cleanups.push(
+    () => nats.stop(),
+    () => rec.close(),
+  )
+  const server = await startTestServer(configToml({ extra: plugin(rec.url, nats.url) }))
+  cleanups.push(() => server.stop())
+  const status = async () => {
+    const p = spawnBin('xmppctl', ['--url', `http://127.0.0.1:${server.httpPort}`, '--token', ADMIN_TOKEN, 'plugin', 'status', '--host', 'localhost'])
+    assert.equal(await p.exit, 0, p.stderr())
+    return p.stdout()
+  }
+  assert.match(await status(), new RegExp(`outbox: jetstream, ${nats.url} stream XMPPD_NOTIFICATIONS, reachable`))
+  await nats.stop()
+  await eventually(status, (out) => assert.match(out, /outbox: jetstream, .* UNREACHABLE \(disconnected from /), 10_000)
+  const alice = await chatSender(server.c2sPort, 'alice', 'alice-pw')
+  cleanups.push(async () => alice.close())
+  const during = bodies('away', 20)
+  for (const m of during) await alice.send('bob@localhost', [m])
+  await eventually(
+    () => hostCounts(server.registry, 'localhost'),
+    (c) => assert.deepEqual([c.accepted, c.pending, c.failedTotal], [20, 20, 0], 'waiting in memory, counted pending'),
+    10_000,
+  )
+  await nats.restart()
+  await rec.waitForAll(during, 20_000)
+  assert.match(await status(), /, reachable/)
+  const c = await assertBalanced(server.registry, 'localhost', 10_000)
+  assert.deepEqual([c.accepted, c.sent, c.failedTotal], [20, 20, 0])
 })

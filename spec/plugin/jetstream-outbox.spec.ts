@@ -1,7 +1,7 @@
 // The JetStream outbox against a real nats-server -js (Debian's), without the plugin around it:
 // what each outbox operation does to the streams, what happens while the engine is away, what is
 // checked when the streams exist, and two outboxes (two nodes) on one stream.
-import { after, before, describe, test } from 'node:test'
+import { after, afterEach, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ConfigError } from '../../lib/errors.js'
 import { JetStreamOutbox } from '../../lib/plugin/outbox/jetstream.js'
@@ -31,7 +31,16 @@ const settings = (over: Partial<JetStreamSettings> = {}): JetStreamSettings => (
   tls: { verify: true },
   ...over,
 })
-const open = (s: JetStreamSettings) => JetStreamOutbox.open(s, 'spec', () => undefined)
+/** Closed after each test, failed or not: an open connection would keep the spec's process alive. */
+const opened: JetStreamOutbox[] = []
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((o) => o.close().catch(() => undefined)))
+})
+const open = async (s: JetStreamSettings) => {
+  const o = await JetStreamOutbox.open(s, 'spec', () => undefined)
+  opened.push(o)
+  return o
+}
 const ev = (body: string, time = Date.now()): StoredEvent => ({
   event: 'message',
   from: 'alice@a.test/r',
@@ -175,7 +184,7 @@ describe('jetstream outbox', () => {
       5000,
     )
     const replayed = await a.replay(H, { ids: [atB[0].webhookId, 'unknown'] }, Date.now())
-    assert.deepEqual(replayed, { replayed: 1, notFound: ['unknown'] })
+    assert.deepEqual(replayed, { replayed: 1, notFound: ['unknown'], noHandler: [] })
     const [back] = await leaseAll(b, 'h', 1)
     assert.deepEqual([back.webhookId, back.attempts], [atB[0].webhookId, 0])
     b.settle(back)

@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { readRecord, type RecordLine } from '../fixtures/role-recorder/index.js'
+import { startNats } from '../helpers/nats.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { startDeliverProcess } from '../helpers/xmppd-process.js'
 import { ADMIN_TOKEN, configToml, root, sample, spawnBin, spawnNode, writeConfig } from '../helpers/xmppd.js'
@@ -89,14 +90,19 @@ test('xmppd deliver: plugins checked and started with role "deliver", /health an
 })
 
 test('the built xmppd deliver with the real plugin: its series in /metrics, xmppctl plugin list and deliveries list work, with the same token rules', async () => {
+  // A worker delivers from the shared outbox only (a sqlite or memory one would hold nothing of the nodes').
+  const nats = await startNats()
   const file = writeConfig(
     configToml({
       extra:
         '[http_connections.http_pool]\nserver = "http://127.0.0.1:9"\n' +
-        '[plugins.mod_event_pusher_http]\npool_name = "http_pool"\npath = "/n"\noutbox = "memory"\n',
+        `[plugins.mod_event_pusher_http]\npool_name = "http_pool"\npath = "/n"\noutbox = "jetstream"\njetstream = { servers = ["${nats.url}"] }\n`,
     }),
   )
-  const worker = await startDeliverProcess(file)
+  const worker = await startDeliverProcess(file).catch(async (err) => {
+    await nats.stop()
+    throw err
+  })
   try {
     assert.equal(sample(await worker.metricsText(), 'mod_http_notifications_sent_total', { host: 'localhost' }), 0)
     const url = `http://127.0.0.1:${worker.httpPort}`
@@ -116,11 +122,13 @@ test('the built xmppd deliver with the real plugin: its series in /metrics, xmpp
     assert.equal(await worker.stop('SIGTERM'), 0)
   } finally {
     worker.run.child.kill('SIGKILL')
+    await nats.stop()
   }
 })
 
 test("a bad file: xmppd deliver exits 1 with xmppd's own report, naming the path; bad usage exits 2", async () => {
-  const file = writeConfig(configToml({ extra: '[plugins.mod_event_pusher_http]\npool_name = "nope"\npath = "/n"\n' }))
+  const extra = '[plugins.mod_event_pusher_http]\npool_name = "nope"\npath = "/n"\noutbox = "jetstream"\njetstream = { servers = ["nats://127.0.0.1:9"] }\n'
+  const file = writeConfig(configToml({ extra }))
   const [deliver, xmppd] = [spawnBin('xmppd', ['deliver', '--config', file]), spawnBin('xmppd', ['--config', file])]
   assert.equal(await deliver.exit, 1)
   assert.equal(await xmppd.exit, 1)
