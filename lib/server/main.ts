@@ -19,6 +19,7 @@ import { createServerIq } from './xmpp/server-iq.js'
 import { SessionRegistry } from './xmpp/sessions.js'
 import { generateCredentials, loadCredentials, type TlsCredentials } from './xmpp/tls-cert.js'
 import { listenC2S, type C2SListener } from './xmpp/transport.js'
+import { effectiveMaxConnections, openFilesLimit } from './xmpp/open-files.js'
 import { serveHttp, startPlugins, type ServerOptions } from './plugin-host.js'
 
 export type { ServerOptions }
@@ -81,8 +82,25 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   let stopping = false
   try {
     const { c2s: c2sConfig } = config.listen
-    c2s = await listenC2S({ ip: c2sConfig.ip, port: c2sConfig.port, maxStanzaSize: c2sConfig.max_stanza_size, tls, log, handlers })
-    log.info({ ip: c2sConfig.ip, port: c2s.port, hosts }, 'c2s listening')
+    const poolSockets = Object.values(config.http_connections).reduce((n, p) => n + p.pool_size, 0)
+    const maxConnections = effectiveMaxConnections(c2sConfig.max_connections, poolSockets)
+    const limits = {
+      handshakeTimeout: c2sConfig.handshake_timeout,
+      idleTimeout: c2sConfig.idle_timeout,
+      pingTimeout: c2sConfig.ping_timeout,
+      maxConnections,
+      maxConnectionsPerIp: c2sConfig.max_connections_per_ip,
+      maxSendBuffer: c2sConfig.max_send_buffer,
+    }
+    if (maxConnections < c2sConfig.max_connections) {
+      log.warn(
+        { configured: c2sConfig.max_connections, effective: maxConnections, open_files_limit: openFilesLimit() },
+        'listen.c2s.max_connections capped below the open-files limit',
+      )
+    }
+    const counters = { refused: metrics.connectionRefused, closed: metrics.sessionClosed }
+    c2s = await listenC2S({ ip: c2sConfig.ip, port: c2sConfig.port, maxStanzaSize: c2sConfig.max_stanza_size, limits, counters, tls, log, handlers })
+    log.info({ ip: c2sConfig.ip, port: c2s.port, hosts, max_connections: maxConnections, open_files_limit: openFilesLimit() }, 'c2s listening')
     const served = await serveHttp(host, opts, () => ({ ok: !stopping, role: 'full', hosts, sessions: sessions.size }))
     http = served.http
     const c2sListener = c2s

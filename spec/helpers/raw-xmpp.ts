@@ -55,6 +55,15 @@ export class RawXmpp {
     return this.socket.write(text)
   }
 
+  /** Stops reading (a client that never reads: the server's queue towards it grows). */
+  pause(): void {
+    this.socket.pause()
+  }
+
+  resume(): void {
+    this.socket.resume()
+  }
+
   drained(): Promise<void> {
     return new Promise((resolve) => this.socket.once('drain', () => resolve()))
   }

@@ -24,6 +24,8 @@ export interface TestConfig {
   /** Leave out certfile/keyfile (the server generates a certificate). */
   generatedCert?: boolean
   maxStanzaSize?: number
+  /** More [listen.c2s] keys (handshake_timeout, max_connections_per_ip ...). */
+  c2s?: Record<string, number>
   /** listen.c2s.port (default 0: any free port). */
   c2sPort?: number
 }
@@ -43,6 +45,9 @@ loglevel = "debug"
 ip = "127.0.0.1"
 port = ${c.c2sPort ?? 0}
 ${c.maxStanzaSize ? `max_stanza_size = ${c.maxStanzaSize}` : ''}
+${Object.entries(c.c2s ?? {})
+  .map(([k, v]) => `${k} = ${v}`)
+  .join('\n')}
 ${c.generatedCert ? '' : `certfile = ${JSON.stringify(fixtureCert)}\nkeyfile = ${JSON.stringify(fixtureKey)}`}
 
 [listen.http]

@@ -36,6 +36,24 @@ export interface C2SListenConfig {
   ip: string
   port: number
   max_stanza_size: number
+  /**
+   * Seconds for TLS, SASL and resource binding.
+   */
+  handshake_timeout: number
+  /**
+   * Seconds of silence before a bound session is pinged (XEP-0199).
+   */
+  idle_timeout: number
+  /**
+   * Seconds a pinged session has to answer.
+   */
+  ping_timeout: number
+  max_connections: number
+  max_connections_per_ip: number
+  /**
+   * Bytes queued for one session.
+   */
+  max_send_buffer: number
   certfile?: string
   keyfile?: string
 }

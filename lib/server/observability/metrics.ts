@@ -6,7 +6,17 @@ export interface ServerMetrics {
   registry: Registry
   /** Stanzas received from authenticated sessions, by vhost and kind (message, presence, iq). */
   stanza(host: string, kind: string): void
+  /** A TCP connection refused at accept (max_connections, max_connections_per_ip). */
+  connectionRefused(reason: string): void
+  /** A stream the server closed to protect itself: one of SESSION_CLOSE_REASONS. */
+  sessionClosed(reason: SessionCloseReason): void
 }
+
+/** Why the server closed a stream (issue 14): over an input limit, a handshake or idle timeout, a
+ * client that does not read, forbidden input. All pre-initialised so the dashboard shows zeros. */
+export const SESSION_CLOSE_REASONS = ['limit', 'timeout', 'slow_reader', 'forbidden_input'] as const
+export type SessionCloseReason = (typeof SESSION_CLOSE_REASONS)[number]
+const REFUSED_REASONS = ['max_connections', 'max_connections_per_ip'] as const
 
 export function createMetrics(hosts: readonly string[], countSessions: (host: string) => number): ServerMetrics {
   const registry = new Registry()
@@ -35,8 +45,24 @@ export function createMetrics(hosts: readonly string[], countSessions: (host: st
       bound.set(`${host}\0${kind}`, child)
     }
   }
+  const refused = new Counter({
+    name: 'xmppd_connections_refused_total',
+    help: 'Client TCP connections refused at accept, by the limit that refused them',
+    labelNames: ['reason'],
+    registers: [registry],
+  })
+  for (const reason of REFUSED_REASONS) refused.labels({ reason }).inc(0)
+  const closed = new Counter({
+    name: 'xmppd_sessions_closed_total',
+    help: 'Client streams the server closed to protect itself, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+  })
+  for (const reason of SESSION_CLOSE_REASONS) closed.labels({ reason }).inc(0)
   return {
     registry,
     stanza: (host, kind) => bound.get(`${host}\0${kind}`)?.inc(),
+    connectionRefused: (reason) => refused.labels({ reason }).inc(),
+    sessionClosed: (reason) => closed.labels({ reason }).inc(),
   }
 }

@@ -15,11 +15,14 @@ import nxs, { type LtxElement, type NxsTCPServer } from 'node-xmpp-server'
 import type { Logger } from '../../contract.js'
 import { XmppdConnection } from './transport/connection.js'
 import { XmppdSession, type SessionState } from './transport/session.js'
+import { ConnectionGuard, type GuardCounters, type GuardLimits, type Guarded } from './transport/guard.js'
 
 export type { LtxElement }
 export const Element = nxs.Element
 
 const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
+/** A stream closed by the guard gets this long to take its stream error before the socket goes. */
+const CLOSE_GRACE_MS = 5000
 
 /** What the listener asks of the rest of the server. */
 export interface C2SHandlers {
@@ -40,6 +43,8 @@ export interface C2SOptions {
   ip: string
   port: number
   maxStanzaSize: number
+  limits: GuardLimits
+  counters: GuardCounters
   tls: { key: string; cert: string }
   log: Logger
   handlers: C2SHandlers
@@ -63,8 +68,11 @@ class XmppdTCPServer extends BaseTCPServer {
   declare xmppdMaxBytes: number
   declare xmppdLog: Logger
   declare xmppdNextId: number
+  declare xmppdGuard: ConnectionGuard
 
   override acceptConnection(socket: Socket): void {
+    // Refused at once, before any byte is read: the cheapest answer to a flood (docs/server.md).
+    if (this.xmppdGuard.admit(socket)) return void socket.destroy()
     socket.setNoDelay(true) // stanzas are small and latency-bound: no Nagle delay
     const connection = new XmppdConnection({ reconnect: false, streamAttrs: {} })
     connection.maxBytes = this.xmppdMaxBytes
@@ -79,7 +87,11 @@ class XmppdTCPServer extends BaseTCPServer {
       raw: {
         id,
         remote,
-        send: (stanza) => session.send(stanza),
+        send: (stanza) => {
+          if (state.closed) return
+          session.send(stanza)
+          guard.afterSend(guarded)
+        },
         close: (condition, text) => {
           if (condition) connection.error(condition, text)
           else session.end()
@@ -87,13 +99,39 @@ class XmppdTCPServer extends BaseTCPServer {
       },
     }
     session.xmppd = state
-    wireSession(session, state, this.xmppdLog.child({ session: id, remote }))
+    const log = this.xmppdLog.child({ session: id, remote })
+    const gone = wireSession(session, state, log)
+    const guard = this.xmppdGuard
+    let pings = 0
+    const guarded: Guarded = {
+      acceptedAt: Date.now(),
+      lastInput: () => connection.lastInput,
+      bound: () => state.bound,
+      // After STARTTLS connection.socket is the TLS socket: count its queue and the TCP one's.
+      buffered: () => {
+        const outer = connection.socket as Socket | undefined
+        return (outer?.writableLength ?? 0) + (outer && outer !== socket ? socket.writableLength : 0)
+      },
+      ping: () => {
+        const iq = new nxs.Element('iq', { type: 'get', id: `xmppd-ping-${++pings}`, from: String(session.serverdomain), to: String(session.jid) })
+        session.send(iq.c('ping', { xmlns: 'urn:xmpp:ping' }).up())
+      },
+      close: (condition, text) => {
+        log.info({ condition, text }, 'closing the stream')
+        connection.error(condition, text)
+        gone() // routing stops now, not when the socket finally goes
+        setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref()
+      },
+    }
+    guard.watch(guarded)
+    socket.once('close', () => guard.forget(guarded))
     ;(socket as Socket & { session?: unknown }).session = session
     this.emit('connection', session)
   }
 }
 
-function wireSession(session: XmppdSession, state: SessionState, log: Logger): void {
+/** Wires the library's events to the handlers; returns what ends the session for the server. */
+function wireSession(session: XmppdSession, state: SessionState, log: Logger): () => void {
   const { handlers, raw } = state
   // Without a listener, an 'error' (bad XML, reset socket, TLS failure) would end the process.
   session.on('error', (err: Error) => log.debug({ err: err?.message }, 'stream error'))
@@ -146,6 +184,7 @@ function wireSession(session: XmppdSession, state: SessionState, log: Logger): v
   session.on('disconnect', onGone)
   session.on('close', onGone)
   session.on('end', onGone)
+  return onGone
 }
 
 export interface C2SListener {
@@ -168,6 +207,7 @@ export async function listenC2S(opts: C2SOptions): Promise<C2SListener> {
   server.xmppdMaxBytes = opts.maxStanzaSize
   server.xmppdLog = opts.log
   server.xmppdNextId = 0
+  server.xmppdGuard = new ConnectionGuard(opts.limits, opts.counters)
   server.Session = XmppdSession
   server.on('error', (err: Error) => opts.log.error({ err }, 'c2s listener error'))
   await new Promise<void>((resolve, reject) => {
@@ -181,8 +221,14 @@ export async function listenC2S(opts: C2SOptions): Promise<C2SListener> {
   const port = typeof address === 'object' && address ? address.port : opts.port
   return {
     port,
-    stopAccepting: () => server.server.close(),
-    destroyAll: () => server.server.stop?.(),
+    stopAccepting: () => {
+      server.xmppdGuard.stop()
+      server.server.close()
+    },
+    destroyAll: () => {
+      server.xmppdGuard.stop()
+      server.server.stop?.()
+    },
   }
 }
 

@@ -12,6 +12,8 @@ const BaseConnection = nxs.Connection as unknown as new (opts: Record<string, un
 export class XmppdConnection extends BaseConnection {
   maxBytes = Infinity
   failed = false
+  /** When input last arrived: the idle timeout's clock (see guard.ts). */
+  lastInput = Date.now()
   private readonly decoder = new StringDecoder('utf8')
   private fed = 0
   private stanzaStart = -1
@@ -27,6 +29,7 @@ export class XmppdConnection extends BaseConnection {
 
   override onData(data: Buffer | string): void {
     if (!this.parser || this.failed) return
+    this.lastInput = Date.now()
     const text = typeof data === 'string' ? data : this.decoder.write(data)
     for (let i = 0; i < text.length; i += SLICE) {
       const slice = text.length <= SLICE ? text : text.slice(i, i + SLICE)
