@@ -126,7 +126,8 @@ function wireSession(session: XmppdSession, state: SessionState, log: Logger): v
     try {
       resource = handlers.bind(raw, requested && requested.trim() ? requested : null)
     } catch (err) {
-      return cb({ type: 'modify', condition: 'bad-request', text: (err as Error).message })
+      // jid-malformed for a resource past RFC 7622's size; bad-request for any other refusal.
+      return cb({ type: 'modify', condition: (err as { condition?: string }).condition ?? 'bad-request', text: (err as Error).message })
     }
     cb(null, resource) // sets session.jid's resource and sends the result
     state.bound = true
