@@ -6,6 +6,8 @@ export interface ServerMetrics {
   registry: Registry
   /** Stanzas received from authenticated sessions, by vhost and kind (message, presence, iq). */
   stanza(host: string, kind: string): void
+  /** A failed login answered later than the minimum because of earlier failures (issue 14). */
+  authThrottled(): void
 }
 
 export function createMetrics(hosts: readonly string[], countSessions: (host: string) => number): ServerMetrics {
@@ -35,8 +37,14 @@ export function createMetrics(hosts: readonly string[], countSessions: (host: st
       bound.set(`${host}\0${kind}`, child)
     }
   }
+  const throttled = new Counter({
+    name: 'xmppd_auth_throttled_total',
+    help: 'Failed logins answered after a delay grown by earlier failures from the same IP or for the same account',
+    registers: [registry],
+  })
   return {
     registry,
     stanza: (host, kind) => bound.get(`${host}\0${kind}`)?.inc(),
+    authThrottled: () => throttled.inc(),
   }
 }

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto'
 import { jid as parseJid, type JID } from '@xmpp/jid'
 import type { Accounts } from './accounts.js'
+import type { AuthThrottle } from './auth-throttle.js'
 import { createJidCache, MAX_JID_PART } from './jid-cache.js'
 import type { HookRegistry } from '../plugins/hooks.js'
 import type { ServerMetrics } from '../observability/metrics.js'
@@ -20,6 +21,8 @@ export interface C2SDeps {
   router: Router
   presence: { presence: Router['message']; goUnavailable(session: import('./sessions.js').ClientSession): void }
   metrics: ServerMetrics
+  /** Failed logins answered late (auth-throttle.ts). */
+  throttle: AuthThrottle
   log: Logger
 }
 
@@ -27,7 +30,7 @@ export interface C2SDeps {
 const BAD_RESOURCE = /[\u0000-\u001f\u007f]/
 
 export function createC2SHandlers(deps: C2SDeps): C2SHandlers {
-  const { isVhost, accounts, sessions, hooksOf, router, presence, metrics, log } = deps
+  const { isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log } = deps
   const vhostJids = new Map<string, JID>()
   const parseTo = createJidCache()
   const vhostJid = (host: string): JID => {
@@ -38,7 +41,8 @@ export function createC2SHandlers(deps: C2SDeps): C2SHandlers {
 
   return {
     isVhost,
-    authenticate: (local, domain, password) => accounts.verify(`${local}@${domain}`, password),
+    authenticate: (local, domain, password, ip) =>
+      throttle.attempt(ip, `${local}@${domain}`, (suspect) => (local ? accounts.verify(`${local}@${domain}`, password, suspect) : Promise.resolve(false))),
 
     bind(_raw, requested) {
       if (requested === null) return randomBytes(6).toString('hex')

@@ -24,8 +24,8 @@ const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
 /** What the listener asks of the rest of the server. */
 export interface C2SHandlers {
   isVhost(domain: string): boolean
-  /** Checks a password; `local` and `domain` are lower case. */
-  authenticate(local: string, domain: string, password: string): Promise<boolean>
+  /** Checks a password; `local` and `domain` are lower case; `ip`: the client's, for throttling. */
+  authenticate(local: string, domain: string, password: string, ip: string): Promise<boolean>
   /** A resource was requested for an authenticated stream: returns the one to bind. */
   bind(session: RawSession, requested: string | null): string
   /** Called once the resource is bound; `jid` is the full JID. */
@@ -87,13 +87,13 @@ class XmppdTCPServer extends BaseTCPServer {
       },
     }
     session.xmppd = state
-    wireSession(session, state, this.xmppdLog.child({ session: id, remote }))
+    wireSession(session, state, this.xmppdLog.child({ session: id, remote }), String(socket.remoteAddress))
     ;(socket as Socket & { session?: unknown }).session = session
     this.emit('connection', session)
   }
 }
 
-function wireSession(session: XmppdSession, state: SessionState, log: Logger): void {
+function wireSession(session: XmppdSession, state: SessionState, log: Logger, ip: string): void {
   const { handlers, raw } = state
   // Without a listener, an 'error' (bad XML, reset socket, TLS failure) would end the process.
   session.on('error', (err: Error) => log.debug({ err: err?.message }, 'stream error'))
@@ -101,7 +101,9 @@ function wireSession(session: XmppdSession, state: SessionState, log: Logger): v
   session.on('authenticate', (user: { username?: string; password?: string }, cb: (err: unknown, user?: unknown) => void) => {
     const domain = String(session.serverdomain)
     const local = String(user.username ?? '').toLowerCase()
-    const check = local && !/[@/\s]/.test(local) ? handlers.authenticate(local, domain, String(user.password ?? '')) : Promise.resolve(false)
+    // A malformed name is checked (and throttled) like any other: it fails the same way.
+    const name = local && !/[@/\s]/.test(local) ? local : ''
+    const check = handlers.authenticate(name, domain, String(user.password ?? ''), ip)
     check.then(
       (ok) => {
         if (state.closed) return
