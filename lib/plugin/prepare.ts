@@ -55,6 +55,13 @@ export async function prepareHandlers(ctx: CheckContext, options: EventPusherHtt
     if (url !== undefined && !URL.canParse(url)) issues.push(new ConfigError(spec.origins.path, `"${displayUrl(url)}" is not a valid URL`))
     const policy = attempt(() => deliveryPolicy(spec, options.breaker.reset_timeout))
     const headers = attempt(() => handlerHeaders(spec))
+    if (pool && headers && hasUrlCredentials(pool.server) && Object.keys(headers).some((h) => h.toLowerCase() === 'authorization'))
+      issues.push(
+        new ConfigError(
+          spec.origins.headers,
+          `an Authorization header together with user:pass@ in http_connections.${spec.pool_name}.server: one would silently replace the other; keep one`,
+        ),
+      )
     let callback: CallbackModule | undefined
     if (spec.callback_module) {
       const key = `${spec.origins.callback_module}\0${spec.callback_module}`
@@ -75,6 +82,13 @@ export async function prepareHandlers(ctx: CheckContext, options: EventPusherHtt
   // Handlers that inherit a bad top-level value each find it; it is one issue, where it is written.
   const once = new Map(issues.map((i) => [i.message, i]))
   return { prepared, cas, jetstreamCa: jetstream.ca, issues: [...once.values()] }
+}
+
+// got turns a URL's user:pass@ into an Authorization header that overrides the configured one.
+function hasUrlCredentials(server: string): boolean {
+  if (!URL.canParse(server)) return false
+  const { username, password } = new URL(server)
+  return username !== '' || password !== ''
 }
 
 function readCa(file: string | undefined, pool: string, at: string): Buffer | undefined {

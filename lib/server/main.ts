@@ -4,6 +4,7 @@
 import type { JID } from '@xmpp/jid'
 import type { Logger } from '../contract.js'
 import { Accounts } from './xmpp/accounts.js'
+import { createAuthThrottle } from './xmpp/auth-throttle.js'
 import type { AdminToken } from './admin/token.js'
 import { createC2SHandlers } from './xmpp/c2s.js'
 import type { LoadedConfig } from './config/load.js'
@@ -72,7 +73,9 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   const serverIq = createServerIq({ accounts, features: () => [NS_COMMANDS] })
   const router = createRouter({ isVhost, accounts, sessions, serverIq: serverIq.handle })
   const presence = createPresence({ isVhost, accounts, sessions, hooksOf, bounce: router.bounce })
-  const handlers = createC2SHandlers({ isVhost, accounts, sessions, hooksOf, router, presence, metrics, log })
+  // The running config's delays: a reload may change them.
+  const throttle = createAuthThrottle(() => host.config().auth, metrics.authThrottled)
+  const handlers = createC2SHandlers({ isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log })
   // The running config's admins: a reload may change them.
   const isAdmin = (bare: string) => host.config().general.admins.some((a) => a.toLowerCase() === bare)
   serverIq.use(createAdhoc({ loader, catalog, status, hosts, isAdmin, reload: () => reload() }))

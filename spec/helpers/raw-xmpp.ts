@@ -25,8 +25,9 @@ export class RawXmpp {
     this.attach(socket)
   }
 
-  static async connect(port: number, domain = 'localhost'): Promise<RawXmpp> {
-    const socket = net.connect(port, '127.0.0.1')
+  /** `localAddress`: another loopback address (127.0.0.2 …) to look like another client IP. */
+  static async connect(port: number, domain = 'localhost', localAddress?: string): Promise<RawXmpp> {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress })
     socket.setNoDelay(true)
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
     return new RawXmpp(socket, domain)

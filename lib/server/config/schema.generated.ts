@@ -66,6 +66,14 @@ export interface AuthConfig {
   users: {
     [k: string]: string
   }
+  /**
+   * ms: every failed login is answered no sooner, so timing does not tell which accounts exist
+   */
+  min_failure_delay: number
+  /**
+   * s: the most a failed login is delayed; the delay doubles with recent failures from its IP or for its account
+   */
+  max_failure_delay: number
 }
 export interface PoolConfig {
   server: string

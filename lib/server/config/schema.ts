@@ -79,6 +79,20 @@ export const configSchema = {
       default: {},
       properties: {
         users: { type: 'object', default: {}, additionalProperties: { type: 'string', minLength: 1 } },
+        min_failure_delay: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 60000,
+          default: 250,
+          description: 'ms: every failed login is answered no sooner, so timing does not tell which accounts exist',
+        },
+        max_failure_delay: {
+          type: 'number',
+          minimum: 0,
+          maximum: 3600,
+          default: 5,
+          description: 's: the most a failed login is delayed; the delay doubles with recent failures from its IP or for its account',
+        },
       },
     },
     http_connections: {

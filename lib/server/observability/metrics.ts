@@ -10,6 +10,8 @@ export interface ServerMetrics {
   connectionRefused(reason: string): void
   /** A stream the server closed to protect itself: one of SESSION_CLOSE_REASONS. */
   sessionClosed(reason: SessionCloseReason): void
+  /** A failed login answered later than the minimum because of earlier failures (issue 14). */
+  authThrottled(): void
 }
 
 /** Why the server closed a stream (issue 14): over an input limit, a handshake or idle timeout, a
@@ -59,10 +61,16 @@ export function createMetrics(hosts: readonly string[], countSessions: (host: st
     registers: [registry],
   })
   for (const reason of SESSION_CLOSE_REASONS) closed.labels({ reason }).inc(0)
+  const throttled = new Counter({
+    name: 'xmppd_auth_throttled_total',
+    help: 'Failed logins answered after a delay grown by earlier failures from the same IP or for the same account',
+    registers: [registry],
+  })
   return {
     registry,
     stanza: (host, kind) => bound.get(`${host}\0${kind}`)?.inc(),
     connectionRefused: (reason) => refused.labels({ reason }).inc(),
     sessionClosed: (reason) => closed.labels({ reason }).inc(),
+    authThrottled: () => throttled.inc(),
   }
 }

@@ -2,11 +2,13 @@
 // written as scrypt$N$r$p$<salt base64>$<hash base64> (`xmppd hash-password` prints one).
 import { scrypt as scryptCb, randomBytes, timingSafeEqual, createHash } from 'node:crypto'
 import { promisify } from 'node:util'
+import { createSlots } from './scrypt-slots.js'
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>
 
 export class Accounts {
   private secrets = new Map<string, string>()
+  private readonly scryptSlot = createSlots()
 
   constructor(users: Readonly<Record<string, string>>) {
     this.replace(users)
@@ -28,13 +30,14 @@ export class Accounts {
     return [...this.secrets.keys()].filter((jid) => jid.endsWith(suffix))
   }
 
-  async verify(bare: string, password: string): Promise<boolean> {
+  /** `suspect`: recent failed logins from its IP or for its account; its scrypt work waits behind others'. */
+  async verify(bare: string, password: string, suspect = false): Promise<boolean> {
     const secret = this.secrets.get(bare)
     if (secret === undefined || typeof password !== 'string') {
       equalDigests('', String(password)) // comparable cost for unknown users
       return false
     }
-    if (secret.startsWith('scrypt$')) return verifyScrypt(secret, password)
+    if (secret.startsWith('scrypt$')) return this.scryptSlot(suspect, () => verifyScrypt(secret, password))
     return equalDigests(secret, password)
   }
 }

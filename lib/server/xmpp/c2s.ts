@@ -4,6 +4,8 @@
 import { randomBytes } from 'node:crypto'
 import { jid as parseJid, type JID } from '@xmpp/jid'
 import type { Accounts } from './accounts.js'
+import type { AuthThrottle } from './auth-throttle.js'
+import { createJidCache, MAX_JID_PART } from './jid-cache.js'
 import type { HookRegistry } from '../plugins/hooks.js'
 import type { ServerMetrics } from '../observability/metrics.js'
 import type { Router } from './router.js'
@@ -19,29 +21,18 @@ export interface C2SDeps {
   router: Router
   presence: { presence: Router['message']; goUnavailable(session: import('./sessions.js').ClientSession): void }
   metrics: ServerMetrics
+  /** Failed logins answered late (auth-throttle.ts). */
+  throttle: AuthThrottle
   log: Logger
 }
 
-const MAX_RESOURCE = 1023
-/** Parsed `to` addresses kept for reuse: a server sees the same few thousand over and over, and
- * parsing one (with XEP-0106 escape detection) was a tenth of the routing CPU. */
-const JID_CACHE_SIZE = 10_000
 // eslint-disable-next-line no-control-regex
 const BAD_RESOURCE = /[\u0000-\u001f\u007f]/
 
 export function createC2SHandlers(deps: C2SDeps): C2SHandlers {
-  const { isVhost, accounts, sessions, hooksOf, router, presence, metrics, log } = deps
+  const { isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log } = deps
   const vhostJids = new Map<string, JID>()
-  let parsed = new Map<string, JID>()
-  const parseTo = (address: string): JID => {
-    let j = parsed.get(address)
-    if (j === undefined) {
-      j = parseJid(address) // throws on a malformed address: nothing cached
-      if (parsed.size >= JID_CACHE_SIZE) parsed = new Map() // crude but bounded; refills at once
-      parsed.set(address, j)
-    }
-    return j
-  }
+  const parseTo = createJidCache()
   const vhostJid = (host: string): JID => {
     let j = vhostJids.get(host)
     if (!j) vhostJids.set(host, (j = parseJid(host)))
@@ -50,11 +41,14 @@ export function createC2SHandlers(deps: C2SDeps): C2SHandlers {
 
   return {
     isVhost,
-    authenticate: (local, domain, password) => accounts.verify(`${local}@${domain}`, password),
+    authenticate: (local, domain, password, ip) =>
+      throttle.attempt(ip, `${local}@${domain}`, (suspect) => (local ? accounts.verify(`${local}@${domain}`, password, suspect) : Promise.resolve(false))),
 
     bind(_raw, requested) {
       if (requested === null) return randomBytes(6).toString('hex')
-      if (requested.length > MAX_RESOURCE || BAD_RESOURCE.test(requested)) throw new Error('invalid resource')
+      if (Buffer.byteLength(requested) > MAX_JID_PART)
+        throw Object.assign(new Error(`resource longer than ${MAX_JID_PART} bytes`), { condition: 'jid-malformed' })
+      if (BAD_RESOURCE.test(requested)) throw new Error('invalid resource')
       return requested
     },
 

@@ -27,8 +27,8 @@ const CLOSE_GRACE_MS = 5000
 /** What the listener asks of the rest of the server. */
 export interface C2SHandlers {
   isVhost(domain: string): boolean
-  /** Checks a password; `local` and `domain` are lower case. */
-  authenticate(local: string, domain: string, password: string): Promise<boolean>
+  /** Checks a password; `local` and `domain` are lower case; `ip`: the client's, for throttling. */
+  authenticate(local: string, domain: string, password: string, ip: string): Promise<boolean>
   /** A resource was requested for an authenticated stream: returns the one to bind. */
   bind(session: RawSession, requested: string | null): string
   /** Called once the resource is bound; `jid` is the full JID. */
@@ -100,7 +100,7 @@ class XmppdTCPServer extends BaseTCPServer {
     }
     session.xmppd = state
     const log = this.xmppdLog.child({ session: id, remote })
-    const gone = wireSession(session, state, log)
+    const gone = wireSession(session, state, log, String(socket.remoteAddress))
     const guard = this.xmppdGuard
     let pings = 0
     const guarded: Guarded = {
@@ -131,7 +131,7 @@ class XmppdTCPServer extends BaseTCPServer {
 }
 
 /** Wires the library's events to the handlers; returns what ends the session for the server. */
-function wireSession(session: XmppdSession, state: SessionState, log: Logger): () => void {
+function wireSession(session: XmppdSession, state: SessionState, log: Logger, ip: string): () => void {
   const { handlers, raw } = state
   // Without a listener, an 'error' (bad XML, reset socket, TLS failure) would end the process.
   session.on('error', (err: Error) => log.debug({ err: err?.message }, 'stream error'))
@@ -139,7 +139,9 @@ function wireSession(session: XmppdSession, state: SessionState, log: Logger): (
   session.on('authenticate', (user: { username?: string; password?: string }, cb: (err: unknown, user?: unknown) => void) => {
     const domain = String(session.serverdomain)
     const local = String(user.username ?? '').toLowerCase()
-    const check = local && !/[@/\s]/.test(local) ? handlers.authenticate(local, domain, String(user.password ?? '')) : Promise.resolve(false)
+    // A malformed name is checked (and throttled) like any other: it fails the same way.
+    const name = local && !/[@/\s]/.test(local) ? local : ''
+    const check = handlers.authenticate(name, domain, String(user.password ?? ''), ip)
     check.then(
       (ok) => {
         if (state.closed) return
@@ -164,7 +166,8 @@ function wireSession(session: XmppdSession, state: SessionState, log: Logger): (
     try {
       resource = handlers.bind(raw, requested && requested.trim() ? requested : null)
     } catch (err) {
-      return cb({ type: 'modify', condition: 'bad-request', text: (err as Error).message })
+      // jid-malformed for a resource past RFC 7622's size; bad-request for any other refusal.
+      return cb({ type: 'modify', condition: (err as { condition?: string }).condition ?? 'bad-request', text: (err as Error).message })
     }
     cb(null, resource) // sets session.jid's resource and sends the result
     state.bound = true
