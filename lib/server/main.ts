@@ -81,7 +81,15 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   let stopping = false
   try {
     const { c2s: c2sConfig } = config.listen
-    c2s = await listenC2S({ ip: c2sConfig.ip, port: c2sConfig.port, maxStanzaSize: c2sConfig.max_stanza_size, tls, log, handlers })
+    c2s = await listenC2S({
+      ip: c2sConfig.ip,
+      port: c2sConfig.port,
+      maxStanzaSize: c2sConfig.max_stanza_size,
+      maxDepth: c2sConfig.max_depth,
+      tls,
+      log,
+      handlers,
+    })
     log.info({ ip: c2sConfig.ip, port: c2s.port, hosts }, 'c2s listening')
     const served = await serveHttp(host, opts, () => ({ ok: !stopping, role: 'full', hosts, sessions: sessions.size }))
     http = served.http

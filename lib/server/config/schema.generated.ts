@@ -36,6 +36,7 @@ export interface C2SListenConfig {
   ip: string
   port: number
   max_stanza_size: number
+  max_depth: number
   certfile?: string
   keyfile?: string
 }

@@ -43,6 +43,7 @@ export const configSchema = {
             ip: { type: 'string', minLength: 1, default: '127.0.0.1' },
             port: { type: 'integer', minimum: 0, maximum: 65535, default: 5222 },
             max_stanza_size: { type: 'integer', minimum: 1024, maximum: 16777216, default: 65536 },
+            max_depth: { type: 'integer', minimum: 2, maximum: 1024, default: 32 },
             certfile: { type: 'string', minLength: 1 },
             keyfile: { type: 'string', minLength: 1 },
           },

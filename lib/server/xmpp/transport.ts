@@ -40,6 +40,8 @@ export interface C2SOptions {
   ip: string
   port: number
   maxStanzaSize: number
+  /** listen.c2s.max_depth: element nesting allowed inside a stanza (the stanza is 1). */
+  maxDepth: number
   tls: { key: string; cert: string }
   log: Logger
   handlers: C2SHandlers
@@ -61,13 +63,14 @@ const BaseTCPServer = nxs.C2S.TCPServer as unknown as new (opts: Record<string, 
 class XmppdTCPServer extends BaseTCPServer {
   declare xmppdHandlers: C2SHandlers
   declare xmppdMaxBytes: number
+  declare xmppdMaxDepth: number
   declare xmppdLog: Logger
   declare xmppdNextId: number
 
   override acceptConnection(socket: Socket): void {
     socket.setNoDelay(true) // stanzas are small and latency-bound: no Nagle delay
     const connection = new XmppdConnection({ reconnect: false, streamAttrs: {} })
-    connection.maxBytes = this.xmppdMaxBytes
+    connection.setLimits(this.xmppdMaxBytes, this.xmppdMaxDepth)
     const session = new XmppdSession({ socket, server: this, connection }) as XmppdSession
     const id = ++this.xmppdNextId
     const remote = `${socket.remoteAddress}:${socket.remotePort}`
@@ -166,6 +169,7 @@ export async function listenC2S(opts: C2SOptions): Promise<C2SListener> {
   })
   server.xmppdHandlers = opts.handlers
   server.xmppdMaxBytes = opts.maxStanzaSize
+  server.xmppdMaxDepth = opts.maxDepth
   server.xmppdLog = opts.log
   server.xmppdNextId = 0
   server.Session = XmppdSession
