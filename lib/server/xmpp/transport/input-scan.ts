@@ -24,8 +24,8 @@ export const MAX_HEADER_SIZE = 8192
 // XML 1.0 Char: tab, LF, CR, U+0020-U+D7FF, U+E000-U+FFFD, U+10000-U+10FFFF (lone surrogates out).
 // eslint-disable-next-line no-control-regex
 const FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
-// eslint-disable-next-line no-control-regex
-const NON_ASCII = /[^\u0000-\u007f]/
+/** Anything but printable ASCII, tab, CR and LF (DEL is allowed by XML but rare enough). */
+const NOT_PLAIN = /[^\t\n\r\u0020-\u007e]/
 
 const enum St {
   Text,
@@ -72,21 +72,22 @@ export class InputScanner {
 
   /** Scans one decoded read: what to hand the parser now, or the error that closes the stream. */
   scan(text: string): { feed: string } | { error: ScanError } {
-    const bad = FORBIDDEN.exec(text)
+    // One pass for the common case (printable ASCII, tab, CR, LF); the finer checks only otherwise.
+    const ascii = !NOT_PLAIN.test(text)
+    const bad = ascii ? null : FORBIDDEN.exec(text)
     if (bad) {
       const code = bad[0].charCodeAt(0).toString(16).padStart(4, '0')
       return { error: { condition: 'not-well-formed', text: `character U+${code.toUpperCase()} is not allowed in XML` } }
     }
-    const ascii = !NON_ASCII.test(text)
     const bytes = (a: number, b: number): number => (ascii ? b - a : Buffer.byteLength(text.slice(a, b)))
     const ready: string[] = []
-    let seg = 0 // start of the part of `text` not yet in `ready` or dropped
+    let seg = 0 // start of the part of `text` not yet ready or dropped
+    let run = 0 // start of the contiguous part of `text` that is ready (up to `seg`)
     let unitStart = this.unitOpen ? 0 : -1 // where the open unit starts in this read
     const n = text.length
     const boundary = (end: number): void => {
       // a complete tag ends at `end`: everything so far may go to the parser
       if (this.held.length) ready.push(...this.held.splice(0))
-      ready.push(text.slice(seg, end))
       seg = end
     }
     const closeUnit = (end: number, max: number, what: string): ScanError | undefined => {
@@ -116,10 +117,12 @@ export class InputScanner {
           }
           const c = text.charCodeAt(i)
           if (c === 60 /* < */) {
-            if (this.depth === 0) {
-              if (this.wsRun && this.held.length === 0) seg = i // whitespace between stanzas: dropped
-              openUnit(i) // a stanza counts from its first `<`
+            if (this.depth <= 0 && this.wsRun && this.held.length === 0) {
+              // whitespace between stanzas (or before the header, which is counted anyway): dropped
+              if (seg > run) ready.push(text.slice(run, seg))
+              run = seg = i
             }
+            if (this.depth === 0) openUnit(i) // a stanza counts from its first `<`
             this.st = St.Lt
           } else if (c !== 32 && c !== 9 && c !== 10 && c !== 13 && this.depth === 0 && this.wsRun) {
             this.wsRun = false
@@ -230,6 +233,7 @@ export class InputScanner {
         }
       }
     }
+    if (seg > run) ready.push(text.slice(run, seg))
     // The tail after the last complete tag is held (not parsed yet) and counted.
     if (seg < n) {
       if (this.st === St.Text && this.depth <= 0 && this.wsRun && this.held.length === 0) {
@@ -244,6 +248,6 @@ export class InputScanner {
         return { error: { condition: 'policy-violation', text: `${what} larger than ${max} bytes` } }
       }
     }
-    return { feed: ready.length === 1 ? ready[0] : ready.join('') }
+    return { feed: ready.length === 0 ? '' : ready.length === 1 ? ready[0] : ready.join('') }
   }
 }
