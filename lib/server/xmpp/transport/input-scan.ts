@@ -40,6 +40,8 @@ const enum St {
 }
 
 const CDATA = '[CDATA['
+/** Held pieces joined into one beyond this many. */
+const HELD_PIECES = 256
 
 export class InputScanner {
   private st = St.Text
@@ -238,7 +240,12 @@ export class InputScanner {
     if (seg < n) {
       if (this.st === St.Text && this.depth <= 0 && this.wsRun && this.held.length === 0) {
         // whitespace between stanzas (or before the header): nothing to hold
-      } else this.held.push(text.slice(seg))
+      } else {
+        this.held.push(text.slice(seg))
+        // Input trickled a byte a read would hold one small string per byte: joined now and then,
+        // which keeps the memory near the bytes held and the copying within the size limit.
+        if (this.held.length > HELD_PIECES) this.held = [this.held.join('')]
+      }
     }
     if (unitStart >= 0) {
       this.unitBytes += bytes(unitStart, n)
