@@ -102,7 +102,17 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
       )
     }
     const counters = { refused: metrics.connectionRefused, closed: metrics.sessionClosed }
-    c2s = await listenC2S({ ip: c2sConfig.ip, port: c2sConfig.port, maxStanzaSize: c2sConfig.max_stanza_size, limits, counters, tls, log, handlers })
+    c2s = await listenC2S({
+      ip: c2sConfig.ip,
+      port: c2sConfig.port,
+      maxStanzaSize: c2sConfig.max_stanza_size,
+      maxDepth: c2sConfig.max_depth,
+      limits,
+      counters,
+      tls,
+      log,
+      handlers,
+    })
     log.info({ ip: c2sConfig.ip, port: c2s.port, hosts, max_connections: maxConnections, open_files_limit: openFilesLimit() }, 'c2s listening')
     const served = await serveHttp(host, opts, () => ({ ok: !stopping, role: 'full', hosts, sessions: sessions.size }))
     http = served.http

@@ -47,8 +47,25 @@ export class RawXmpp {
     socket.on('error', () => undefined)
   }
 
+  /** When set, every send() is cut into these pieces, written one event-loop turn apart. */
+  chunker?: (bytes: Buffer) => Buffer[]
+  private queue = Promise.resolve()
+
   send(text: string): void {
-    this.socket.write(text)
+    const chunker = this.chunker
+    if (!chunker) return void this.socket.write(text)
+    this.queue = this.queue.then(async () => {
+      for (const piece of chunker(Buffer.from(text))) {
+        if (this.closed) return
+        this.socket.write(piece)
+        await new Promise((r) => setImmediate(r))
+      }
+    })
+  }
+
+  /** Writes raw bytes (a UTF-8 character may be cut between two calls). */
+  sendBytes(bytes: Buffer): void {
+    this.socket.write(bytes)
   }
 
   /** Writes; false when the socket's buffer is full (wait for drained()). */

@@ -175,6 +175,7 @@ test('parseConfig applies defaults and freezes the result', () => {
   assert.equal(config.listen.c2s.ip, '127.0.0.1')
   assert.equal(config.listen.http.port, 5280)
   assert.equal(config.listen.c2s.max_stanza_size, 65536)
+  assert.equal(config.listen.c2s.max_depth, 32)
   assert.ok(Object.isFrozen(config.listen.c2s))
 })
 

@@ -147,3 +147,76 @@ test(`fuzz: ${CASES} cases (seed ${SEED}) do not crash the server; routing works
     await server.stop()
   }
 })
+
+/** Cuts bytes at random points (1 to 40 bytes a piece), or byte by byte. */
+function cutter(rnd: () => number, byteByByte: boolean): (bytes: Buffer) => Buffer[] {
+  return (bytes) => {
+    const pieces: Buffer[] = []
+    for (let i = 0; i < bytes.length;) {
+      const len = byteByByte ? 1 : 1 + Math.floor(rnd() * 40)
+      pieces.push(bytes.subarray(i, i + len))
+      i += len
+    }
+    return pieces
+  }
+}
+
+test('a whole session split byte by byte, then at random points, still works (multi-byte characters too)', { timeout: 60_000 }, async () => {
+  const server = await startTestServer()
+  try {
+    const bob = await connectClient(server.c2sPort, 'bob@localhost', 'bob-pw', { resource: 'split' })
+    for (const byteByByte of [true, false]) {
+      const rnd = prng(SEED + (byteByByte ? 1 : 2))
+      const raw = await RawXmpp.connect(server.c2sPort)
+      raw.chunker = cutter(rnd, byteByByte)
+      await raw.login('alice', 'alice-pw', byteByByte ? 'bytes' : 'random')
+      for (let i = 0; i < 10; i++) {
+        const body = `split ${byteByByte} ${i} é 🎉 &amp; <x/>`.replace('<x/>', '&lt;x/&gt;')
+        raw.send(`<message to='bob@localhost/split' type='chat' id='s${i}'><body>${body}</body><z a='é&apos;🎉'/></message>`)
+        const m = await bob.next((s) => s.attrs.id === `s${i}` && s.attrs.from === `alice@localhost/${byteByByte ? 'bytes' : 'random'}`)
+        assert.equal(m.getChildText('body'), `split ${byteByByte} ${i} é 🎉 & <x/>`)
+        assert.equal(m.getChild('z').attrs.a, `é'🎉`)
+      }
+      raw.close()
+    }
+    await bob.stop()
+  } finally {
+    await server.stop()
+  }
+})
+
+const FORBIDDEN_CODES = [0x0, 0x1, 0x8, 0xb, 0xc, 0xe, 0x1f, 0xfffe, 0xffff, 0xd800, 0xdfff]
+
+test('forbidden characters, raw or as references, split at random, always close with not-well-formed and are never routed', { timeout: 60_000 }, async () => {
+  const server = await startTestServer()
+  try {
+    const bob = await connectClient(server.c2sPort, 'bob@localhost', 'bob-pw', { resource: 'f' })
+    const rnd = prng(SEED + 3)
+    for (let i = 0; i < 30; i++) {
+      const code = FORBIDDEN_CODES[Math.floor(rnd() * FORBIDDEN_CODES.length)]
+      const asRef = rnd() < 0.5 || code >= 0xd800 // a lone surrogate cannot be sent raw as UTF-8
+      const bad = asRef ? (rnd() < 0.5 ? `&#${code};` : `&#x${code.toString(16)};`) : String.fromCharCode(code)
+      const inText = rnd() < 0.5
+      const raw = await RawXmpp.connect(server.c2sPort)
+      await raw.login('alice', 'alice-pw', `f${i}`)
+      raw.chunker = cutter(rnd, false)
+      const stanza = inText
+        ? `<message to='bob@localhost/f' type='chat'><body>case ${i} ${bad}</body></message>`
+        : `<message to='bob@localhost/f' type='chat' id='c${i}${bad}'><body>case ${i}</body></message>`
+      raw.send(stanza)
+      await raw.waitFor(/<not-well-formed/)
+      await raw.waitClosed()
+    }
+    const alice = await connectClient(server.c2sPort, 'alice@localhost', 'alice-pw', { resource: 'after' })
+    await alice.chat('bob@localhost/f', 'clean')
+    await bob.next((s) => s.getChildText?.('body') === 'clean')
+    assert.deepEqual(
+      bob.received.filter((s) => /case \d+/.test(String(s))),
+      [],
+      'nothing with a forbidden character reached bob',
+    )
+    await Promise.all([alice.stop(), bob.stop()])
+  } finally {
+    await server.stop()
+  }
+})

@@ -54,6 +54,7 @@ export interface C2SListenConfig {
    * Bytes queued for one session.
    */
   max_send_buffer: number
+  max_depth: number
   certfile?: string
   keyfile?: string
 }

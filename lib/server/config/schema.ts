@@ -55,6 +55,7 @@ export const configSchema = {
             max_connections: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
             max_connections_per_ip: { type: 'integer', minimum: 1, maximum: 1000000, default: 100 },
             max_send_buffer: { type: 'integer', minimum: 65536, maximum: 1073741824, default: 1048576, description: 'Bytes queued for one session.' },
+            max_depth: { type: 'integer', minimum: 2, maximum: 1024, default: 32 },
             certfile: { type: 'string', minLength: 1 },
             keyfile: { type: 'string', minLength: 1 },
           },

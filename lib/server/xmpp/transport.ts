@@ -45,6 +45,8 @@ export interface C2SOptions {
   maxStanzaSize: number
   limits: GuardLimits
   counters: GuardCounters
+  /** listen.c2s.max_depth: element nesting allowed inside a stanza (the stanza is 1). */
+  maxDepth: number
   tls: { key: string; cert: string }
   log: Logger
   handlers: C2SHandlers
@@ -66,6 +68,7 @@ const BaseTCPServer = nxs.C2S.TCPServer as unknown as new (opts: Record<string, 
 class XmppdTCPServer extends BaseTCPServer {
   declare xmppdHandlers: C2SHandlers
   declare xmppdMaxBytes: number
+  declare xmppdMaxDepth: number
   declare xmppdLog: Logger
   declare xmppdNextId: number
   declare xmppdGuard: ConnectionGuard
@@ -75,7 +78,7 @@ class XmppdTCPServer extends BaseTCPServer {
     if (this.xmppdGuard.admit(socket)) return void socket.destroy()
     socket.setNoDelay(true) // stanzas are small and latency-bound: no Nagle delay
     const connection = new XmppdConnection({ reconnect: false, streamAttrs: {} })
-    connection.maxBytes = this.xmppdMaxBytes
+    connection.setLimits(this.xmppdMaxBytes, this.xmppdMaxDepth, (reason) => this.xmppdGuard.closedFor(reason))
     const session = new XmppdSession({ socket, server: this, connection }) as XmppdSession
     const id = ++this.xmppdNextId
     const remote = `${socket.remoteAddress}:${socket.remotePort}`
@@ -208,6 +211,7 @@ export async function listenC2S(opts: C2SOptions): Promise<C2SListener> {
   })
   server.xmppdHandlers = opts.handlers
   server.xmppdMaxBytes = opts.maxStanzaSize
+  server.xmppdMaxDepth = opts.maxDepth
   server.xmppdLog = opts.log
   server.xmppdNextId = 0
   server.xmppdGuard = new ConnectionGuard(opts.limits, opts.counters)

@@ -1,76 +1,59 @@
 // The stream's byte side, on node-xmpp-core's Connection: input decoded as UTF-8 across reads,
-// max_stanza_size enforced, RFC 6120's restricted XML refused, parser exceptions contained, and
-// one stream error at most. (Part of the transport layer: see ../transport.ts.)
+// the input limits and RFC 6120's restricted XML enforced by a linear pre-scan (input-scan.ts)
+// before the parser sees a byte, parser exceptions contained, and one stream error at most.
+// (Part of the transport layer: see ../transport.ts.)
 import { StringDecoder } from 'node:string_decoder'
 import nxs, { type NxsConnection } from 'node-xmpp-server'
-
-/** Parser input is fed in slices this long, so an oversized stanza is caught within one slice. */
-const SLICE = 4096
+import { InputScanner, MAX_HEADER_SIZE } from './input-scan.js'
 
 const BaseConnection = nxs.Connection as unknown as new (opts: Record<string, unknown>) => NxsConnection
 
 export class XmppdConnection extends BaseConnection {
-  maxBytes = Infinity
   failed = false
   /** When input last arrived: the idle timeout's clock (see guard.ts). */
   lastInput = Date.now()
   private readonly decoder = new StringDecoder('utf8')
-  private fed = 0
-  private stanzaStart = -1
-  private startedInSlice = false
+  private scanner = new InputScanner({ maxStanzaSize: Infinity, maxHeaderSize: MAX_HEADER_SIZE, maxDepth: Infinity })
+
+  /** Counts a stream closed for its input (xmppd_sessions_closed_total). */
+  private onRefusedInput: (reason: 'limit' | 'forbidden_input') => void = () => undefined
+
+  /** Sets listen.c2s.max_stanza_size and max_depth (before any input), and what counts a close for them. */
+  setLimits(maxStanzaSize: number, maxDepth: number, counted?: (reason: 'limit' | 'forbidden_input') => void): void {
+    this.scanner = new InputScanner({ maxStanzaSize, maxHeaderSize: MAX_HEADER_SIZE, maxDepth })
+    if (counted) this.onRefusedInput = counted
+  }
 
   override startParser(): void {
     super.startParser()
-    this.stanzaStart = -1
-    this.parser?.on('startElement', () => {
-      this.startedInSlice = true
-    })
+    // Every new stream (connection, after STARTTLS, after SASL) starts with a header again.
+    this.scanner.reset()
   }
 
   override onData(data: Buffer | string): void {
     if (!this.parser || this.failed) return
     this.lastInput = Date.now()
     const text = typeof data === 'string' ? data : this.decoder.write(data)
-    for (let i = 0; i < text.length; i += SLICE) {
-      const slice = text.length <= SLICE ? text : text.slice(i, i + SLICE)
-      if (hasRestrictedMarkup(slice)) {
-        this.error('restricted-xml', 'comments, processing instructions and DTDs are not allowed')
-        return
-      }
-      this.startedInSlice = false
-      try {
-        this.parser.write(slice)
-      } catch (err) {
-        // ltx throws (rather than emits) on an unknown entity such as &foo;
-        this.error('xml-not-well-formed', (err as Error).message)
-        return
-      }
-      if (!this.parser || this.failed) return
-      this.fed += Buffer.byteLength(slice)
-      if (this.startedInSlice) this.stanzaStart = this.fed
-      // A lower bound of the open stanza's size: never rejects a stanza within the limit.
-      if (this.parser.element && this.stanzaStart >= 0 && this.fed - this.stanzaStart > this.maxBytes) {
-        this.error('policy-violation', `stanza larger than max_stanza_size (${this.maxBytes} bytes)`)
-        return
-      }
+    const result = this.scanner.scan(text)
+    if ('error' in result) {
+      this.onRefusedInput(result.error.condition === 'policy-violation' ? 'limit' : 'forbidden_input')
+      return this.error(result.error.condition, result.error.text)
+    }
+    if (!result.feed) return
+    try {
+      this.parser.write(result.feed)
+    } catch (err) {
+      // ltx throws (rather than emits) on an unknown entity such as &foo; or a forbidden &#0;
+      this.onRefusedInput('forbidden_input')
+      this.error('not-well-formed', (err as Error).message)
     }
   }
 
   override error(condition: string, message?: string): void {
     if (this.failed) return
     this.failed = true
-    super.error(condition, message)
+    // The parser library still uses RFC 3920's name for this condition.
+    super.error(condition === 'xml-not-well-formed' ? 'not-well-formed' : condition, message)
     this.stopParser()
   }
-}
-
-/** RFC 6120 §11.1: no comments, PIs (but the XML declaration), DTDs or entity declarations. */
-function hasRestrictedMarkup(text: string): boolean {
-  for (let i = text.indexOf('<!'); i !== -1; i = text.indexOf('<!', i + 2)) {
-    if (!text.startsWith('<![CDATA[', i)) return true
-  }
-  for (let i = text.indexOf('<?'); i !== -1; i = text.indexOf('<?', i + 2)) {
-    if (!text.startsWith('<?xml ', i) && !text.startsWith('<?xml?', i)) return true
-  }
-  return false
 }

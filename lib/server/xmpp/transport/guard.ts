@@ -17,7 +17,8 @@ export interface GuardLimits {
 }
 
 export type RefusedReason = 'max_connections' | 'max_connections_per_ip'
-export type GuardCloseReason = 'timeout' | 'slow_reader'
+/** Why the server closed a stream: the guard's (timeout, slow_reader) and the input scan's (limit, forbidden_input). */
+export type GuardCloseReason = 'timeout' | 'slow_reader' | 'limit' | 'forbidden_input'
 
 export interface GuardCounters {
   refused(reason: RefusedReason): void
@@ -115,6 +116,11 @@ export class ConnectionGuard {
         this.end(g, 'timeout', 'connection-timeout', `no answer to a ping within ping_timeout (${pingTimeout} s)`)
       }
     }
+  }
+
+  /** A stream the input scan closed (its own stream error): counted with the guard's closes. */
+  closedFor(reason: 'limit' | 'forbidden_input'): void {
+    this.counters.closed(reason)
   }
 
   private end(g: Guarded, reason: GuardCloseReason, condition: string, text: string): void {
