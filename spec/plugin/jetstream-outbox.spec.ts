@@ -116,6 +116,7 @@ describe('jetstream outbox', () => {
       const answers = ['a', 'b', 'c', 'd'].map((b) => o.add(H, 'h', `id-${b}`, ev(b), 100))
       assert.deepEqual(answers, [undefined, undefined, undefined, 'outbox_unavailable'])
       assert.equal(o.pending(H, 'h'), 3, 'what waits in memory is pending')
+      assert.deepEqual(o.pendingByHandler(H), [{ host: H, handler: 'h', pending: 3 }], 'also for a handler this node does not deliver')
     } finally {
       await nats.restart()
     }

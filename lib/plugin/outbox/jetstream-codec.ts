@@ -133,6 +133,9 @@ export function decodeHeaders(h: MsgHdrs | undefined, fallbackAt: number): Carri
   }
 }
 
+/** Only the due time of a retry's copy: read for every message that arrives, before it is leased. */
+export const dueAtOf = (h: MsgHdrs | undefined): number | undefined => num(h, H.dueAt)
+
 export function decodeDead(h: MsgHdrs | undefined, fallbackAt: number): { failedAt: number; reason: DeadReason } {
   return { failedAt: num(h, H.failedAt) ?? fallbackAt, reason: (h?.get(H.reason) as DeadReason) || 'status' }
 }
@@ -192,18 +195,5 @@ export function deadLetterFrom(
     status: c.lastStatus,
     error: c.lastError,
     replays: c.replays,
-  }
-}
-
-/** A server URL as shown (status, logs): without a user or password in it. */
-export function withoutCredentials(server: string): string {
-  try {
-    const u = new URL(server)
-    if (!u.username && !u.password) return server
-    u.username = ''
-    u.password = ''
-    return u.toString()
-  } catch {
-    return server
   }
 }

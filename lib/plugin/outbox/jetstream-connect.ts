@@ -5,7 +5,8 @@
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node'
 import { AckPolicy, DeliverPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream'
 import { ConfigError } from '../../errors.js'
-import { Names, withoutCredentials } from './jetstream-codec.js'
+import { displayUrl } from '../payload.js'
+import { Names } from './jetstream-codec.js'
 
 /** The [jetstream] section, resolved: times in ms, paths absolute. */
 export interface JetStreamSettings {
@@ -52,7 +53,7 @@ export async function openEngine(s: JetStreamSettings, name: string): Promise<En
       noAsyncTraces: true,
     })
   } catch (err) {
-    throw new ConfigError('jetstream.servers', `cannot reach nats-server at ${s.servers.map(withoutCredentials).join(', ')}: ${(err as Error).message}`, {
+    throw new ConfigError('jetstream.servers', `cannot reach nats-server at ${s.servers.map(displayUrl).join(', ')}: ${(err as Error).message}`, {
       cause: err,
     })
   }
@@ -85,7 +86,7 @@ export async function openEngine(s: JetStreamSettings, name: string): Promise<En
     if (err instanceof ConfigError) throw err
     throw new ConfigError(
       'jetstream',
-      `nats-server at ${s.servers.map(withoutCredentials).join(', ')} has no usable JetStream (is it started with -js?): ${(err as Error).message}`,
+      `nats-server at ${s.servers.map(displayUrl).join(', ')} has no usable JetStream (is it started with -js?): ${(err as Error).message}`,
       {
         cause: err,
       },

@@ -4,7 +4,7 @@
 // node whose endpoint is down holds few messages; those it holds are kept alive (in progress) so
 // that JetStream does not hand them to another node, and given back (nak) when the feed stops.
 import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream'
-import { decodeHeaders } from './jetstream-codec.js'
+import { dueAtOf } from './jetstream-codec.js'
 
 /** Messages a feed holds before the deliverer leases them. */
 export const PREFETCH = 64
@@ -115,7 +115,7 @@ export class Feed {
     }
     const now = Date.now()
     // A retry's copy arrives at once with the time it is due: JetStream holds it until then.
-    const { dueAt } = decodeHeaders(msg.headers, now)
+    const dueAt = dueAtOf(msg.headers)
     if (dueAt !== undefined && dueAt > now + 5) {
       msg.nak(dueAt - now)
       return

@@ -53,6 +53,12 @@ export class Publisher {
     return this.byHandler.get(`${host}\0${handler}`) ?? 0
   }
 
+  /** Handlers of a host with new notifications not yet in the stream (perhaps none there yet: the engine away). */
+  handlersOf(host: string): string[] {
+    const prefix = `${host}\0`
+    return [...this.byHandler.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length))
+  }
+
   /** False: the buffer holds `limit` new notifications already (nothing is queued). */
   add(job: Job): boolean {
     if (job.kind === 'new') {

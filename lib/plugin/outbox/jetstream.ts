@@ -6,8 +6,9 @@
 // attempt spent); a final failure is published to the dead-letter stream, then acked. JetStream
 // keeps the schedule, so there is no due time to wait for here: the feeds say when work arrived.
 import { jetstream, type JetStreamClient, type JsMsg } from '@nats-io/jetstream'
+import { displayUrl } from '../payload.js'
 import { applyTry, deadLetterOf } from './dead-letter.js'
-import { withoutCredentials, carriedOf, decodeEvent, decodeHeaders, encodeEvent, encodeHeaders, msgId } from './jetstream-codec.js'
+import { carriedOf, decodeEvent, decodeHeaders, encodeEvent, encodeHeaders, msgId } from './jetstream-codec.js'
 import { ensureConsumer, openEngine, type Engine, type JetStreamSettings } from './jetstream-connect.js'
 import { Feed, type Arrived } from './jetstream-feed.js'
 import { Publisher, type Job } from './jetstream-publisher.js'
@@ -60,7 +61,7 @@ export class JetStreamOutbox implements Outbox {
     private readonly settings: JetStreamSettings,
     private readonly log: (msg: string, err?: Error) => void,
   ) {
-    this.location = `${settings.servers.map(withoutCredentials).join(',')} stream ${settings.stream}`
+    this.location = `${settings.servers.map(displayUrl).join(',')} stream ${settings.stream}`
     this.js = jetstream(engine.nc, { timeout: 5000 })
     this.publisher = new Publisher(this.js, settings.publishBuffer, (failing, err) => {
       if (failing) this.log('publishing to JetStream fails; accepted notifications wait in memory (publish_buffer)', err)
@@ -241,7 +242,7 @@ export class JetStreamOutbox implements Outbox {
   pendingByHandler(host: string): HandlerCounts[] {
     const rows = new Map<string, number>()
     for (const { handler, n } of this.gauges.pendingByHandler(host)) rows.set(handler, n)
-    for (const [k] of this.feeds) if (k.startsWith(`${host}\0`)) rows.set(k.slice(host.length + 1), rows.get(k.slice(host.length + 1)) ?? 0)
+    for (const handler of this.publisher.handlersOf(host)) rows.set(handler, rows.get(handler) ?? 0)
     return [...rows].map(([handler, n]) => ({ host, handler, pending: n + this.publisher.unpublished(host, handler) })).filter((r) => r.pending > 0)
   }
 
