@@ -7,7 +7,8 @@
 import { test, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { bodies, chatSender } from '../helpers/chat-load.js'
-import { connectClient, xml } from '../helpers/client.js'
+import { commandResultJson, executeCommand } from '../helpers/adhoc.js'
+import { connectClient } from '../helpers/client.js'
 import { assertBalanced, eventually, hostCounts } from '../helpers/metrics.js'
 import { webhookRecorder } from '../helpers/webhook-recorder.js'
 import { ADMIN_TOKEN, configToml, spawnBin, startTestServer, type TestServer } from '../helpers/xmppd.js'
@@ -91,28 +92,8 @@ breaker = { volume_threshold = 1000 }
   const admin = await connectClient(server.c2sPort, 'admin@localhost', 'admin-pw')
   cleanups.push(async () => admin.stop())
   const fields = { host: 'localhost', state: 'failed', since: '1h' }
-  const reply = await admin.iq(
-    xml(
-      'iq',
-      { type: 'set', to: 'localhost' },
-      xml(
-        'command',
-        { xmlns: 'http://jabber.org/protocol/commands', node: 'urn:xmppd:admin#deliveries-list', action: 'execute' },
-        xml('x', { xmlns: 'jabber:x:data', type: 'submit' }, ...Object.entries(fields).map(([k, v]) => xml('field', { var: k }, xml('value', {}, v)))),
-      ),
-    ),
-  )
-  const result = reply
-    .getChild('command', 'http://jabber.org/protocol/commands')
-    .getChild('x', 'jabber:x:data')
-    .getChildren('field')
-    .find((f: { attrs: { var: string } }) => f.attrs.var === 'result')
-  const overXmpp = JSON.parse(
-    result
-      .getChildren('value')
-      .map((v: { getText(): string }) => v.getText())
-      .join('\n'),
-  )
+  const reply = await executeCommand(admin, 'urn:xmppd:admin#deliveries-list', fields)
+  const overXmpp = commandResultJson(reply)
   assert.equal(overXmpp.items.length, 20)
   noSecretIn(reply.toString(), 'deliveries-list over XMPP')
 
@@ -213,31 +194,8 @@ dead_letter_retention = 6
   const admin = await connectClient(server.c2sPort, 'admin@localhost', 'admin-pw')
   cleanups.push(async () => admin.stop())
   const fields = { host: 'localhost', ids: `${since[0].webhookId} not-a-dead-letter`, failed: 'false' }
-  const reply = await admin.iq(
-    xml(
-      'iq',
-      { type: 'set', to: 'localhost' },
-      xml(
-        'command',
-        { xmlns: 'http://jabber.org/protocol/commands', node: 'urn:xmppd:admin#deliveries-replay', action: 'execute' },
-        xml('x', { xmlns: 'jabber:x:data', type: 'submit' }, ...Object.entries(fields).map(([k, v]) => xml('field', { var: k }, xml('value', {}, v)))),
-      ),
-    ),
-  )
-  const result = reply
-    .getChild('command', 'http://jabber.org/protocol/commands')
-    .getChild('x', 'jabber:x:data')
-    .getChildren('field')
-    .find((f: { attrs: { var: string } }) => f.attrs.var === 'result')
-  assert.deepEqual(
-    JSON.parse(
-      result
-        .getChildren('value')
-        .map((v: { getText(): string }) => v.getText())
-        .join('\n'),
-    ),
-    { replayed: 1, notFound: ['not-a-dead-letter'], noHandler: [] },
-  )
+  const reply = await executeCommand(admin, 'urn:xmppd:admin#deliveries-replay', fields)
+  assert.deepEqual(commandResultJson(reply), { replayed: 1, notFound: ['not-a-dead-letter'], noHandler: [] })
   await rec.waitForAll([since[0].event.body], 10_000)
   assert.equal(rec.deliveries.find((d) => d.status === 204)?.id, since[0].webhookId, 'replayed with its webhook-id')
 

@@ -9,11 +9,12 @@ import path from 'node:path'
 import { LIMIT_MAX } from '../../lib/cli/xmppctl-deliveries.js'
 import { loadManifest } from '../../lib/server/plugins/catalog.js'
 import { CANNED, calls } from '../fixtures/canned-deliveries/index.js'
-import { connectClient, xml, type TestClient } from '../helpers/client.js'
+import { COMMANDS_NS, commandResultJson, executeCommand } from '../helpers/adhoc.js'
+import { connectClient, type TestClient } from '../helpers/client.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { ADMIN_TOKEN, configToml, root, spawnBin, startTestServer, type TestServer } from '../helpers/xmppd.js'
 
-const NS = 'http://jabber.org/protocol/commands'
+const NS = COMMANDS_NS
 const real = JSON.parse(readFileSync(path.join(root, 'plugin.json'), 'utf8'))
 const BASE = '/api/hosts/localhost/plugins/mod_canned'
 let server: TestServer
@@ -140,35 +141,8 @@ test('errors: unknown plugin, vhost, command 404; wrong method 405; bad argument
 })
 
 const command = (c: TestClient, node: string, fields?: Record<string, string | string[]>, extra: Record<string, string> = {}) =>
-  c.iq(
-    xml(
-      'iq',
-      { type: 'set', to: 'localhost' },
-      xml(
-        'command',
-        { xmlns: NS, node: `urn:xmppd:admin#canned-${node}`, action: 'execute', ...extra },
-        fields
-          ? xml(
-              'x',
-              { xmlns: 'jabber:x:data', type: 'submit' },
-              ...Object.entries(fields).map(([k, v]) => xml('field', { var: k }, ...[v].flat().map((one) => xml('value', {}, one)))),
-            )
-          : undefined,
-      ),
-    ),
-  )
-
-const resultJson = (reply: any) =>
-  JSON.parse(
-    reply
-      .getChild('command', NS)
-      .getChild('x', 'jabber:x:data')
-      .getChildren('field')
-      .find((f: any) => f.attrs.var === 'result')
-      .getChildren('value')
-      .map((v: any) => v.getText())
-      .join('\n'),
-  )
+  executeCommand(c, `urn:xmppd:admin#canned-${node}`, fields, extra)
+const resultJson = commandResultJson
 
 test('XEP-0050: the declared nodes ask for the vhost and the arguments, and answer the JSON; admins only', async () => {
   const first = await command(admin, 'deliveries-list')
