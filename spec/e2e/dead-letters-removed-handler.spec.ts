@@ -10,7 +10,7 @@ import { launchBrowser, waitForText } from '../helpers/browser.js'
 import { bodies, chatSender } from '../helpers/chat-load.js'
 import { assertBalanced, eventually, hostCounts } from '../helpers/metrics.js'
 import { webhookRecorder } from '../helpers/webhook-recorder.js'
-import { ADMIN_TOKEN, configToml, spawnBin, startTestServer, type TestServer } from '../helpers/xmppd.js'
+import { ADMIN_TOKEN, configToml, startTestServer, xmppctlOn } from '../helpers/xmppd.js'
 
 const HOST = 'localhost'
 const cleanups: Array<() => Promise<unknown>> = []
@@ -18,11 +18,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
 })
 
-async function xmppctl(server: TestServer, ...args: string[]) {
-  const p = spawnBin('xmppctl', ['--url', `http://127.0.0.1:${server.httpPort}`, '--token', ADMIN_TOKEN, ...args])
-  const code = await p.exit
-  return { code, stdout: p.stdout(), stderr: p.stderr() }
-}
+const xmppctl = xmppctlOn
 
 test('a removed handler with dead letters only: shown as such; a replay leaves them and says why; replayed once the handler is back', async () => {
   const rec = await webhookRecorder()

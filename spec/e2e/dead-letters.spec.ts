@@ -11,7 +11,7 @@ import { commandResultJson, executeCommand } from '../helpers/adhoc.js'
 import { connectClient } from '../helpers/client.js'
 import { assertBalanced, eventually, hostCounts } from '../helpers/metrics.js'
 import { webhookRecorder } from '../helpers/webhook-recorder.js'
-import { ADMIN_TOKEN, configToml, spawnBin, startTestServer, type TestServer } from '../helpers/xmppd.js'
+import { ADMIN_TOKEN, configToml, startTestServer, type TestServer, xmppctlOn } from '../helpers/xmppd.js'
 
 const SECRET = 'Bearer dead-letter-secret-3c9e51'
 const SIGNING_KEY = Buffer.from('dead-letter-signing-key-5d1e').toString('base64')
@@ -25,11 +25,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
 })
 
-async function xmppctl(server: TestServer, ...args: string[]) {
-  const p = spawnBin('xmppctl', ['--url', `http://127.0.0.1:${server.httpPort}`, '--token', ADMIN_TOKEN, ...args])
-  const code = await p.exit
-  return { code, stdout: p.stdout(), stderr: p.stderr() }
-}
+const xmppctl = xmppctlOn
 
 test('20 notifications failed against a 500: counted once each, listed, replayed with their webhook-ids once the endpoint is fixed', async () => {
   const rec = await webhookRecorder()

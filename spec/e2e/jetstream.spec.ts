@@ -7,7 +7,7 @@ import { bodies, chatSender } from '../helpers/chat-load.js'
 import { assertBalanced, eventually, hostCounts } from '../helpers/metrics.js'
 import { startNats } from '../helpers/nats.js'
 import { webhookRecorder } from '../helpers/webhook-recorder.js'
-import { ADMIN_TOKEN, configToml, spawnBin, startTestServer } from '../helpers/xmppd.js'
+import { ADMIN_TOKEN, configToml, startTestServer, xmppctlOn } from '../helpers/xmppd.js'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -82,9 +82,9 @@ test('the status says whether nats-server is reachable; what users send meanwhil
   const server = await startTestServer(configToml({ extra: plugin(rec.url, nats.url) }))
   cleanups.push(() => server.stop())
   const status = async () => {
-    const p = spawnBin('xmppctl', ['--url', `http://127.0.0.1:${server.httpPort}`, '--token', ADMIN_TOKEN, 'plugin', 'status', '--host', 'localhost'])
-    assert.equal(await p.exit, 0, p.stderr())
-    return p.stdout()
+    const r = await xmppctlOn(server, 'plugin', 'status', '--host', 'localhost')
+    assert.equal(r.code, 0, r.stderr)
+    return r.stdout
   }
   assert.match(await status(), new RegExp(`outbox: jetstream, ${nats.url} stream XMPPD_NOTIFICATIONS, reachable`))
   await nats.stop()

@@ -184,3 +184,10 @@ export function spawnNode(args: string[], env: NodeJS.ProcessEnv = {}, cwd = roo
     },
   }
 }
+
+/** Runs the built xmppctl against a running server's HTTP port with the spec token; resolves with its exit code and output. */
+export async function xmppctlOn(server: { httpPort: number }, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = spawnBin('xmppctl', ['--url', `http://127.0.0.1:${server.httpPort}`, '--token', ADMIN_TOKEN, ...args])
+  const code = await p.exit
+  return { code, stdout: p.stdout(), stderr: p.stderr() }
+}
