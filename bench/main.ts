@@ -1,5 +1,5 @@
 // npm run bench: every figure measured side by side in one run, with the ratio that matters
-// (subsets: hook routing dispatch whole memory recovery loss workers outbox).
+// (subsets: hook routing dispatch whole memory recovery loss workers outbox limits).
 // Writes bench/results/<time>-<commit>.json (machine, commit, figures) and prints a table.
 import { execSync } from 'node:child_process'
 import { cpus, loadavg, totalmem } from 'node:os'
@@ -10,6 +10,7 @@ import { dispatch } from './dispatch.js'
 import { hookPath } from './hook-path.js'
 import { memory } from './memory.js'
 import { outboxCost } from './outbox-cost.js'
+import { limitsCost } from './limits.js'
 import { lossWindow } from './loss-window.js'
 import { recovery } from './recovery.js'
 import { latency, routing, wholeServer } from './routing.js'
@@ -147,6 +148,23 @@ try {
       log(`   ${b}: add ${f(c.add_us, 1)} us, lease + settle ${f(c.deliver_us, 1)} us${engine}; in all ${f(c.total_us, 1)} us`)
     }
     log(`   jetstream / sqlite: ${f(r.jetstream_vs_sqlite, 2)} with nats-server, ${f(r.jetstream_process_vs_sqlite, 2)} the process alone`)
+  }
+  if (want('limits')) {
+    const r = await limitsCost(fast)
+    results.limits = r
+    log(
+      `\n10. Hostile-client limits on (defaults) against off (XMPPD_BENCH_LIMITS=off): the whole server of item 4, sqlite outbox (median of ${r.round_ratios.length}, interleaved)`,
+    )
+    for (const [name, x] of [
+      ['on', r.on],
+      ['off', r.off],
+    ] as const)
+      log(
+        `   limits ${name}: ${f(x.messages_per_second)} messages/s, ${f(x.server_cpu_us_per_message)} us server CPU per message; server core busy ${f(x.server_core_busy * 100)}%`,
+      )
+    log(
+      `   on / off: ${f(r.ratio, 2)} messages/s (each round: ${r.round_ratios.map((x) => f(x, 2)).join(', ')}; median ${f(r.median_round_ratio, 2)}), ${f(r.cpu_ratio, 2)} CPU per message | target >= 0.95: ${r.ratio >= 0.95 ? 'met' : 'NOT met'}`,
+    )
   }
 } finally {
   fast.stop()

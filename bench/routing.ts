@@ -40,8 +40,20 @@ export interface RoutingRun {
   engine_cpu_us_per_message?: number
 }
 
-async function routingRun(perPair: number, extra: string, sinkToWait?: SinkProcess, warmBreaker = false, engineCpu?: () => number): Promise<RoutingRun> {
-  const server = await startServerProcess(0, pairUsers(PAIRS), extra)
+interface RunOptions {
+  /** Waits for every notification to reach this sink. */
+  sinkToWait?: SinkProcess
+  /** Opens the breaker before the measured phase. */
+  warmBreaker?: boolean
+  /** The engine's CPU time (nats-server), read around the measured phase. */
+  engineCpu?: () => number
+  /** The server's environment on top of this process's (XMPPD_BENCH_LIMITS=off). */
+  env?: Record<string, string>
+}
+
+async function routingRun(perPair: number, extra: string, opts: RunOptions = {}): Promise<RoutingRun> {
+  const { sinkToWait, warmBreaker = false, engineCpu } = opts
+  const server = await startServerProcess(0, pairUsers(PAIRS), extra, opts.env)
   try {
     const pairs = await connectPairs(server.c2sPort, PAIRS)
     if (warmBreaker) {
@@ -99,7 +111,7 @@ export async function routing(hangingSink: SinkProcess): Promise<RoutingResult> 
     runs.disabled.push(await routingRun(ROUTING_PER_PAIR, plugin(hangingSink.url, 'enabled = false')))
     runs.hanging.push(await routingRun(ROUTING_PER_PAIR, plugin(hangingSink.url, 'max_queue = 10000')))
     runs.breaker_open.push(
-      await routingRun(ROUTING_PER_PAIR, plugin(`http://127.0.0.1:${await closedPort()}`, 'breaker = { reset_timeout = 600000 }'), undefined, true),
+      await routingRun(ROUTING_PER_PAIR, plugin(`http://127.0.0.1:${await closedPort()}`, 'breaker = { reset_timeout = 600000 }'), { warmBreaker: true }),
     )
   }
   const disabled = median(runs.disabled)
@@ -149,12 +161,13 @@ export interface WholeServerResult {
 
 const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
-export async function wholeRun(outbox: Backend, fastSink: SinkProcess): Promise<WholeServerRun> {
+export async function wholeRun(outbox: Backend, fastSink: SinkProcess, env?: Record<string, string>): Promise<WholeServerRun> {
   // The queue must hold a burst: every message is to be notified, none dropped as queue_full.
   const extra = `outbox = "${outbox}"\nmax_queue = 100000`
   const nats = outbox === 'jetstream' ? await startBenchNats(1) : undefined
   try {
-    const run = await routingRun(WHOLE_PER_PAIR, plugin(fastSink.url, nats ? extra + jetstreamSection(nats.url) : extra), fastSink, false, nats?.cpuMicros)
+    const toml = plugin(fastSink.url, nats ? extra + jetstreamSection(nats.url) : extra)
+    const run = await routingRun(WHOLE_PER_PAIR, toml, { sinkToWait: fastSink, engineCpu: nats?.cpuMicros, env })
     return { ...run, notified: await fastSink.count(), server_core_busy: (run.server_cpu_us_per_message * run.messages_per_second) / 1e6 }
   } finally {
     await nats?.stop()

@@ -125,8 +125,13 @@ export function machineBusyMicros(): number {
 }
 
 /** Starts dist/cli/xmppd.js pinned to `core` with the bench users and `extra` TOML. */
-export async function startServerProcess(core: number | undefined, users: Record<string, string>, extra: string): Promise<ServerProcess> {
-  return startServerFile(core, benchConfig(users, extra))
+export async function startServerProcess(
+  core: number | undefined,
+  users: Record<string, string>,
+  extra: string,
+  env?: Record<string, string>,
+): Promise<ServerProcess> {
+  return startServerFile(core, benchConfig(users, extra), { env })
 }
 
 /** Starts a delivery worker, `xmppd deliver`, on `extra` TOML (its c2sPort is 0: it has none). */
@@ -138,13 +143,17 @@ const benchConfig = (users: Record<string, string>, extra: string) =>
   writeConfig(configToml({ users, extra }).replace('loglevel = "debug"', 'loglevel = "warn"'))
 
 /** Starts xmppd on a config file (again, after a kill: same data dir); `probe` runs bench/xmppd-probe.mjs. */
-export async function startServerFile(core: number | undefined, file: string, opts: { probe?: boolean; deliver?: boolean } = {}): Promise<ServerProcess> {
+export async function startServerFile(
+  core: number | undefined,
+  file: string,
+  opts: { probe?: boolean; deliver?: boolean; env?: Record<string, string> } = {},
+): Promise<ServerProcess> {
   // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server (docs/performance.md).
   const nodeArgs = ['--expose-gc', ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)]
   // BENCH_SERVER_ROOT=<another tree, built> runs the servers from there: an A/B of a lib/ change.
   const entry = path.join(process.env.BENCH_SERVER_ROOT ?? root, opts.probe ? 'bench/xmppd-probe.mjs' : 'bench/xmppd-gc.mjs')
   const [cmd, args] = pinned(core, process.execPath, [...nodeArgs, entry, ...(opts.deliver ? ['deliver'] : []), '--config', file, '--log-level', 'info'])
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...opts.env } })
   let out = ''
   const ports = await new Promise<{ c2s: number; http: number; probe?: number }>((resolve, reject) => {
     child.stdout!.on('data', (d) => {

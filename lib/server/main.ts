@@ -102,12 +102,16 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
       )
     }
     const counters = { refused: metrics.connectionRefused, closed: metrics.sessionClosed }
+    // npm run bench's A/B of what the limits cost; never a config option (docs/performance.md).
+    const limitsOff = process.env.XMPPD_BENCH_LIMITS === 'off'
+    if (limitsOff) log.warn({}, 'XMPPD_BENCH_LIMITS=off: input limits, timeouts and connection limits are OFF (benchmarks only)')
     c2s = await listenC2S({
       ip: c2sConfig.ip,
       port: c2sConfig.port,
       maxStanzaSize: c2sConfig.max_stanza_size,
       maxDepth: c2sConfig.max_depth,
       limits,
+      limitsOff,
       counters,
       tls,
       log,

@@ -47,6 +47,8 @@ export interface C2SOptions {
   counters: GuardCounters
   /** listen.c2s.max_depth: element nesting allowed inside a stanza (the stanza is 1). */
   maxDepth: number
+  /** The bench's A/B switch (XMPPD_BENCH_LIMITS=off): no pre-scan, guard, timeouts or caps. */
+  limitsOff?: boolean
   tls: { key: string; cert: string }
   log: Logger
   handlers: C2SHandlers
@@ -72,13 +74,16 @@ class XmppdTCPServer extends BaseTCPServer {
   declare xmppdLog: Logger
   declare xmppdNextId: number
   declare xmppdGuard: ConnectionGuard
+  declare xmppdLimitsOff: boolean
 
   override acceptConnection(socket: Socket): void {
     // Refused at once, before any byte is read: the cheapest answer to a flood (docs/server.md).
-    if (this.xmppdGuard.admit(socket)) return void socket.destroy()
+    const off = this.xmppdLimitsOff
+    if (!off && this.xmppdGuard.admit(socket)) return void socket.destroy()
     socket.setNoDelay(true) // stanzas are small and latency-bound: no Nagle delay
     const connection = new XmppdConnection({ reconnect: false, streamAttrs: {} })
-    connection.setLimits(this.xmppdMaxBytes, this.xmppdMaxDepth, (reason) => this.xmppdGuard.closedFor(reason))
+    if (off) connection.scanOff()
+    else connection.setLimits(this.xmppdMaxBytes, this.xmppdMaxDepth, (reason) => this.xmppdGuard.closedFor(reason))
     const session = new XmppdSession({ socket, server: this, connection }) as XmppdSession
     const id = ++this.xmppdNextId
     const remote = `${socket.remoteAddress}:${socket.remotePort}`
@@ -93,7 +98,7 @@ class XmppdTCPServer extends BaseTCPServer {
         send: (stanza) => {
           if (state.closed) return
           session.send(stanza)
-          guard.afterSend(guarded)
+          if (!off) guard.afterSend(guarded)
         },
         close: (condition, text) => {
           if (condition) connection.error(condition, text)
@@ -126,8 +131,10 @@ class XmppdTCPServer extends BaseTCPServer {
         setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref()
       },
     }
-    guard.watch(guarded)
-    socket.once('close', () => guard.forget(guarded))
+    if (!off) {
+      guard.watch(guarded)
+      socket.once('close', () => guard.forget(guarded))
+    }
     ;(socket as Socket & { session?: unknown }).session = session
     this.emit('connection', session)
   }
@@ -215,6 +222,7 @@ export async function listenC2S(opts: C2SOptions): Promise<C2SListener> {
   server.xmppdLog = opts.log
   server.xmppdNextId = 0
   server.xmppdGuard = new ConnectionGuard(opts.limits, opts.counters)
+  server.xmppdLimitsOff = opts.limitsOff === true
   server.Session = XmppdSession
   server.on('error', (err: Error) => opts.log.error({ err }, 'c2s listener error'))
   await new Promise<void>((resolve, reject) => {

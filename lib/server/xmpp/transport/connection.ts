@@ -13,6 +13,8 @@ export class XmppdConnection extends BaseConnection {
   /** When input last arrived: the idle timeout's clock (see guard.ts). */
   lastInput = Date.now()
   private readonly decoder = new StringDecoder('utf8')
+  /** The bench's limits-off run only (scanOff). */
+  private unscanned = false
   private scanner = new InputScanner({ maxStanzaSize: Infinity, maxHeaderSize: MAX_HEADER_SIZE, maxDepth: Infinity })
 
   /** Counts a stream closed for its input (xmppd_sessions_closed_total). */
@@ -22,6 +24,11 @@ export class XmppdConnection extends BaseConnection {
   setLimits(maxStanzaSize: number, maxDepth: number, counted?: (reason: 'limit' | 'forbidden_input') => void): void {
     this.scanner = new InputScanner({ maxStanzaSize, maxHeaderSize: MAX_HEADER_SIZE, maxDepth })
     if (counted) this.onRefusedInput = counted
+  }
+
+  /** The bench's limits-off run (XMPPD_BENCH_LIMITS=off): decoded input goes to the parser unscanned. */
+  scanOff(): void {
+    this.unscanned = true
   }
 
   override startParser(): void {
@@ -34,7 +41,7 @@ export class XmppdConnection extends BaseConnection {
     if (!this.parser || this.failed) return
     this.lastInput = Date.now()
     const text = typeof data === 'string' ? data : this.decoder.write(data)
-    const result = this.scanner.scan(text)
+    const result = this.unscanned ? { feed: text } : this.scanner.scan(text)
     if ('error' in result) {
       this.onRefusedInput(result.error.condition === 'policy-violation' ? 'limit' : 'forbidden_input')
       return this.error(result.error.condition, result.error.text)
