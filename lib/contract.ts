@@ -24,13 +24,21 @@ export interface Element {
   toString(): string
 }
 
-export const HOOKS = ['user_send_packet', 'user_available', 'user_unavailable'] as const
+export const HOOKS = ['user_send_packet', 'user_available', 'user_unavailable', 'offline_message'] as const
 export type Hook = (typeof HOOKS)[number]
 
 /**
- * user_send_packet: every stanza an authenticated user sends, after the server has set `from`,
- * before routing. Synchronous; cannot veto or change routing; a throwing handler is logged and
- * skipped. `to` defaults to the sender's vhost when the stanza has no `to`.
+ * user_send_packet: every stanza an authenticated user sends, after the server has set `from`
+ * and, on a message, stamped its XEP-0359 `<stanza-id xmlns='urn:xmpp:sid:0' by='<recipient bare
+ * JID>' id='…'/>` (when the message is to a local account), before routing. Synchronous; cannot
+ * veto or change routing; a throwing handler is logged and skipped. `to` defaults to the sender's
+ * vhost when the stanza has no `to`.
+ *
+ * offline_message: on the recipient's vhost, a message was kept for an account that could not
+ * get it live (no available resource, or left unacknowledged by a stream-management session that
+ * was not resumed): stored in offline storage. Fires once per message kept, and only then, never
+ * for a bounced or refused one. Same signature and rules as user_send_packet; `to` is the
+ * recipient (bare, or full as addressed).
  */
 export type SendPacketHandler = (packet: Element, from: JID, to: JID) => void
 // The packet and both JIDs are shared (the server reuses parsed JIDs): read them, never modify.
@@ -39,6 +47,7 @@ export type PresenceHandler = (jid: JID) => void
 
 export interface HookHandlers {
   user_send_packet: SendPacketHandler
+  offline_message: SendPacketHandler
   user_available: PresenceHandler
   user_unavailable: PresenceHandler
 }
@@ -62,7 +71,9 @@ export interface HttpPoolSettings {
 }
 
 export interface Sessions {
-  /** Bare JID: true when any resource of the account is online. */
+  /** Bare JID: true when a message to it would be delivered live: a resource of the account is
+   *  available (initial presence sent) and attached (not a stream-management session waiting to
+   *  be resumed). */
   isOnline(jid: JID): boolean
 }
 

@@ -7,7 +7,7 @@ type Handlers = { [H in Hook]: Array<HookHandlers[H]> }
 
 export class HookRegistry {
   // Arrays are replaced, never mutated, so a run in progress keeps its own snapshot.
-  private handlers: Handlers = { user_send_packet: [], user_available: [], user_unavailable: [] }
+  private handlers: Handlers = { user_send_packet: [], user_available: [], user_unavailable: [], offline_message: [] }
 
   constructor(private readonly log: Logger) {}
 
