@@ -1,13 +1,15 @@
 // Issue 14 (6): failed logins are answered after a delay that grows with recent failures from the
 // IP and for the account (never a ban), every failure takes at least auth.min_failure_delay, and
 // a flood against an scrypt account does not keep others from logging in. Only lower bounds on
-// time are asserted (the machine may be slow, never fast).
+// time are asserted (the machine may be slow, never fast); chat between two others, and its
+// webhook notification, go on during and after the flood.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { hashPassword } from '../../lib/server/xmpp/accounts.js'
 import { RawXmpp } from '../helpers/raw-xmpp.js'
-import { connectClient } from '../helpers/client.js'
+import { connectBystanders, pusherToml } from '../helpers/bystanders.js'
 import { eventually } from '../helpers/metrics.js'
+import { webhookRecorder } from '../helpers/webhook-recorder.js'
 import { sample, startTestServer, type TestServer } from '../helpers/xmppd.js'
 
 /** One SASL PLAIN attempt on a fresh TLS stream from `ip`; resolves with its answer and how long it took. */
@@ -67,30 +69,36 @@ test('a wrong password takes at least auth.min_failure_delay (250 ms): unknown u
   }
 })
 
-test('a flood of wrong passwords against an scrypt account: another account logs in from another IP meanwhile, and chats', async () => {
+test('a flood of wrong passwords against an scrypt account: another account logs in from another IP meanwhile, and chats (notified)', async () => {
   const users = { 'alice@localhost': await hashPassword('alice-pw'), 'bob@localhost': await hashPassword('bob-pw'), 'carol@localhost': 'carol-pw' }
-  const server = await startTestServer({ users, extra: '[auth]\nmin_failure_delay = 20\nmax_failure_delay = 0.2\n' })
+  const rec = await webhookRecorder()
+  const server = await startTestServer({ users, extra: `[auth]\nmin_failure_delay = 20\nmax_failure_delay = 0.2\n${pusherToml(rec.url)}` })
   let flooding = true
   const flooders = Array.from({ length: 24 }, async () => {
     while (flooding) await attempt(server, '127.0.0.7', 'alice', 'wrong').catch(() => undefined)
   })
   try {
     await new Promise((resolve) => setTimeout(resolve, 1000)) // the flood is under way
-    const bob = await connectClient(server.c2sPort, 'bob@localhost', 'bob-pw')
-    const carol = await connectClient(server.c2sPort, 'carol@localhost', 'carol-pw')
-    await bob.chat('carol@localhost', 'during the flood')
-    await carol.next((s) => s.getChildText('body') === 'during the flood')
-    // The flood was being throttled (its first wave, all at once, had no earlier failures).
-    await eventually(
-      () => throttled(server),
-      (n) => assert.ok((n ?? 0) > 0),
-      10_000,
-    )
-    await bob.stop()
-    await carol.stop()
+    const bystanders = await connectBystanders(server.c2sPort, rec, { sender: ['bob@localhost', 'bob-pw'], recipient: ['carol@localhost', 'carol-pw'] })
+    try {
+      await bystanders.chat('during the flood')
+      // The flood was being throttled (its first wave, all at once, had no earlier failures).
+      await eventually(
+        () => throttled(server),
+        (n) => assert.ok((n ?? 0) > 0),
+        10_000,
+      )
+      await bystanders.chat('still during the flood')
+      flooding = false
+      await Promise.all(flooders)
+      await bystanders.chat('after the flood')
+    } finally {
+      await bystanders.stop()
+    }
   } finally {
     flooding = false
     await Promise.all(flooders)
     await server.stop()
+    await rec.close()
   }
 })

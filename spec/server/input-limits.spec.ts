@@ -1,12 +1,15 @@
 // Input limits that hold for every byte however the input is split (issue 14, items 1, 5, 7):
 // unfinished start tags, the stream header and tag names are bounded; nesting is bounded by
 // max_depth; forbidden characters (raw or as references) and a `<!` split across reads close the
-// stream. A real server on loopback, attacked over raw TCP; chat between two other clients goes on.
+// stream. A real server on loopback, attacked over raw TCP; chat between two other clients, and its
+// webhook notification, go on during and after each attack.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { connectClient, type TestClient } from '../helpers/client.js'
+import { connectBystanders, pusherToml, type Bystanders } from '../helpers/bystanders.js'
+import type { TestClient } from '../helpers/client.js'
 import { RawXmpp } from '../helpers/raw-xmpp.js'
+import { webhookRecorder, type Recorder } from '../helpers/webhook-recorder.js'
 import { startTestServer, type TestServer } from '../helpers/xmppd.js'
 
 const HEADER = `<stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`
@@ -15,18 +18,22 @@ const MB = 1024 * 1024
 const RSS_BOUND = 48 * MB
 
 let server: TestServer
-let alice: TestClient
+let rec: Recorder
+let bystanders: Bystanders
+/** The bystanders' recipient, bob@localhost/chat. */
 let bob: TestClient
 let n = 0
 
 before(async () => {
-  server = await startTestServer({ maxStanzaSize: 65536 })
-  alice = await connectClient(server.c2sPort, 'alice@localhost', 'alice-pw', { resource: 'chat' })
-  bob = await connectClient(server.c2sPort, 'bob@localhost', 'bob-pw', { resource: 'chat' })
+  rec = await webhookRecorder()
+  server = await startTestServer({ maxStanzaSize: 65536, extra: pusherToml(rec.url) })
+  bystanders = await connectBystanders(server.c2sPort, rec, { resource: 'chat' })
+  bob = bystanders.recipient
 })
 after(async () => {
-  await Promise.all([alice.stop(), bob.stop()])
-  await server.stop()
+  await bystanders?.stop()
+  await server?.stop()
+  await rec?.close()
 })
 
 /** The in-process server's resident memory, from /proc. */
@@ -36,11 +43,9 @@ function rss(): number {
   return Number(m[1]) * 1024
 }
 
-/** A message from alice reaches bob: chat goes on. */
+/** A message from alice reaches bob, and its notification the recorder: chat goes on. */
 async function chatWorks(): Promise<void> {
-  const body = `still chatting ${++n}`
-  await alice.chat('bob@localhost', body)
-  await bob.next((s) => s.getChildText?.('body') === body)
+  await bystanders.chat(`still chatting ${++n}`)
 }
 
 /** Sends `prefix` then `total` bytes of `fill` in 64 KB writes, until the server closes. */
@@ -87,6 +92,7 @@ test('text between stanzas is bounded too', async () => {
 test('after TLS and auth: a 10 MB attribute is closed and nothing reaches the recipient', async () => {
   await attack(`<message to='bob@localhost' type='chat'><body>big</body><x a='`, 'z', true)
   assert.ok(!bob.received.some((s) => s.getChildText?.('body') === 'big'), 'the oversized stanza was not routed')
+  assert.ok(!rec.deliveries.some((d) => d.message === 'big'), 'nor notified')
 })
 
 test('max_depth (default 32): 32 levels are routed, 33 close the stream with policy-violation', async () => {
@@ -121,6 +127,7 @@ test('forbidden characters, raw or as references, in text or attributes, close w
   }
   await chatWorks()
   assert.ok(!bob.received.some((s) => String(s).includes('forbidden-')), 'nothing with a forbidden character was routed')
+  assert.ok(!rec.deliveries.some((d) => d.message.includes('forbidden-')), 'nor notified')
 })
 
 test('a forbidden character before the stream header closes the stream too', async () => {

@@ -1,11 +1,13 @@
 // Issue 14 (4): JID parts longer than RFC 7622's 1,023 bytes are jid-malformed, and the cache of
-// parsed addresses stays bounded however many distinct huge addresses a client writes to.
+// parsed addresses stays bounded however many distinct huge addresses a client writes to, while
+// chat between two others, and its webhook notification, go on.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { startTestServer } from '../helpers/xmppd.js'
 import { RawXmpp } from '../helpers/raw-xmpp.js'
-import { connectClient } from '../helpers/client.js'
+import { connectBystanders, pusherToml } from '../helpers/bystanders.js'
+import { webhookRecorder } from '../helpers/webhook-recorder.js'
 
 const rssMb = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024
 const errorOf = (raw: RawXmpp, id: string) => raw.waitFor(new RegExp(`<message(?=[^>]*id="${id}")[^>]*type="error"[\\s\\S]*?</message>`))
@@ -49,10 +51,10 @@ test('binding a resource longer than 1,023 bytes gets jid-malformed; 1,023 bytes
   }
 })
 
-test('writing to 3,000 distinct 60 KB addresses: each jid-malformed, memory bounded, chat between others goes on', async () => {
-  const server = await startTestServer()
-  const bob = await connectClient(server.c2sPort, 'bob@localhost', 'bob-pw')
-  const carol = await connectClient(server.c2sPort, 'carol@localhost', 'carol-pw')
+test('writing to 3,000 distinct 60 KB addresses: each jid-malformed, memory bounded, chat between others (notified) goes on', async () => {
+  const rec = await webhookRecorder()
+  const server = await startTestServer({ extra: pusherToml(rec.url) })
+  const bystanders = await connectBystanders(server.c2sPort, rec, { sender: ['carol@localhost', 'carol-pw'], recipient: ['bob@localhost', 'bob-pw'] })
   const raw = await RawXmpp.connect(server.c2sPort)
   try {
     await raw.login('alice', 'alice-pw')
@@ -68,10 +70,7 @@ test('writing to 3,000 distinct 60 KB addresses: each jid-malformed, memory boun
     const filler = 'x'.repeat(60_000)
     for (let i = 0; i < N; i++) {
       if (!raw.write(`<message to='${i}${filler}@localhost' type='chat'><body>x</body></message>`)) await raw.drained()
-      if (i % 500 === 0) {
-        await carol.chat('bob@localhost', `during ${i}`)
-        await bob.next((s) => s.getChildText('body') === `during ${i}`, 20_000)
-      }
+      if (i % 500 === 0) await bystanders.chat(`during ${i}`)
     }
     const deadline = Date.now() + 120_000
     while (answered < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
@@ -81,12 +80,11 @@ test('writing to 3,000 distinct 60 KB addresses: each jid-malformed, memory boun
     const grown = rssMb() - before
     console.log(`RSS grew by ${grown.toFixed(0)} MB for ${N} addresses`)
     assert.ok(grown < 120, `RSS grew by ${grown.toFixed(0)} MB`)
-    await carol.chat('bob@localhost', 'after')
-    await bob.next((s) => s.getChildText('body') === 'after')
+    await bystanders.chat('after')
   } finally {
     raw.close()
-    await bob.stop()
-    await carol.stop()
+    await bystanders.stop()
     await server.stop()
+    await rec.close()
   }
 })

@@ -2,30 +2,39 @@
 // handshake_timeout is closed with connection-timeout; a bound session silent for idle_timeout
 // gets an XEP-0199 ping and is kept if it answers, closed if it does not within ping_timeout.
 // Real server on loopback with limits of a few seconds; nothing here asserts how long anything took.
+// Two bystanders logged in throughout (they answer pings, so they stay) chat while each attacking
+// connection is open and after it is closed, and each message is notified to a webhook recorder.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { connectClient } from '../helpers/client.js'
+import { connectBystanders, pusherToml, type Bystanders } from '../helpers/bystanders.js'
 import { RawXmpp } from '../helpers/raw-xmpp.js'
+import { webhookRecorder, type Recorder } from '../helpers/webhook-recorder.js'
 import { sample, startTestServer, type TestServer } from '../helpers/xmppd.js'
 
 let server: TestServer
+let rec: Recorder
+let bystanders: Bystanders
 
 before(async () => {
-  server = await startTestServer({ c2s: { handshake_timeout: 3, idle_timeout: 1, ping_timeout: 2 } })
+  rec = await webhookRecorder()
+  server = await startTestServer({ c2s: { handshake_timeout: 3, idle_timeout: 1, ping_timeout: 2 }, extra: pusherToml(rec.url) })
+  bystanders = await connectBystanders(server.c2sPort, rec, { sender: ['carol@localhost', 'carol-pw'], recipient: ['alice@localhost', 'alice-pw'] })
 })
-after(() => server.stop())
+after(async () => {
+  await bystanders?.stop()
+  await server?.stop()
+  await rec?.close()
+})
 
 async function closedFor(reason: string): Promise<number> {
   return sample(await server.metricsText(), 'xmppd_sessions_closed_total', { reason }) ?? NaN
 }
 
-/** A pair of real clients exchanges a message (they answer pings, so they stay). */
+/** A fresh pair of real clients logs in and exchanges a message, which is notified. */
 async function chatWorks(): Promise<void> {
-  const alice = await connectClient(server.c2sPort, 'alice@localhost', 'alice-pw')
-  const carol = await connectClient(server.c2sPort, 'carol@localhost', 'carol-pw')
-  await alice.chat('carol@localhost', 'still here')
-  await carol.next((s) => s.getChildText?.('body') === 'still here')
-  await Promise.all([alice.stop(), carol.stop()])
+  const fresh = await connectBystanders(server.c2sPort, rec, { recipient: ['carol@localhost', 'carol-pw'], resource: 'fresh' })
+  await fresh.chat('still here')
+  await fresh.stop()
 }
 
 test('all four close reasons are there from the start, at zero', async () => {
@@ -38,17 +47,21 @@ test('all four close reasons are there from the start, at zero', async () => {
 test('a connection that never sends its stream header is closed with connection-timeout', async () => {
   const before = await closedFor('timeout')
   const raw = await RawXmpp.connect(server.c2sPort)
+  await bystanders.chat('while a silent connection is open')
   await raw.waitFor(/<stream:error><connection-timeout/, 10_000)
   await raw.waitClosed(10_000)
   assert.ok((await closedFor('timeout')) > before)
+  await bystanders.chat('after it was closed')
 })
 
 test('a stream that stops after STARTTLS (no SASL) is closed with connection-timeout', async () => {
   const raw = await RawXmpp.connect(server.c2sPort)
   await raw.openStream()
   await raw.starttls()
+  await bystanders.chat('while a stream stuck after STARTTLS is open')
   await raw.waitFor(/<stream:error><connection-timeout/, 10_000)
   await raw.waitClosed(10_000)
+  await bystanders.chat('after it was closed')
 })
 
 test('a silent bound session is pinged; answered it stays, unanswered it is closed', async () => {
@@ -64,9 +77,11 @@ test('a silent bound session is pinged; answered it stays, unanswered it is clos
   assert.notEqual(second[1], first[1])
   assert.equal(raw.closed, false)
   const before = await closedFor('timeout')
+  await bystanders.chat('while a silent session is being pinged')
   await raw.waitFor(/<stream:error><connection-timeout/, 10_000)
   await raw.waitClosed(10_000)
   assert.ok((await closedFor('timeout')) > before)
   // A bound session that went quiet well past the handshake timeout was never cut for it.
+  await bystanders.chat('after it was closed')
   await chatWorks()
 })
