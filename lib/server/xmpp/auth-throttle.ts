@@ -49,6 +49,9 @@ export function createAuthThrottle(settings: () => ThrottleSettings, onThrottled
   return {
     async attempt(ip, account, verify) {
       const started = Date.now()
+      // The floor is timed on the monotonic clock: timers run off libuv's cached loop time and
+      // can fire a millisecond early against Date.now(), which would break "at least".
+      const startedMono = performance.now()
       // Hashed: a key's memory does not depend on what a client wrote as its user name.
       const acct = createHash('sha256').update(account).digest('base64')
       const earlier = Math.max(recent(ips, ip, started), recent(accounts, acct, started))
@@ -59,8 +62,10 @@ export function createAuthThrottle(settings: () => ThrottleSettings, onThrottled
       const { min_failure_delay: min, max_failure_delay: max } = settings()
       const delay = Math.min(max * 1000, min * 2 ** earlier)
       if (earlier > 0) onThrottled()
-      const wait = started + Math.max(delay, min) - Date.now()
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+      const deadline = startedMono + Math.max(delay, min)
+      for (let left = deadline - performance.now(); left > 0; left = deadline - performance.now()) {
+        await new Promise((resolve) => setTimeout(resolve, Math.ceil(left)))
+      }
       return false
     },
   }
