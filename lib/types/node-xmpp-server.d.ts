@@ -38,6 +38,9 @@ declare module 'node-xmpp-server' {
     startParser(): void
     stopParser(): void
     onData(data: Buffer | string): void
+    setSecure(credentials?: unknown, isServer?: boolean, servername?: string): void
+    pause(): void
+    resume(): void
     end(): void
   }
 

@@ -133,8 +133,9 @@ export class RawXmpp {
     })
   }
 
-  async starttls(ca = readFileSync(fixtureCert, 'utf8')): Promise<tls.TLSSocket> {
-    this.send(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`)
+  /** `pipelined`: plaintext written in the same write right after `<starttls/>` (an injection attempt). */
+  async starttls(ca = readFileSync(fixtureCert, 'utf8'), pipelined = ''): Promise<tls.TLSSocket> {
+    this.send(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>${pipelined}`)
     await this.waitFor(/<proceed/)
     const secure = tls.connect({ socket: this.socket as net.Socket, servername: this.domain, ca })
     await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject))

@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { connectClient } from '../helpers/client.js'
 import { RawXmpp } from '../helpers/raw-xmpp.js'
-import { startTestServer } from '../helpers/xmppd.js'
+import { sample, startTestServer } from '../helpers/xmppd.js'
 
 /** mulberry32: a tiny seeded PRNG. */
 function prng(seed: number) {
@@ -216,6 +216,112 @@ test('forbidden characters, raw or as references, split at random, always close 
       'nothing with a forbidden character reached bob',
     )
     await Promise.all([alice.stop(), bob.stop()])
+  } finally {
+    await server.stop()
+  }
+})
+
+/** Bytes that are not UTF-8 (RFC 3629): each must close the stream however it is split. */
+const INVALID_UTF8: Array<[string, number[]]> = [
+  ['overlong NUL', [0xc0, 0x80]],
+  ['overlong C1', [0xc1, 0xbf]],
+  ['overlong 3-byte /', [0xe0, 0x80, 0xaf]],
+  ['overlong 4-byte', [0xf0, 0x80, 0x80, 0x80]],
+  ['surrogate D800', [0xed, 0xa0, 0x80]],
+  ['surrogate DFFF', [0xed, 0xbf, 0xbf]],
+  ['past U+10FFFF', [0xf4, 0x90, 0x80, 0x80]],
+  ['F5 lead', [0xf5, 0x80, 0x80, 0x80]],
+  ['FE', [0xfe]],
+  ['FF', [0xff]],
+  ['stray continuation', [0x80]],
+  ['two stray continuations', [0xbf, 0xbf]],
+  ['truncated 2-byte', [0xc3]],
+  ['truncated 3-byte', [0xe2, 0x82]],
+  ['truncated 4-byte', [0xf0, 0x9f, 0x8e]],
+]
+
+/** Writes `bytes` in the given pieces, a few event-loop turns apart (so the server reads them apart). */
+async function sendPieces(raw: RawXmpp, bytes: Buffer, cuts: number[]): Promise<void> {
+  let from = 0
+  for (const at of [...cuts, bytes.length]) {
+    if (at > from) raw.sendBytes(bytes.subarray(from, at))
+    from = Math.max(from, at)
+    await new Promise((r) => setTimeout(r, 2))
+  }
+}
+
+test(
+  'invalid UTF-8, whole or split at every position around it, closes with not-well-formed, is counted, and never reaches the recipient',
+  { timeout: 120_000 },
+  async () => {
+    const server = await startTestServer()
+    try {
+      const forbidden = async () => sample(await server.registry.metrics(), 'xmppd_sessions_closed_total', { reason: 'forbidden_input' }) ?? 0
+      const before = await forbidden()
+      const bob = await connectClient(server.c2sPort, 'bob@localhost', 'bob-pw', { resource: 'u' })
+      let closes = 0
+      for (const [name, seq] of INVALID_UTF8) {
+        const head = Buffer.from(`<message to='bob@localhost/u' type='chat'><body>case ${name} `)
+        const bytes = Buffer.concat([head, Buffer.from(seq), Buffer.from(` end</body></message>`)])
+        // Unsplit, then cut at each position from two bytes before the sequence to two after it.
+        const splits: number[][] = [[]]
+        for (let at = head.length - 2; at <= head.length + seq.length + 2; at++) splits.push([at])
+        for (const cuts of splits) {
+          const raw = await RawXmpp.connect(server.c2sPort)
+          await raw.login('alice', 'alice-pw', 'u')
+          await sendPieces(raw, bytes, cuts)
+          await raw.waitFor(/<not-well-formed[^>]*\/><text[^>]*>input is not valid UTF-8/)
+          await raw.waitClosed()
+          closes++
+        }
+      }
+      // Before the stream header (no TLS, no auth): refused the same way.
+      const early = await RawXmpp.connect(server.c2sPort)
+      early.sendBytes(Buffer.concat([Buffer.from(`<?xml version='1.0'?><stream:stream to='local`), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from(`host'>`)]))
+      await early.waitFor(/<not-well-formed/)
+      await early.waitClosed()
+      closes++
+      assert.equal((await forbidden()) - before, closes, 'each close counted as forbidden_input')
+
+      const alice = await connectClient(server.c2sPort, 'alice@localhost', 'alice-pw', { resource: 'after' })
+      await alice.chat('bob@localhost/u', 'clean')
+      await bob.next((s) => s.getChildText?.('body') === 'clean')
+      assert.deepEqual(
+        bob.received.filter((s) => /case /.test(String(s)) || String(s).includes('\ufffd')),
+        [],
+        'nothing with invalid UTF-8 (nor a U+FFFD made from it) reached bob',
+      )
+      await Promise.all([alice.stop(), bob.stop()])
+    } finally {
+      await server.stop()
+    }
+  },
+)
+
+test('valid multi-byte characters split at every byte position, and a literal U+FFFD, are accepted and routed intact', { timeout: 60_000 }, async () => {
+  const server = await startTestServer()
+  try {
+    const bob = await connectClient(server.c2sPort, 'bob@localhost', 'bob-pw', { resource: 'v' })
+    const raw = await RawXmpp.connect(server.c2sPort)
+    await raw.login('alice', 'alice-pw', 'v')
+    // 2, 3 and 4 bytes, U+FFFD sent as EF BF BD, the last code point U+10FFFF, U+FEFF, U+E000.
+    const body = `é € 🎉 \ufffd \u{10ffff} \ufeff \ue000 ok`
+    const bytes = Buffer.from(`<message to='bob@localhost/v' type='chat' id='ID'><body>${body}</body></message>`)
+    const first = bytes.indexOf(0xc3) // é: the first non-ASCII byte
+    const last = bytes.lastIndexOf(Buffer.from(' ok')) // after the last non-ASCII byte
+    let sent = 0
+    for (let at = first; at <= last; at++) {
+      const id = `v${at}`
+      const msg = Buffer.from(bytes.toString().replace("id='ID'", `id='${id}'`))
+      await sendPieces(raw, msg, [at + id.length - 2])
+      const m = await bob.next((s) => s.attrs.id === id)
+      assert.equal(m.getChildText('body'), body, `split at byte ${at}`)
+      sent++
+    }
+    assert.ok(sent > 20, `${sent} split positions`)
+    assert.equal(raw.closed, false)
+    raw.close()
+    await bob.stop()
   } finally {
     await server.stop()
   }

@@ -80,3 +80,24 @@ test('pre-scan: the expected outcome for each input', () => {
   const valid = INPUTS[0][1]
   assert.equal(run([valid]).fed, valid.replace('?>\n<', '?><').replace(' \n<message', '<message').replace('\t<presence', '<presence'))
 })
+
+test('stopAfterStanza: each scan ends after one top-level element and returns the rest unscanned; the feeds add up to the same text', () => {
+  const input = `${HEADER}<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/> <auth mechanism='PLAIN'>AGEAYg==</auth><presence/><message><body>x</body></message><iq`
+  const whole = run([input])
+  for (const pieces of splits(input)) {
+    const scanner = new InputScanner(LIMITS)
+    scanner.stopAfterStanza = true
+    const feeds: string[] = []
+    for (const p of pieces) {
+      for (let rest: string | undefined = p; rest;) {
+        const r = scanner.scan(rest)
+        assert.ok(!('error' in r))
+        feeds.push(r.feed)
+        rest = r.rest
+      }
+    }
+    assert.equal(feeds.join(''), whole.fed)
+    // No feed ever holds the end of one top-level element and anything of the next.
+    for (const f of feeds) assert.doesNotMatch(f, /(\/>|<\/\w+>)\s*<(?!\/)/, `feed ${JSON.stringify(f)}`)
+  }
+})

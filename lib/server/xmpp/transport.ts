@@ -4,7 +4,10 @@
 // its known defects by overriding methods on subclasses at load time (its files stay untouched):
 // - an <auth> naming a mechanism we did not offer crashed the process (matchingMechs[0]);
 // - max stanza size was never enforced (the number is passed where an options object is read);
-// - multi-byte UTF-8 characters split across TCP reads were corrupted (per-chunk toString);
+// - multi-byte UTF-8 characters split across TCP reads were corrupted (per-chunk toString), and
+//   invalid UTF-8 was accepted;
+// - input pipelined after <starttls/> or <auth> was read by the old stream's parser in the same
+//   write (plaintext processed before TLS; a pipelined new stream header lost);
 // - an unknown entity (&foo;) threw out of the parser and ended the process; DTDs, comments and
 //   processing instructions were accepted (RFC 6120 restricts them);
 // - stanzas carry a stray xmlns:stream attribute;

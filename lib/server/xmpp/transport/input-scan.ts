@@ -58,6 +58,11 @@ export class InputScanner {
   private held: string[] = []
   /** The stream header has not been closed yet. */
   private header = true
+  /**
+   * Stop after each top-level element and return the rest unscanned: before authentication, an
+   * element may restart the stream (STARTTLS, SASL), and what follows belongs to the new stream.
+   */
+  stopAfterStanza = false
 
   constructor(private readonly limits: InputLimits) {}
 
@@ -73,7 +78,7 @@ export class InputScanner {
   }
 
   /** Scans one decoded read: what to hand the parser now, or the error that closes the stream. */
-  scan(text: string): { feed: string } | { error: ScanError } {
+  scan(text: string): { feed: string; rest?: string } | { error: ScanError } {
     // One pass for the common case (printable ASCII, tab, CR, LF); the finer checks only otherwise.
     const ascii = !NOT_PLAIN.test(text)
     const bad = ascii ? null : FORBIDDEN.exec(text)
@@ -86,7 +91,7 @@ export class InputScanner {
     let seg = 0 // start of the part of `text` not yet ready or dropped
     let run = 0 // start of the contiguous part of `text` that is ready (up to `seg`)
     let unitStart = this.unitOpen ? 0 : -1 // where the open unit starts in this read
-    const n = text.length
+    let n = text.length
     const boundary = (end: number): void => {
       // a complete tag ends at `end`: everything so far may go to the parser
       if (this.held.length) ready.push(...this.held.splice(0))
@@ -105,7 +110,7 @@ export class InputScanner {
       unitStart = at
     }
 
-    for (let i = 0; i < n; i++) {
+    scan: for (let i = 0; i < n; i++) {
       switch (this.st) {
         case St.Text: {
           if (this.depth > 0) {
@@ -197,9 +202,11 @@ export class InputScanner {
             } else if (this.depth === 0 && this.selfClosing) {
               const err = closeUnit(i + 1, this.limits.maxStanzaSize, 'stanza (max_stanza_size)')
               if (err) return { error: err }
+              if (this.stopAfterStanza) n = i + 1
             }
             this.wsRun = true
             boundary(i + 1)
+            if (n === i + 1) break scan
           } else if (c === '"' || c === "'") {
             this.st = St.Quote
             this.quote = c
@@ -228,9 +235,11 @@ export class InputScanner {
           if (this.depth === 0) {
             const err = closeUnit(i + 1, this.limits.maxStanzaSize, 'stanza (max_stanza_size)')
             if (err) return { error: err }
+            if (this.stopAfterStanza) n = i + 1
           }
           this.wsRun = true
           boundary(i + 1)
+          if (n === i + 1) break scan
           break
         }
       }
@@ -255,6 +264,7 @@ export class InputScanner {
         return { error: { condition: 'policy-violation', text: `${what} larger than ${max} bytes` } }
       }
     }
-    return { feed: ready.length === 0 ? '' : ready.length === 1 ? ready[0] : ready.join('') }
+    const feed = ready.length === 0 ? '' : ready.length === 1 ? ready[0] : ready.join('')
+    return n < text.length ? { feed, rest: text.slice(n) } : { feed }
   }
 }

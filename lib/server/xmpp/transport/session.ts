@@ -94,6 +94,8 @@ export class XmppdSession extends BaseSession {
         return
       }
     }
+    // Input after <auth> waits for the outcome: it may belong to the restarted stream.
+    ;(this.connection as XmppdConnection).hold()
     this.onAuth(stanza)
   }
 
@@ -103,5 +105,7 @@ export class XmppdSession extends BaseSession {
     if (++this.xmppd.authFailures >= MAX_AUTH_FAILURES) {
       this.connection.error('policy-violation', 'too many failed authentication attempts')
     }
+    // The stream goes on: input held since <auth> is read by it now.
+    ;(this.connection as XmppdConnection).release()
   }
 }
