@@ -120,6 +120,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
     log.info({ ip: c2sConfig.ip, port: c2s.port, hosts, max_connections: maxConnections, open_files_limit: openFilesLimit() }, 'c2s listening')
     const served = await serveHttp(host, opts, () => ({ ok: !stopping, role: 'full', hosts, sessions: sessions.size }))
     http = served.http
+    const protection = served.protection
     const c2sListener = c2s
     const httpListener = http
     return {
@@ -142,6 +143,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
         log.info({}, 'shutting down')
         c2sListener.stopAccepting()
         status.stopSampling()
+        protection.stopSampling()
         await loader.stopAll()
         await closeSessions(sessions)
         c2sListener.destroyAll()

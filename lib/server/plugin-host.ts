@@ -11,6 +11,7 @@ import { configWarnings } from './config/warnings.js'
 import { mountAdminApi, type ReloadResult } from './admin/api.js'
 import { mountCommandRoutes } from './admin/command-routes.js'
 import { mountDashboard } from './admin/dashboard.js'
+import { ProtectionStatus } from './observability/protection.js'
 import { listenHttp, type HttpListener } from './admin/http.js'
 import { resolveAdminToken, type AdminToken } from './admin/token.js'
 import { createLogger } from './observability/logger.js'
@@ -125,22 +126,25 @@ export async function serveHttp(
   host: PluginHost,
   opts: ServerOptions,
   health: () => { ok: boolean; [k: string]: unknown },
-): Promise<{ http: HttpListener; adminToken: AdminToken }> {
+): Promise<{ http: HttpListener; adminToken: AdminToken; protection: ProtectionStatus }> {
   const { ip, port, admin_token } = host.config().listen.http
   const { loader, status, hosts, log } = host
   const adminToken = resolveAdminToken(admin_token, host.dataDir, opts.env)
+  // The c2s listener's counters (refused, closed, throttled), server-wide; a delivery worker has none.
+  const protection = new ProtectionStatus(host.metrics.registry)
   const http = await listenHttp({ ip, port, registry: host.metrics.registry, token: adminToken, log, health })
   try {
     mountAdminApi(http, { loader, status, hosts, reload: host.reload })
     mountCommandRoutes(http, { loader, catalog: host.catalog, hosts })
-    mountDashboard(http, { status, hosts, sessions: host.countSessions })
+    mountDashboard(http, { status, hosts, sessions: host.countSessions, protection: host.role === 'deliver' ? undefined : protection })
   } catch (err) {
     await http.close()
     throw err
   }
   status.startSampling()
+  if (host.role !== 'deliver') protection.startSampling()
   log.info({ ip, port: http.port, token_source: adminToken.source, token_file: adminToken.file }, 'http listening')
-  return { http, adminToken }
+  return { http, adminToken, protection }
 }
 
 function warnAbout(config: Readonly<Config>, log: Logger): void {

@@ -1,7 +1,7 @@
 // The dashboard on the HTTP listener (read-only routes: no token from loopback):
 //   GET /dashboard                    the page
 //   GET /dashboard/assets/<file>      the ES modules (app.js and what it imports), style.css: a fixed allow-list read from disk
-//   GET /dashboard/data               { time, hosts: [{ host, sessions, plugins: PluginStatus[] }] }
+//   GET /dashboard/data               { time, hosts: [{ host, sessions, plugins: PluginStatus[] }], protection }
 // The page toggles plugins through the admin API (/api, Bearer token), never through these routes.
 import { readFile } from 'node:fs/promises'
 import type { ServerResponse } from 'node:http'
@@ -9,18 +9,23 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { sendJson, type HttpListener, type RouteHandler } from './http.js'
 import type { PluginStatus, PluginStatusService } from '../plugins/status.js'
+import type { ProtectionData, ProtectionStatus } from '../observability/protection.js'
 
 export interface DashboardDeps {
   status: PluginStatusService
   hosts: readonly string[]
   /** Bound client sessions on a vhost. */
   sessions(host: string): number
+  /** The server's protection counters; absent in the delivery role, which has no c2s listener. */
+  protection?: ProtectionStatus
 }
 
 export interface DashboardData {
   /** ms since the epoch */
   time: number
   hosts: Array<{ host: string; sessions: number; plugins: PluginStatus[] }>
+  /** Server-wide (the series have no host label): connections refused, streams closed, logins throttled. Null without c2s. */
+  protection: ProtectionData | null
 }
 
 // lib/server/admin/dashboard.ts under tsx and dist/server/admin/dashboard.js both sit three folders
@@ -28,7 +33,19 @@ export interface DashboardData {
 const ASSET_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'lib', 'server', 'admin', 'dashboard')
 
 /** The page's ES modules: app.js is the entry, the others are what it imports. */
-const MODULES = ['app.js', 'cards.js', 'chart.js', 'data.js', 'dom.js', 'format.js', 'toggle.js', 'token.js', 'view.js', 'deadletters.js'] as const
+const MODULES = [
+  'app.js',
+  'cards.js',
+  'chart.js',
+  'data.js',
+  'dom.js',
+  'format.js',
+  'toggle.js',
+  'token.js',
+  'view.js',
+  'deadletters.js',
+  'protection.js',
+] as const
 
 /** Every file served, by request name: nothing else under the folder is reachable. */
 const FILES: Record<string, { file: string; type: string }> = {
@@ -52,6 +69,7 @@ export async function dashboardData(deps: DashboardDeps): Promise<DashboardData>
   return {
     time: Date.now(),
     hosts: deps.hosts.map((host) => ({ host, sessions: deps.sessions(host), plugins: all.filter((p) => p.host === host) })),
+    protection: deps.protection ? await deps.protection.read() : null,
   }
 }
 

@@ -2,9 +2,11 @@
 // The xmppd dashboard's entry module: polls dashboard/data every 2 s and keeps one card per vhost
 // up to date (cards.js); a toggle goes through the admin API (toggle.js) with the token kept in
 // this tab's sessionStorage (token.js); so do the dead letters' list and replay (deadletters.js).
+// Above the cards, the server-wide protection counters (protection.js).
 import { createCards } from './cards.js'
 import { fetchData } from './data.js'
 import { createDeadLetters } from './deadletters.js'
+import { createProtection } from './protection.js'
 import { byTestId, setText } from './dom.js'
 import { createToggler } from './toggle.js'
 import { createTokenPanel } from './token.js'
@@ -17,6 +19,7 @@ const statusLine = byTestId('refresh-status', HTMLElement)
 const token = createTokenPanel((action) => (action.action === 'replay' ? deadLetters.replay(action.host) : toggler.request(action)))
 const deadLetters = createDeadLetters({ token, refresh })
 const cards = createCards(byTestId('hosts', HTMLElement), (action) => toggler.request(action), deadLetters)
+const protection = createProtection(byTestId('protection', HTMLElement))
 const toggler = createToggler({ token, viewOf: cards.viewOf, refresh })
 
 /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -30,7 +33,9 @@ function refresh() {
   clearTimeout(timer)
   inFlight = (async () => {
     try {
-      cards.render(await fetchData())
+      const data = await fetchData()
+      protection.render(data.protection)
+      cards.render(data)
       setText(statusLine, `updated ${new Date().toLocaleTimeString()}`)
       statusLine.classList.remove('stale')
     } catch (err) {

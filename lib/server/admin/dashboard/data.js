@@ -3,10 +3,12 @@
 // TypeScript by JSDoc (types only: the browser never loads those files), and `npm run typecheck`
 // checks these modules against them, so the page and the server cannot drift apart.
 
-/** @typedef {import('../dashboard.js').DashboardData} DashboardData  { time, hosts: [{ host, sessions, plugins }] } */
+/** @typedef {import('../dashboard.js').DashboardData} DashboardData  { time, hosts: [{ host, sessions, plugins }], protection } */
 /** @typedef {import('../../plugins/status.js').PluginStatus} PluginStatus  state, metrics by role, seed, detail, history */
 /** @typedef {import('../../plugins/status.js').HistoryPoint} HistoryPoint  { t, sent, failed }: cumulative totals every 2 s */
 /** @typedef {import('../../plugins/metric-reader.js').Reading} Reading  { name, type, total, by?, sum? } */
+/** @typedef {import('../../observability/protection.js').ProtectionData} ProtectionData  server-wide: refused, closed, throttled */
+/** @typedef {import('../../observability/protection.js').ProtectionCounter} ProtectionCounter  { total, recent, by } */
 /** @typedef {import('../status-text.js').StatusDetail} StatusDetail  the running plugin's handlers, pools and percentiles */
 
 /** @returns {Promise<DashboardData>} */
