@@ -28,7 +28,7 @@ class FullHost extends FakeHost {
       hooks: {
         on: ((hook: Hook, handler: PresenceHandler) => {
           this.asked.push(hook)
-          if (hook === 'user_send_packet') return on(hook, handler as never)
+          if (hook === 'user_send_packet' || hook === 'offline_message') return on(hook, handler as never)
           this.presence[hook].push(handler)
           return () => {
             this.presence[hook] = this.presence[hook].filter((h) => h !== handler)
