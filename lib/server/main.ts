@@ -17,9 +17,11 @@ import type { PluginLoader } from './plugins/loader.js'
 import { createPresence } from './xmpp/presence.js'
 import { createRouter } from './xmpp/router.js'
 import { createServerIq } from './xmpp/server-iq.js'
+import { createUnacked } from './xmpp/unacked.js'
+import { createSmMetrics } from './observability/sm-metrics.js'
 import { SessionRegistry } from './xmpp/sessions.js'
 import { generateCredentials, loadCredentials, type TlsCredentials } from './xmpp/tls-cert.js'
-import { listenC2S, type C2SListener } from './xmpp/transport.js'
+import { listenC2S, NS_SM, type C2SListener } from './xmpp/transport.js'
 import { effectiveMaxConnections, openFilesLimit } from './xmpp/open-files.js'
 import { serveHttp, startPlugins, type ServerOptions } from './plugin-host.js'
 
@@ -70,12 +72,14 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
       : generateCredentials(hosts)
   if (tls.selfSigned) log.warn({ hosts, fingerprint: tls.fingerprint }, 'no certfile/keyfile: using a self-signed certificate generated at start')
 
-  const serverIq = createServerIq({ accounts, features: () => [NS_COMMANDS] })
+  const serverIq = createServerIq({ accounts, features: () => [NS_COMMANDS, NS_SM] })
   const router = createRouter({ isVhost, accounts, sessions, serverIq: serverIq.handle })
   const presence = createPresence({ isVhost, accounts, sessions, hooksOf, bounce: router.bounce })
   // The running config's delays: a reload may change them.
   const throttle = createAuthThrottle(() => host.config().auth, metrics.authThrottled)
-  const handlers = createC2SHandlers({ isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log })
+  const smMetrics = createSmMetrics(metrics.registry)
+  const reroute = createUnacked({ router, sessions, metrics: smMetrics })
+  const handlers = createC2SHandlers({ isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log, reroute })
   // The running config's admins: a reload may change them.
   const isAdmin = (bare: string) => host.config().general.admins.some((a) => a.toLowerCase() === bare)
   serverIq.use(createAdhoc({ loader, catalog, status, hosts, isAdmin, reload: () => reload() }))
@@ -114,6 +118,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
       limitsOff,
       counters,
       tls,
+      sm: { resumeTimeout: c2sConfig.resume_timeout, maxUnacked: c2sConfig.max_unacked_stanzas, counters: smMetrics },
       log,
       handlers,
     })

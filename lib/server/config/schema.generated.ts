@@ -55,6 +55,14 @@ export interface C2SListenConfig {
    */
   max_send_buffer: number
   max_depth: number
+  /**
+   * Seconds a session whose connection dropped waits for an XEP-0198 <resume/> before it ends.
+   */
+  resume_timeout: number
+  /**
+   * Stanzas sent to a session and not acknowledged (XEP-0198) before it is closed with policy-violation.
+   */
+  max_unacked_stanzas: number
   certfile?: string
   keyfile?: string
 }

@@ -9,8 +9,9 @@ import { createJidCache, MAX_JID_PART } from './jid-cache.js'
 import type { HookRegistry } from '../plugins/hooks.js'
 import type { ServerMetrics } from '../observability/metrics.js'
 import type { Router } from './router.js'
-import type { SessionRegistry } from './sessions.js'
-import type { C2SHandlers } from './transport.js'
+import type { ClientSession, SessionRegistry } from './sessions.js'
+import type { C2SHandlers, LtxElement } from './transport.js'
+import type { Reroute } from './unacked.js'
 import type { Logger } from '../../contract.js'
 
 export interface C2SDeps {
@@ -19,7 +20,9 @@ export interface C2SDeps {
   sessions: SessionRegistry
   hooksOf(host: string): HookRegistry | undefined
   router: Router
-  presence: { presence: Router['message']; goUnavailable(session: import('./sessions.js').ClientSession): void }
+  presence: { presence(from: ClientSession, stanza: LtxElement, to: JID | null): void; goUnavailable(session: ClientSession): void }
+  /** XEP-0198: an ended session's unacknowledged stanzas (unacked.ts). */
+  reroute: Reroute
   metrics: ServerMetrics
   /** Failed logins answered late (auth-throttle.ts). */
   throttle: AuthThrottle
@@ -30,7 +33,7 @@ export interface C2SDeps {
 const BAD_RESOURCE = /[\u0000-\u001f\u007f]/
 
 export function createC2SHandlers(deps: C2SDeps): C2SHandlers {
-  const { isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log } = deps
+  const { isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log, reroute } = deps
   const vhostJids = new Map<string, JID>()
   const parseTo = createJidCache()
   const vhostJid = (host: string): JID => {
@@ -84,11 +87,26 @@ export function createC2SHandlers(deps: C2SDeps): C2SHandlers {
       else presence.presence(session, stanza, to)
     },
 
-    closed(raw) {
+    closed(raw, unacked) {
       const session = sessions.remove(raw)
+      if (session) {
+        presence.goUnavailable(session)
+        log.info({ jid: session.jid.toString(), session: raw.id, unacked: unacked?.length }, 'session closed')
+      }
+      // After the removal: the messages must not come back to the session that is gone.
+      if (unacked?.length) reroute(unacked, session?.jid)
+    },
+
+    detached(raw) {
+      const session = sessions.of(raw)
+      if (session) session.detached = true
+    },
+
+    resumed(raw) {
+      const session = sessions.of(raw)
       if (!session) return
-      presence.goUnavailable(session)
-      log.info({ jid: session.jid.toString(), session: raw.id }, 'session closed')
+      session.detached = false
+      // Offline storage (branch `offline`): flush the account's stored messages here when session.available.
     },
   }
 }

@@ -18,8 +18,9 @@ export interface RouterDeps {
 const IQ_TYPES = new Set(['get', 'set', 'result', 'error'])
 
 export function createRouter({ isVhost, accounts, sessions, serverIq }: RouterDeps) {
-  function bounce(from: ClientSession, stanza: LtxElement, condition: string, type = 'cancel'): void {
-    if (stanza.attrs.type === 'error') return // never answer an error with an error
+  /** `from` null: a stanza the server routes again (XEP-0198 unacked), never bounced to anyone. */
+  function bounce(from: ClientSession | null, stanza: LtxElement, condition: string, type = 'cancel'): void {
+    if (stanza.attrs.type === 'error' || !from) return // never answer an error with an error
     from.send(errorReply(stanza, type, condition))
   }
 
@@ -30,9 +31,11 @@ export function createRouter({ isVhost, accounts, sessions, serverIq }: RouterDe
     return available.length > 0 ? available : bound.filter((s) => !s.available)
   }
 
-  function message(from: ClientSession, stanza: LtxElement, to: JID | null): void {
+  /** `from` null: routed again by the server (unacked.ts); errors then go to no one. */
+  function message(from: ClientSession | null, stanza: LtxElement, to: JID | null): void {
     const type = stanza.attrs.type ?? 'normal'
-    const target = to ?? from.jid.bare()
+    const target = to ?? from?.jid.bare()
+    if (!target) return
     if (!isVhost(target.domain)) return bounce(from, stanza, 'remote-server-not-found')
     if (!target.local) return bounce(from, stanza, 'service-unavailable')
     const bare = `${target.local}@${target.domain}`

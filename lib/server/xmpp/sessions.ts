@@ -9,6 +9,8 @@ export class ClientSession {
   priority = 0
   /** The last broadcast presence, replayed to contacts who come online later. */
   presence: LtxElement | null = null
+  /** XEP-0198: the connection dropped and the session waits for a resumption (stays bound). */
+  detached = false
 
   constructor(
     readonly raw: RawSession,
@@ -69,7 +71,8 @@ export class SessionRegistry {
   }
 
   isOnline(jid: JID): boolean {
-    return this.byBare.has(`${jid.local}@${jid.domain}`)
+    for (const s of this.resources(`${jid.local}@${jid.domain}`)) if (!s.detached) return true
+    return false
   }
 
   /** Every session on one vhost. */

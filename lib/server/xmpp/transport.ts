@@ -1,6 +1,7 @@
-// The C2S listener: with transport/connection.ts and transport/session.ts, the only modules that
-// touch node-xmpp-server. It turns the library's callback/event API into a small typed one
-// (authenticate → bound → stanza → closed) and contains
+// The C2S listener: with the modules in transport/ (connection, session, wire, errors,
+// stream-management), the only ones that touch node-xmpp-server. It turns the library's
+// callback/event API into a small typed one (authenticate → bound → stanza → closed, and XEP-0198's
+// detached → resumed) and contains
 // its known defects by overriding methods on subclasses at load time (its files stay untouched):
 // - an <auth> naming a mechanism we did not offer crashed the process (matchingMechs[0]);
 // - max stanza size was never enforced (the number is passed where an options object is read);
@@ -19,11 +20,15 @@ import type { Logger } from '../../contract.js'
 import { XmppdConnection } from './transport/connection.js'
 import { XmppdSession, type SessionState } from './transport/session.js'
 import { ConnectionGuard, type GuardCounters, type GuardLimits, type Guarded } from './transport/guard.js'
+import { onSmElement, SmRegistry, type SmCounters, type SmLink, type SmStream } from './transport/stream-management.js'
+import { wireSession } from './transport/wire.js'
+
+export { errorReply } from './transport/errors.js'
+export { NS_SM } from './transport/stream-management.js'
 
 export type { LtxElement }
 export const Element = nxs.Element
 
-const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
 /** A stream closed by the guard gets this long to take its stream error before the socket goes. */
 const CLOSE_GRACE_MS = 5000
 
@@ -38,8 +43,21 @@ export interface C2SHandlers {
   bound(session: RawSession, jid: string): void
   /** An authenticated, bound session sent a stanza (`from` already set by the server). */
   stanza(session: RawSession, stanza: LtxElement): void
-  /** The stream is gone (after bound or not). */
-  closed(session: RawSession): void
+  /** The session ended (after bound or not); `unacked`: what XEP-0198 sent it that the client never acknowledged. */
+  closed(session: RawSession, unacked?: LtxElement[]): void
+  /** XEP-0198: the connection dropped; the session stays bound, waiting for a <resume/>. */
+  detached(session: RawSession): void
+  /** XEP-0198: a detached (or still attached) session was resumed on a new connection. */
+  resumed(session: RawSession): void
+}
+
+/** XEP-0198 settings and counters. */
+export interface C2SStreamManagement {
+  /** listen.c2s.resume_timeout, seconds. */
+  resumeTimeout: number
+  /** listen.c2s.max_unacked_stanzas. */
+  maxUnacked: number
+  counters: Omit<SmCounters, 'overflow'>
 }
 
 export interface C2SOptions {
@@ -53,6 +71,7 @@ export interface C2SOptions {
   /** The bench's A/B switch (XMPPD_BENCH_LIMITS=off): no pre-scan, guard, timeouts or caps. */
   limitsOff?: boolean
   tls: { key: string; cert: string }
+  sm: C2SStreamManagement
   log: Logger
   handlers: C2SHandlers
 }
@@ -78,6 +97,7 @@ class XmppdTCPServer extends BaseTCPServer {
   declare xmppdNextId: number
   declare xmppdGuard: ConnectionGuard
   declare xmppdLimitsOff: boolean
+  declare xmppdSm: SmRegistry
 
   override acceptConnection(socket: Socket): void {
     // Refused at once, before any byte is read: the cheapest answer to a flood (docs/server.md).
@@ -90,29 +110,69 @@ class XmppdTCPServer extends BaseTCPServer {
     const session = new XmppdSession({ socket, server: this, connection }) as XmppdSession
     const id = ++this.xmppdNextId
     const remote = `${socket.remoteAddress}:${socket.remotePort}`
+    const guard = this.xmppdGuard
+    const registry = this.xmppdSm
+    const handlers = this.xmppdHandlers
+    const log = this.xmppdLog.child({ session: id, remote })
+    const link: SmLink = {
+      write: (el) => {
+        if (state.closed) return
+        session.writeRaw(el)
+        if (!off) guard.afterSend(guarded)
+      },
+      end: (condition, text) => {
+        state.ending = true
+        if (condition) connection.error(condition, text)
+        else session.end()
+      },
+      drop: () => {
+        log.info({}, 'session resumed on another connection: this one is dropped')
+        state.closed = true // the session lives on: nothing ends here
+        socket.destroy()
+      },
+    }
     const state: SessionState = {
-      handlers: this.xmppdHandlers,
+      handlers,
       authFailures: 0,
       bound: false,
       closed: false,
+      ending: false,
+      sm: null,
+      link,
       raw: {
         id,
         remote,
-        send: (stanza) => {
-          if (state.closed) return
-          session.send(stanza)
-          if (!off) guard.afterSend(guarded)
-        },
-        close: (condition, text) => {
-          if (condition) connection.error(condition, text)
-          else session.end()
-        },
+        // With stream management: counted, queued, written to whichever connection carries the session.
+        send: (stanza) => (state.sm ? state.sm.send(stanza) : link.write(stanza)),
+        close: (condition, text) => (state.sm ? state.sm.close(condition, text) : link.end(condition, text)),
+      },
+      smElement: (el) => onSmElement(smStream, registry, el),
+    }
+    const smStream: SmStream = {
+      get bound() {
+        return state.bound
+      },
+      get sm() {
+        return state.sm
+      },
+      get raw() {
+        return state.raw
+      },
+      link,
+      account: () => `${session.jid?.local}@${session.jid?.domain}`.toLowerCase(),
+      jid: () => session.jid,
+      enabled: (sm) => void (state.sm = sm),
+      resumed: (sm) => {
+        Object.assign(state, { sm, raw: sm.raw, bound: true })
+        session.jid = sm.jid as typeof session.jid
+      },
+      afterResume: (sm) => {
+        log.info({ jid: String(session.jid), resumed: sm.raw.id }, 'session resumed')
+        handlers.resumed(sm.raw)
       },
     }
     session.xmppd = state
-    const log = this.xmppdLog.child({ session: id, remote })
-    const gone = wireSession(session, state, log, String(socket.remoteAddress))
-    const guard = this.xmppdGuard
+    const gone = wireSession(session, state, registry, log, String(socket.remoteAddress))
     let pings = 0
     const guarded: Guarded = {
       acceptedAt: Date.now(),
@@ -129,6 +189,8 @@ class XmppdTCPServer extends BaseTCPServer {
       },
       close: (condition, text) => {
         log.info({ condition, text }, 'closing the stream')
+        // An unanswered ping detaches a resumable session (XEP-0198); any other close ends the session.
+        if (condition !== 'connection-timeout' || !state.bound) state.ending = true
         connection.error(condition, text)
         gone() // routing stops now, not when the socket finally goes
         setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref()
@@ -141,66 +203,6 @@ class XmppdTCPServer extends BaseTCPServer {
     ;(socket as Socket & { session?: unknown }).session = session
     this.emit('connection', session)
   }
-}
-
-/** Wires the library's events to the handlers; returns what ends the session for the server. */
-function wireSession(session: XmppdSession, state: SessionState, log: Logger, ip: string): () => void {
-  const { handlers, raw } = state
-  // Without a listener, an 'error' (bad XML, reset socket, TLS failure) would end the process.
-  session.on('error', (err: Error) => log.debug({ err: err?.message }, 'stream error'))
-
-  session.on('authenticate', (user: { username?: string; password?: string }, cb: (err: unknown, user?: unknown) => void) => {
-    const domain = String(session.serverdomain)
-    const local = String(user.username ?? '').toLowerCase()
-    // A malformed name is checked (and throttled) like any other: it fails the same way.
-    const name = local && !/[@/\s]/.test(local) ? local : ''
-    const check = handlers.authenticate(name, domain, String(user.password ?? ''), ip)
-    check.then(
-      (ok) => {
-        if (state.closed) return
-        if (ok) {
-          log.info({ jid: `${local}@${domain}` }, 'authenticated')
-          cb(null, user)
-        } else {
-          log.info({ user: `${local}@${domain}` }, 'authentication failed')
-          cb(Object.assign(new Error('wrong username or password'), { type: 'not-authorized' }))
-        }
-      },
-      (err) => {
-        log.error({ err }, 'authentication error')
-        cb(Object.assign(new Error('temporary failure'), { type: 'temporary-auth-failure' }))
-      },
-    )
-  })
-
-  session.on('bind', (requested: string | null, cb: (err: unknown, resource?: string) => void) => {
-    if (state.bound) return cb({ type: 'cancel', condition: 'not-allowed', text: 'a resource is already bound' })
-    let resource: string
-    try {
-      resource = handlers.bind(raw, requested && requested.trim() ? requested : null)
-    } catch (err) {
-      // jid-malformed for a resource past RFC 7622's size; bad-request for any other refusal.
-      return cb({ type: 'modify', condition: (err as { condition?: string }).condition ?? 'bad-request', text: (err as Error).message })
-    }
-    cb(null, resource) // sets session.jid's resource and sends the result
-    state.bound = true
-    handlers.bound(raw, String(session.jid))
-  })
-
-  session.on('stanza', (stanza: LtxElement) => {
-    if (!state.bound) return raw.close('not-authorized', 'bind a resource first')
-    handlers.stanza(raw, stanza)
-  })
-
-  const onGone = (): void => {
-    if (state.closed) return
-    state.closed = true
-    handlers.closed(raw)
-  }
-  session.on('disconnect', onGone)
-  session.on('close', onGone)
-  session.on('end', onGone)
-  return onGone
 }
 
 export interface C2SListener {
@@ -226,6 +228,12 @@ export async function listenC2S(opts: C2SOptions): Promise<C2SListener> {
   server.xmppdNextId = 0
   server.xmppdGuard = new ConnectionGuard(opts.limits, opts.counters)
   server.xmppdLimitsOff = opts.limitsOff === true
+  server.xmppdSm = new SmRegistry({
+    resumeTimeout: opts.sm.resumeTimeout,
+    maxUnacked: opts.sm.maxUnacked,
+    counters: { ...opts.sm.counters, overflow: () => opts.counters.closed('slow_reader') },
+    expired: (sm, unacked) => opts.handlers.closed(sm.raw, unacked),
+  })
   server.Session = XmppdSession
   server.on('error', (err: Error) => opts.log.error({ err }, 'c2s listener error'))
   await new Promise<void>((resolve, reject) => {
@@ -241,6 +249,7 @@ export async function listenC2S(opts: C2SOptions): Promise<C2SListener> {
     port,
     stopAccepting: () => {
       server.xmppdGuard.stop()
+      server.xmppdSm.stop()
       server.server.close()
     },
     destroyAll: () => {
@@ -248,17 +257,4 @@ export async function listenC2S(opts: C2SOptions): Promise<C2SListener> {
       server.server.stop?.()
     },
   }
-}
-
-/** An iq/message/presence error reply to `stanza` (RFC 6120 §8.3), addressed back to its sender. */
-export function errorReply(stanza: LtxElement, type: string, condition: string, text?: string): LtxElement {
-  const attrs: Record<string, string> = { type: 'error' }
-  if (stanza.attrs.id) attrs.id = stanza.attrs.id
-  if (stanza.attrs.to) attrs.from = stanza.attrs.to
-  if (stanza.attrs.from) attrs.to = stanza.attrs.from
-  const reply = new nxs.Element(stanza.name, attrs)
-  const error = reply.c('error', { type })
-  error.c(condition, { xmlns: NS_STANZAS })
-  if (text) error.c('text', { xmlns: NS_STANZAS }).t(text)
-  return reply
 }

@@ -11,6 +11,8 @@ const BaseConnection = nxs.Connection as unknown as new (opts: Record<string, un
 
 export class XmppdConnection extends BaseConnection {
   failed = false
+  /** The client sent </stream:stream> (a clean close: stream management does not detach). */
+  clientClosedStream = false
   /** When input last arrived: the idle timeout's clock (see guard.ts). */
   lastInput = Date.now()
   private utf8 = new Utf8Input()
@@ -40,6 +42,9 @@ export class XmppdConnection extends BaseConnection {
 
   override startParser(): void {
     super.startParser()
+    this.parser?.on('endElement', (name: string) => {
+      if (name === 'stream:stream') this.clientClosedStream = true
+    })
     // Every new stream (connection, after STARTTLS, after SASL) starts with a header again.
     this.scanner.reset()
     if (this.held) {

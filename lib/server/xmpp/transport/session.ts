@@ -4,6 +4,7 @@
 import nxs, { type LtxElement, type NxsSession } from 'node-xmpp-server'
 import type { C2SHandlers, RawSession } from '../transport.js'
 import type { XmppdConnection } from './connection.js'
+import { isStanza, NS_SM, type SmLink, type SmSession } from './stream-management.js'
 
 const NS_TLS = 'urn:ietf:params:xml:ns:xmpp-tls'
 const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl'
@@ -21,17 +22,38 @@ export type SessionInternals = NxsSession & {
 }
 
 export interface SessionState {
+  /** The session the server knows; after a resumption, the resumed one's. */
   raw: RawSession
   handlers: C2SHandlers
   authFailures: number
   bound: boolean
   closed: boolean
+  /** The server closes this stream (the session ends with it: no detach). */
+  ending: boolean
+  /** XEP-0198 once enabled or resumed here (stream-management.ts). */
+  sm: SmSession | null
+  /** This connection, as stream management writes to it. */
+  link: SmLink
+  /** An element in urn:xmpp:sm:3 after authentication; false when it is none of ours. */
+  smElement(el: LtxElement): boolean
 }
 
 const BaseSession = nxs.C2S._Session as unknown as new (opts: Record<string, unknown>) => SessionInternals
 
 export class XmppdSession extends BaseSession {
   declare xmppd: SessionState
+
+  /** Stanzas go through stream management once enabled (counted, kept until acked). */
+  override send(el: LtxElement | string): void {
+    const sm = this.xmppd?.sm
+    if (sm && isStanza(el)) sm.send(el)
+    else this.writeRaw(el)
+  }
+
+  /** Writes to this connection as is. */
+  writeRaw(el: LtxElement | string): void {
+    ;(BaseSession.prototype as unknown as { send(this: unknown, s: unknown): void }).send.call(this, el)
+  }
 
   startStream(): void {
     const domain = String(this.serverdomain ?? '').toLowerCase()
@@ -55,6 +77,7 @@ export class XmppdSession extends BaseSession {
       const features = new nxs.Element('stream:features', { 'xmlns:stream': NS_STREAMS })
       features.c('bind', { xmlns: NS_BIND })
       features.c('session', { xmlns: NS_SESSION }).c('optional')
+      features.c('sm', { xmlns: NS_SM })
       this.send(features)
     } else {
       ;(BaseSession.prototype as unknown as { sendFeatures(this: unknown): void }).sendFeatures.call(this)
@@ -78,6 +101,8 @@ export class XmppdSession extends BaseSession {
       return this.onSasl(stanza)
     }
     if (!this.authenticated) return conn.error('not-authorized', 'authenticate first')
+    if (stanza.attrs.xmlns === NS_SM && this.xmppd.smElement(stanza)) return
+    if (this.xmppd.sm && isStanza(stanza)) this.xmppd.sm.handled()
     this.onAuthStanza(stanza)
   }
 
