@@ -6,7 +6,7 @@ import type { Logger } from '../../../contract.js'
 import type { LtxElement } from '../transport.js'
 import type { SessionState, XmppdSession } from './session.js'
 import type { XmppdConnection } from './connection.js'
-import type { SmRegistry } from './stream-management.js'
+import type { SmRegistry } from './sm-registry.js'
 
 /** Wires the library's events to the handlers; returns what ends the session for the server. */
 export function wireSession(session: XmppdSession, state: SessionState, registry: SmRegistry, log: Logger, ip: string): () => void {
