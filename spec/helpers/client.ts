@@ -14,6 +14,8 @@ export interface TestClient {
   /** Sends an iq and resolves with the response. */
   iq(el: any): Promise<any>
   stop(): Promise<void>
+  /** The @xmpp/client entity itself (its streamManagement, socket, reconnect). */
+  xmpp: any
 }
 
 let ids = 0
@@ -66,5 +68,6 @@ export async function connectClient(port: number, jid: string, password: string,
     async stop() {
       await c.stop().catch(() => undefined)
     },
+    xmpp: c,
   }
 }
