@@ -1,7 +1,8 @@
 // XEP-0198 stream management on the real server, with @xmpp/client (which enables it and resumes on
 // its own) and a raw client that writes the nonzas itself: the feature, acks both ways, a cut socket
 // resumed with nothing lost, a resumption refused once resume_timeout has passed, a detached session
-// not online, its unacknowledged messages routed again when it ends, an unanswered idle ping that
+// not online, its unacknowledged messages routed again when it ends (an iq answered with an error),
+// a detached session replaced by a new bind, an unanswered idle ping that
 // detaches rather than ends, at most 10 detached sessions per account, max_unacked_stanzas.
 // Three servers: resumption generous (60 s), resumption short (1 s), and idle pings after 1 s.
 import { test, before, after } from 'node:test'
@@ -257,6 +258,35 @@ test('when a detached session ends with no other resource, its unacknowledged me
   assert.equal(session(short, 'carol@localhost', 'alone'), undefined)
   await bob.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })))
   assert.equal(bob.received.filter((s) => s.attrs.type === 'error').length, 0)
+  await bob.stop()
+})
+
+test('an iq request a session never acknowledged gets service-unavailable back when the session ends', async () => {
+  const { raw } = await rawLogin(short, 'carol', 'carol-pw', 'asked')
+  const bob = await connectClient(short.c2sPort, 'bob@localhost', 'bob-pw', { presence: false })
+  const asked = bob.iq(xml('iq', { type: 'get', to: 'carol@localhost/asked' }, xml('query', { xmlns: 'jabber:iq:version' })))
+  await raw.waitFor(/jabber:iq:version/)
+  raw.close() // neither answered nor acknowledged
+  const reply = await asked
+  assert.equal(reply.attrs.type, 'error')
+  assert.ok(reply.getChild('error').getChild('service-unavailable', 'urn:ietf:params:xml:ns:xmpp-stanzas'))
+  assert.equal(session(short, 'carol@localhost', 'asked'), undefined)
+  await bob.stop()
+})
+
+test('a session detached and then replaced (same resource bound anew, no resumption) passes its unacknowledged messages to the new one', async () => {
+  const { raw } = await rawLogin(server, 'carol', 'carol-pw', 'laptop')
+  const bob = await connectClient(server.c2sPort, 'bob@localhost', 'bob-pw', { presence: false })
+  await bob.chat('carol@localhost/laptop', 'kept for the laptop')
+  await raw.waitFor(/kept for the laptop/)
+  raw.close()
+  await until(() => session(server, 'carol@localhost', 'laptop')?.detached === true, 'the session to detach')
+  await bob.chat('carol@localhost/laptop', 'queued for the laptop')
+  const fresh = await connectClient(server.c2sPort, 'carol@localhost', 'carol-pw', { resource: 'laptop' })
+  await fresh.next((s) => s.getChildText('body') === 'queued for the laptop')
+  assert.deepEqual(bodies(fresh), ['kept for the laptop', 'queued for the laptop'])
+  assert.equal(session(server, 'carol@localhost', 'laptop')?.detached, false)
+  await fresh.stop()
   await bob.stop()
 })
 
