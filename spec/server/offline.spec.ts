@@ -56,7 +56,10 @@ test('messages for an offline account are kept and delivered on login, in order,
   for (const k of hooked) assert.match(k.sid ?? '', /^[\w-]{16}$/, 'the kept message carries its stanza-id')
   let text = await server.metricsText()
   assert.equal(sample(text, 'xmppd_offline_messages', { host: 'localhost' }), 3)
-  assert.ok(alice.received.every((s) => !(s.is('message') && s.attrs.type === 'error')), 'the sender got no error')
+  assert.ok(
+    alice.received.every((s) => !(s.is('message') && s.attrs.type === 'error')),
+    'the sender got no error',
+  )
 
   const sent = Date.now()
   const bob = await connectClient(server.c2sPort, 'bob@localhost', 'bob-pw')
@@ -185,7 +188,10 @@ test('XEP-0359: the server stamps the stanza-id before user_send_packet, and str
 test('disco#info advertises msgoffline and urn:xmpp:sid:0', async () => {
   const alice = await connectClient(server.c2sPort, 'alice@localhost', 'alice-pw')
   const res = await alice.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' })))
-  const features = res.getChild('query').getChildren('feature').map((f: Element) => f.attrs.var)
+  const features = res
+    .getChild('query')
+    .getChildren('feature')
+    .map((f: Element) => f.attrs.var)
   assert.ok(features.includes('msgoffline'))
   assert.ok(features.includes(NS_SID))
   await alice.stop()
