@@ -249,3 +249,29 @@ test('kept messages survive a restart of the server (SQLite under general.data_d
     await second.stop()
   }
 })
+
+test('max_offline_messages = 0: no offline storage; such messages bounce as before, msgoffline is not advertised', async () => {
+  const off = await startTestServer({ users: USERS, general: { max_offline_messages: 0 } })
+  const seen: typeof kept = []
+  watchOffline(off, seen)
+  try {
+    const alice = await connectClient(off.c2sPort, 'alice@localhost', 'alice-pw')
+    await alice.send(xml('message', { to: 'carol@localhost', type: 'chat', id: 'off1' }, xml('body', {}, 'nobody keeps this')))
+    const err = await alice.next((s) => s.is('message') && s.attrs.type === 'error' && s.attrs.id === 'off1')
+    assert.ok(err.getChild('error').getChild('service-unavailable'))
+    const res = await alice.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' })))
+    const features = res
+      .getChild('query')
+      .getChildren('feature')
+      .map((f: Element) => f.attrs.var)
+    assert.ok(!features.includes('msgoffline'))
+    assert.ok(features.includes(NS_SID))
+    assert.deepEqual(seen, [])
+    const text = await off.metricsText()
+    assert.equal(sample(text, 'xmppd_offline_messages_stored_total', { host: 'localhost' }), 0)
+    assert.equal(sample(text, 'xmppd_offline_messages_refused_total', { host: 'localhost' }), 0)
+    await alice.stop()
+  } finally {
+    await off.stop()
+  }
+})
