@@ -182,8 +182,11 @@ test('raw: what the client had not acknowledged is sent again after <resumed/>',
   next.send(`<message to='${bob.jid}' type='chat'><body>from the resumed stream</body></message>`)
   const got = await bob.next((s) => s.getChildText('body') === 'from the resumed stream')
   assert.equal(got.attrs.from, 'carol@localhost/retransmit')
-  next.send('</stream:stream>')
+  // Everything acknowledged (one, two, three), then a clean close: the session ends, nothing is routed again.
+  const rerouted = await metric(server, 'xmppd_sm_unacked_rerouted_total')
+  next.send(`<a xmlns='${SM}' h='3'/></stream:stream>`)
   await until(() => !session(server, 'carol@localhost', 'retransmit'), 'a clean close to end the session')
+  assert.equal(await metric(server, 'xmppd_sm_unacked_rerouted_total'), rerouted)
   await bob.stop()
 })
 
@@ -244,20 +247,28 @@ test('when a detached session ends, its unacknowledged messages are routed again
   await bob.stop()
 })
 
-test('when a detached session ends with no other resource, its unacknowledged messages are routed again and the sender gets no error', async () => {
-  // TODO(issue 15, branch `offline`): with offline storage merged these messages are kept (and
-  // offline_message fires once each); assert their delivery at carol's next login then. Without it
-  // the router drops a message it routes again with no sender (it never bounces to anyone).
+test('an SM timeout puts the unacknowledged messages in offline storage: offline_message once each, then delivered at the next login', async () => {
+  const pushed: string[] = []
+  const unsubscribe = short.hooksOf('localhost')!.on('offline_message', (p, from, to) => {
+    if (to.toString().startsWith('carol@localhost')) pushed.push(`${p.getChildText('body')} from ${from}`)
+  })
   const { raw } = await rawLogin(short, 'carol', 'carol-pw', 'alone')
   const bob = await connectClient(short.c2sPort, 'bob@localhost', 'bob-pw', { presence: false })
   const before = await metric(short, 'xmppd_sm_unacked_rerouted_total')
-  await bob.chat('carol@localhost/alone', 'for the offline store')
-  await raw.waitFor(/for the offline store/)
-  raw.close()
-  await until(async () => (await metric(short, 'xmppd_sm_unacked_rerouted_total')) === before + 1, 'the message to be routed again')
+  await bob.chat('carol@localhost/alone', 'for the offline store 1')
+  await bob.chat('carol@localhost/alone', 'for the offline store 2')
+  await raw.waitFor(/for the offline store 2/)
+  raw.close() // never acknowledged
+  await until(async () => (await metric(short, 'xmppd_sm_unacked_rerouted_total')) === before + 2, 'the messages to be routed again')
   assert.equal(session(short, 'carol@localhost', 'alone'), undefined)
-  await bob.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })))
+  assert.deepEqual(pushed, [`for the offline store 1 from ${bob.jid}`, `for the offline store 2 from ${bob.jid}`]) // once each
   assert.equal(bob.received.filter((s) => s.attrs.type === 'error').length, 0)
+  const carol = await connectClient(short.c2sPort, 'carol@localhost', 'carol-pw', { resource: 'back' })
+  await carol.next((s) => s.getChildText('body') === 'for the offline store 2')
+  assert.deepEqual(bodies(carol), ['for the offline store 1', 'for the offline store 2'])
+  assert.ok(carol.received.every((s) => !s.is('message') || s.getChild('delay', 'urn:xmpp:delay')))
+  unsubscribe()
+  await carol.stop()
   await bob.stop()
 })
 

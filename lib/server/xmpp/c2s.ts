@@ -1,6 +1,7 @@
 // What happens to a client stream once node-xmpp-server has parsed it: authentication against
 // the accounts, resource binding (a new session replaces an old one with the same full JID),
-// and for every stanza: `to` parsed, user_send_packet fired on the sender's vhost, then routing.
+// and for every stanza: `to` parsed, a message for a local account stamped with its XEP-0359
+// stanza-id, user_send_packet fired on the sender's vhost, then routing.
 import { randomBytes } from 'node:crypto'
 import { jid as parseJid, type JID } from '@xmpp/jid'
 import type { Accounts } from './accounts.js'
@@ -10,6 +11,7 @@ import type { HookRegistry } from '../plugins/hooks.js'
 import type { ServerMetrics } from '../observability/metrics.js'
 import type { Router } from './router.js'
 import type { ClientSession, SessionRegistry } from './sessions.js'
+import { stampStanzaId } from './stanza-id.js'
 import type { C2SHandlers, LtxElement } from './transport.js'
 import type { Reroute } from './unacked.js'
 import type { Logger } from '../../contract.js'
@@ -23,6 +25,8 @@ export interface C2SDeps {
   presence: { presence(from: ClientSession, stanza: LtxElement, to: JID | null): void; goUnavailable(session: ClientSession): void }
   /** XEP-0198: an ended session's unacknowledged stanzas (unacked.ts). */
   reroute: Reroute
+  /** Delivers what offline storage kept for the session's account (offline/offline.ts). */
+  flushOffline(session: ClientSession): void
   metrics: ServerMetrics
   /** Failed logins answered late (auth-throttle.ts). */
   throttle: AuthThrottle
@@ -33,7 +37,7 @@ export interface C2SDeps {
 const BAD_RESOURCE = /[\u0000-\u001f\u007f]/
 
 export function createC2SHandlers(deps: C2SDeps): C2SHandlers {
-  const { isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log, reroute } = deps
+  const { isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log, reroute, flushOffline } = deps
   const vhostJids = new Map<string, JID>()
   const parseTo = createJidCache()
   const vhostJid = (host: string): JID => {
@@ -80,6 +84,11 @@ export function createC2SHandlers(deps: C2SDeps): C2SHandlers {
         }
       }
       metrics.stanza(session.host, kind)
+      if (kind === 'message') {
+        // A message without `to` is for the sender's own account (RFC 6120 §8.1.1.1).
+        const bare = to ? (to.local && isVhost(to.domain) ? `${to.local}@${to.domain}` : null) : session.bare
+        if (bare && accounts.exists(bare)) stampStanzaId(stanza, bare)
+      }
       const hooks = hooksOf(session.host)
       if (hooks?.has('user_send_packet')) hooks.run('user_send_packet', stanza, session.jid, to ?? vhostJid(session.host))
       if (kind === 'message') router.message(session, stanza, to)
@@ -106,7 +115,9 @@ export function createC2SHandlers(deps: C2SDeps): C2SHandlers {
       const session = sessions.of(raw)
       if (!session) return
       session.detached = false
-      // Offline storage (branch `offline`): flush the account's stored messages here when session.available.
+      // What offline storage kept while it was detached (messages to the bare JID skip detached
+      // sessions), after the retransmitted ones, to a resource able to take messages.
+      if (session.available && session.priority >= 0) flushOffline(session)
     },
   }
 }

@@ -7,10 +7,10 @@ export class ClientSession {
   /** True once the client sent its initial (available) presence. */
   available = false
   priority = 0
+  /** True while a stream-management session waits to be resumed: bound, but nobody reads it. */
+  detached = false
   /** The last broadcast presence, replayed to contacts who come online later. */
   presence: LtxElement | null = null
-  /** XEP-0198: the connection dropped and the session waits for a resumption (stays bound). */
-  detached = false
 
   constructor(
     readonly raw: RawSession,
@@ -70,8 +70,9 @@ export class SessionRegistry {
     return this.byBare.get(bare)?.get(resource)
   }
 
+  /** The contract's isOnline: some resource of the account is available and attached. */
   isOnline(jid: JID): boolean {
-    for (const s of this.resources(`${jid.local}@${jid.domain}`)) if (!s.detached) return true
+    for (const s of this.resources(`${jid.local}@${jid.domain}`)) if (s.available && !s.detached) return true
     return false
   }
 

@@ -42,8 +42,14 @@ export class XmppdConnection extends BaseConnection {
 
   override startParser(): void {
     super.startParser()
+    // The client's </stream:stream>: its session is over for routing now, not when the socket
+    // finally closes (it may stay half-open): what is routed meanwhile would be written to a
+    // stream the client has left, and lost. The parser reports it before the library answers it.
+    // Stream management does not detach a session whose client closed its stream.
     this.parser?.on('endElement', (name: string) => {
-      if (name === 'stream:stream') this.clientClosedStream = true
+      if (name !== 'stream:stream') return
+      this.clientClosedStream = true
+      this.emit('xmppd:stream-end')
     })
     // Every new stream (connection, after STARTTLS, after SASL) starts with a header again.
     this.scanner.reset()

@@ -71,6 +71,8 @@ export function wireSession(session: XmppdSession, state: SessionState, registry
     }
     handlers.closed(sm.raw, registry.end(sm))
   }
+  // The client closed its stream: routing stops now (see XmppdConnection.startParser).
+  session.connection.on('xmppd:stream-end', onGone)
   session.on('disconnect', onGone)
   session.on('close', onGone)
   session.on('end', onGone)
