@@ -182,8 +182,11 @@ test('raw: what the client had not acknowledged is sent again after <resumed/>',
   next.send(`<message to='${bob.jid}' type='chat'><body>from the resumed stream</body></message>`)
   const got = await bob.next((s) => s.getChildText('body') === 'from the resumed stream')
   assert.equal(got.attrs.from, 'carol@localhost/retransmit')
-  next.send('</stream:stream>')
+  // Everything acknowledged (one, two, three), then a clean close: the session ends, nothing is routed again.
+  const rerouted = await metric(server, 'xmppd_sm_unacked_rerouted_total')
+  next.send(`<a xmlns='${SM}' h='3'/></stream:stream>`)
   await until(() => !session(server, 'carol@localhost', 'retransmit'), 'a clean close to end the session')
+  assert.equal(await metric(server, 'xmppd_sm_unacked_rerouted_total'), rerouted)
   await bob.stop()
 })
 
