@@ -1,5 +1,5 @@
 // npm run bench: every figure measured side by side in one run, with the ratio that matters
-// (subsets: hook routing dispatch whole memory recovery loss workers outbox limits).
+// (subsets: hook routing dispatch whole memory recovery loss workers outbox limits sm).
 // Writes bench/results/<time>-<commit>.json (machine, commit, figures) and prints a table.
 import { execSync } from 'node:child_process'
 import { cpus, loadavg, totalmem } from 'node:os'
@@ -11,6 +11,7 @@ import { hookPath } from './hook-path.js'
 import { memory } from './memory.js'
 import { outboxCost } from './outbox-cost.js'
 import { limitsCost } from './limits.js'
+import { smCost } from './sm-cost.js'
 import { lossWindow } from './loss-window.js'
 import { recovery } from './recovery.js'
 import { latency, routing, wholeServer } from './routing.js'
@@ -164,6 +165,23 @@ try {
       )
     log(
       `   on / off: ${f(r.ratio, 2)} messages/s (each round: ${r.round_ratios.map((x) => f(x, 2)).join(', ')}; median ${f(r.median_round_ratio, 2)}), ${f(r.cpu_ratio, 2)} CPU per message | target >= 0.95: ${r.ratio >= 0.95 ? 'met' : 'NOT met'}`,
+    )
+  }
+  if (want('sm')) {
+    const r = await smCost(fast)
+    results.sm = r
+    log(
+      `\n12. XEP-0198 stream management on (every client enables it) against off: the whole server of item 4, sqlite outbox (median of ${r.round_ratios.length}, interleaved)`,
+    )
+    for (const [name, x] of [
+      ['on', r.on],
+      ['off', r.off],
+    ] as const)
+      log(
+        `   sm ${name}: ${f(x.messages_per_second)} messages/s, ${f(x.server_cpu_us_per_message)} us server CPU per message; server core busy ${f(x.server_core_busy * 100)}%`,
+      )
+    log(
+      `   on / off: ${f(r.ratio, 2)} messages/s (each round: ${r.round_ratios.map((x) => f(x, 2)).join(', ')}; median ${f(r.median_round_ratio, 2)}), ${f(r.cpu_ratio, 2)} CPU per message | target >= 0.9: ${r.ratio >= 0.9 ? 'met' : 'NOT met'}`,
     )
   }
 } finally {
