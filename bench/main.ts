@@ -1,5 +1,5 @@
 // npm run bench: every figure measured side by side in one run, with the ratio that matters
-// (subsets: hook routing dispatch whole memory recovery loss workers outbox limits offline).
+// (subsets: hook routing dispatch whole memory recovery loss workers outbox limits offline sm).
 // Writes bench/results/<time>-<commit>.json (machine, commit, figures) and prints a table.
 import { execSync } from 'node:child_process'
 import { cpus, loadavg, totalmem } from 'node:os'
@@ -12,6 +12,7 @@ import { memory } from './memory.js'
 import { outboxCost } from './outbox-cost.js'
 import { offlineMemory } from './offline-memory.js'
 import { limitsCost } from './limits.js'
+import { smCost } from './sm-cost.js'
 import { lossWindow } from './loss-window.js'
 import { recovery } from './recovery.js'
 import { latency, routing, wholeServer } from './routing.js'
@@ -179,6 +180,23 @@ try {
     )
     log(
       `   growth from 50k to 100k kept: ${f(r.growth_50k_mb, 2)} MB (${f(r.bytes_per_kept)} bytes per message) | target flat (under 2 MB): ${Math.abs(r.growth_50k_mb) < 2 ? 'met' : 'NOT met'}`,
+    )
+  }
+  if (want('sm')) {
+    const r = await smCost(fast)
+    results.sm = r
+    log(
+      `\n12. XEP-0198 stream management on (every client enables it) against off: the whole server of item 4, sqlite outbox (median of ${r.round_ratios.length}, interleaved)`,
+    )
+    for (const [name, x] of [
+      ['on', r.on],
+      ['off', r.off],
+    ] as const)
+      log(
+        `   sm ${name}: ${f(x.messages_per_second)} messages/s, ${f(x.server_cpu_us_per_message)} us server CPU per message; server core busy ${f(x.server_core_busy * 100)}%`,
+      )
+    log(
+      `   on / off: ${f(r.ratio, 2)} messages/s (each round: ${r.round_ratios.map((x) => f(x, 2)).join(', ')}; median ${f(r.median_round_ratio, 2)}), ${f(r.cpu_ratio, 2)} CPU per message | target >= 0.9: ${r.ratio >= 0.9 ? 'met' : 'NOT met'}`,
     )
   }
 } finally {

@@ -49,13 +49,15 @@ interface RunOptions {
   engineCpu?: () => number
   /** The server's environment on top of this process's (XMPPD_BENCH_LIMITS=off). */
   env?: Record<string, string>
+  /** Clients with XEP-0198 stream management enabled (bench/sm-cost.ts). */
+  sm?: boolean
 }
 
 async function routingRun(perPair: number, extra: string, opts: RunOptions = {}): Promise<RoutingRun> {
   const { sinkToWait, warmBreaker = false, engineCpu } = opts
   const server = await startServerProcess(0, pairUsers(PAIRS), extra, opts.env)
   try {
-    const pairs = await connectPairs(server.c2sPort, PAIRS)
+    const pairs = await connectPairs(server.c2sPort, PAIRS, { sm: opts.sm })
     if (warmBreaker) {
       await blast(pairs.slice(0, 1), 30)
       await waitUntil(async () => sample(await server.metrics(), 'mod_http_notifications_breaker_state', { host: 'localhost' }) === 1, 10_000)
@@ -161,13 +163,14 @@ export interface WholeServerResult {
 
 const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
-export async function wholeRun(outbox: Backend, fastSink: SinkProcess, env?: Record<string, string>): Promise<WholeServerRun> {
+/** `opts.sm`: the clients enable XEP-0198 stream management. */
+export async function wholeRun(outbox: Backend, fastSink: SinkProcess, env?: Record<string, string>, opts: { sm?: boolean } = {}): Promise<WholeServerRun> {
   // The queue must hold a burst: every message is to be notified, none dropped as queue_full.
   const extra = `outbox = "${outbox}"\nmax_queue = 100000`
   const nats = outbox === 'jetstream' ? await startBenchNats(1) : undefined
   try {
     const toml = plugin(fastSink.url, nats ? extra + jetstreamSection(nats.url) : extra)
-    const run = await routingRun(WHOLE_PER_PAIR, toml, { sinkToWait: fastSink, engineCpu: nats?.cpuMicros, env })
+    const run = await routingRun(WHOLE_PER_PAIR, toml, { sinkToWait: fastSink, engineCpu: nats?.cpuMicros, env, sm: opts.sm })
     return { ...run, notified: await fastSink.count(), server_core_busy: (run.server_cpu_us_per_message * run.messages_per_second) / 1e6 }
   } finally {
     await nats?.stop()

@@ -211,29 +211,60 @@ export interface Pair {
   received(): number
   /** With `times`: when each message arrived (performance.now()), in order. */
   times: number[]
+  /** Both ends enabled XEP-0198: the sender asks an ack after each batch, the receiver answers the server's. */
+  sm: boolean
 }
 
-export async function connectPairs(port: number, n: number, opts: { times?: boolean } = {}): Promise<Pair[]> {
+const SM_ENABLE = "<enable xmlns='urn:xmpp:sm:3' resume='true'/>"
+// A message's end, a stanza's start, <enabled/>, and the server's <r/>, in the order they come.
+const RECEIVED = /<\/message>|<(?:message|presence|iq)[\s>/]|<enabled |<r xmlns=["']urn:xmpp:sm:3["']\/>/g
+
+export async function connectPairs(port: number, n: number, opts: { times?: boolean; sm?: boolean } = {}): Promise<Pair[]> {
+  const sm = opts.sm === true
   return Promise.all(
     Array.from({ length: n }, async (_, i) => {
       const sender = await RawXmpp.connect(port)
       const receiver = await RawXmpp.connect(port)
       await sender.login(`s${i}`, 'pw', 'bench')
       await receiver.login(`r${i}`, 'pw', 'bench')
-      receiver.send('<presence/>')
       let count = 0
-      let carry = '' // a closing tag may be split across reads
+      let handled = 0 // stanzas received since <enabled/> (XEP-0198's h)
+      let enabled = false
+      let carry = '' // a tag may be split across reads
       const times: number[] = []
       receiver.onText((chunk) => {
         const text = carry + chunk
         const now = performance.now()
-        for (let at = text.indexOf('</message>'); at !== -1; at = text.indexOf('</message>', at + 10)) {
-          count++
-          if (opts.times) times.push(now)
+        if (!sm) {
+          for (let at = text.indexOf('</message>'); at !== -1; at = text.indexOf('</message>', at + 10)) {
+            count++
+            if (opts.times) times.push(now)
+          }
+          carry = text.slice(-9)
+          return
         }
-        carry = text.slice(-9)
+        let ack = false
+        for (const m of text.matchAll(RECEIVED)) {
+          if (m.index! + m[0].length <= carry.length) continue // counted with the previous read
+          const token = m[0]
+          if (token === '</message>') {
+            count++
+            if (opts.times) times.push(now)
+          } else if (token === '<enabled ') enabled = true
+          else if (token.startsWith('<r ')) ack = true
+          else if (enabled) handled++
+        }
+        if (ack) receiver.send(`<a xmlns='urn:xmpp:sm:3' h='${handled}'/>`)
+        carry = text.slice(-32)
       })
-      return { sender, receiver, received: () => count, times }
+      if (sm) {
+        sender.send(SM_ENABLE)
+        await sender.waitFor(/<enabled /)
+        receiver.send(SM_ENABLE)
+        await waitUntil(() => enabled, 10_000)
+      }
+      receiver.send('<presence/>')
+      return { sender, receiver, received: () => count, times, sm }
     }),
   )
 }
@@ -253,6 +284,7 @@ export async function blast(pairs: Pair[], perPair: number, body: (i: number) =>
       for (let sent = 0; sent < perPair;) {
         let batch = ''
         for (let k = 0; k < 50 && sent < perPair; k++, sent++) batch += chatStanza(to, body(sent))
+        if (p.sm) batch += "<r xmlns='urn:xmpp:sm:3'/>" // as a client asks after a run of stanzas
         if (!p.sender.write(batch)) await p.sender.drained()
       }
     }),

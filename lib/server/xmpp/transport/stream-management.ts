@@ -10,14 +10,17 @@ import type { SmRegistry } from './sm-registry.js'
 
 export const NS_SM = 'urn:xmpp:sm:3'
 const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
-/** Stanzas sent unacknowledged before the server asks for an ack (else it asks after REQUEST_AFTER_MS). */
+/** Stanzas sent unacknowledged before the server asks for an ack (else it asks after REQUEST_AFTER_MS).
+ * It asks once the event-loop turn's writes are done: a burst routed in one turn gets one <r/>. */
 const REQUEST_EVERY = 5
 const REQUEST_AFTER_MS = 1000
+/** <r/>, serialized once. */
+const REQUEST = '<r xmlns="urn:xmpp:sm:3"/>'
 
 /** One client connection as stream management writes to it. */
 export interface SmLink {
   /** Writes as is (a nonza, or a stanza already counted and queued). */
-  write(el: LtxElement): void
+  write(el: LtxElement | string): void
   /** The server ends this stream (the session ends with it: no detach); a stream error when a condition is given. */
   end(condition?: string, text?: string): void
   /** Another connection resumed the session: this one goes, without a word and without ending the session. */
@@ -60,6 +63,8 @@ export class SmSession {
   private queue: LtxElement[] = []
   private sinceRequest = 0
   private requestTimer: NodeJS.Timeout | null = null
+  private requestSoon: NodeJS.Immediate | null = null
+  private readonly requestNow = () => this.request()
 
   constructor(
     /** The resumption id; null when the client did not ask for resumption (acks only). */
@@ -88,8 +93,8 @@ export class SmSession {
     const link = this.link
     if (!link) return
     link.write(el)
-    if (++this.sinceRequest >= REQUEST_EVERY) this.request()
-    else if (!this.requestTimer) this.requestTimer = setTimeout(() => this.request(), REQUEST_AFTER_MS).unref()
+    if (++this.sinceRequest >= REQUEST_EVERY) this.requestSoon ??= setImmediate(this.requestNow)
+    else if (!this.requestTimer) this.requestTimer = setTimeout(this.requestNow, REQUEST_AFTER_MS).unref()
   }
 
   /** A stanza received from the client. */
@@ -141,15 +146,18 @@ export class SmSession {
 
   stopTimers(): void {
     if (this.requestTimer) clearTimeout(this.requestTimer)
+    if (this.requestSoon) clearImmediate(this.requestSoon)
     if (this.expiry) clearTimeout(this.expiry)
     this.requestTimer = this.expiry = null
+    this.requestSoon = null
   }
 
   private request(): void {
     if (this.requestTimer) clearTimeout(this.requestTimer)
-    this.requestTimer = null
+    if (this.requestSoon) clearImmediate(this.requestSoon)
+    this.requestTimer = this.requestSoon = null
     this.sinceRequest = 0
-    if (this.link && this.queue.length > 0) this.link.write(new nxs.Element('r', { xmlns: NS_SM }))
+    if (this.link && this.queue.length > 0) this.link.write(REQUEST)
   }
 }
 
