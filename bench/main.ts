@@ -1,5 +1,5 @@
 // npm run bench: every figure measured side by side in one run, with the ratio that matters
-// (subsets: hook routing dispatch whole memory recovery loss workers outbox limits).
+// (subsets: hook routing dispatch whole memory recovery loss workers outbox limits offline).
 // Writes bench/results/<time>-<commit>.json (machine, commit, figures) and prints a table.
 import { execSync } from 'node:child_process'
 import { cpus, loadavg, totalmem } from 'node:os'
@@ -10,6 +10,7 @@ import { dispatch } from './dispatch.js'
 import { hookPath } from './hook-path.js'
 import { memory } from './memory.js'
 import { outboxCost } from './outbox-cost.js'
+import { offlineMemory } from './offline-memory.js'
 import { limitsCost } from './limits.js'
 import { lossWindow } from './loss-window.js'
 import { recovery } from './recovery.js'
@@ -164,6 +165,20 @@ try {
       )
     log(
       `   on / off: ${f(r.ratio, 2)} messages/s (each round: ${r.round_ratios.map((x) => f(x, 2)).join(', ')}; median ${f(r.median_round_ratio, 2)}), ${f(r.cpu_ratio, 2)} CPU per message | target >= 0.95: ${r.ratio >= 0.95 ? 'met' : 'NOT met'}`,
+    )
+  }
+  if (want('offline')) {
+    const r = await offlineMemory()
+    results.offline_memory = r
+    log(`\n11. Offline storage: 100 accounts that never log in get 1,000 messages each from 10 senders (no plugin)`)
+    log(
+      `   kept ${f(r.kept)} (refused ${f(r.refused)}) in ${f(r.keep_seconds, 1)} s, ${f(r.kept_per_second)}/s; file ${f(r.file_mb, 1)} MB; delivered at login ${f(r.delivered)}`,
+    )
+    log(
+      `   live heap after a full GC ${f(r.live_heap_start_mb, 1)} MB at start, ${f(r.live_heap_after_50k_mb, 1)} after 50k, ${f(r.live_heap_after_100k_mb, 1)} after 100k, ${f(r.live_heap_after_delivery_mb, 1)} after delivery; RSS ${f(r.rss_start_mb, 1)} -> ${f(r.rss_end_mb, 1)} MB`,
+    )
+    log(
+      `   growth from 50k to 100k kept: ${f(r.growth_50k_mb, 2)} MB (${f(r.bytes_per_kept)} bytes per message) | target flat (under 2 MB): ${Math.abs(r.growth_50k_mb) < 2 ? 'met' : 'NOT met'}`,
     )
   }
 } finally {

@@ -1,6 +1,7 @@
 // The composition root of xmppd: the plugin host (plugin-host.ts: config → logger → metrics →
 // vhosts → plugin loader, with role "full") → C2S listener → HTTP listener. Only this module and
 // deliver.ts (the delivery worker, no XMPP) wire the rooms.
+import path from 'node:path'
 import type { JID } from '@xmpp/jid'
 import type { Logger } from '../contract.js'
 import { Accounts } from './xmpp/accounts.js'
@@ -14,6 +15,10 @@ import { createAdhoc, NS_COMMANDS } from './admin/adhoc.js'
 import type { HookRegistry } from './plugins/hooks.js'
 import type { HttpListener } from './admin/http.js'
 import type { PluginLoader } from './plugins/loader.js'
+import { createOfflineMetrics } from './xmpp/offline/metrics.js'
+import { createOffline } from './xmpp/offline/offline.js'
+import { openOfflineStore } from './xmpp/offline/store.js'
+import { NS_SID } from './xmpp/stanza-id.js'
 import { createPresence } from './xmpp/presence.js'
 import { createRouter } from './xmpp/router.js'
 import { createServerIq } from './xmpp/server-iq.js'
@@ -70,9 +75,20 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
       : generateCredentials(hosts)
   if (tls.selfSigned) log.warn({ hosts, fingerprint: tls.fingerprint }, 'no certfile/keyfile: using a self-signed certificate generated at start')
 
-  const serverIq = createServerIq({ accounts, features: () => [NS_COMMANDS] })
-  const router = createRouter({ isVhost, accounts, sessions, serverIq: serverIq.handle })
-  const presence = createPresence({ isVhost, accounts, sessions, hooksOf, bounce: router.bounce })
+  // Offline storage: its file in data_dir (created by the preflight), its bound from the running
+  // config (a reload may change it). A file that cannot serve stops the start.
+  let store: ReturnType<typeof openOfflineStore>
+  try {
+    store = openOfflineStore(path.join(host.dataDir, 'offline.sqlite'))
+  } catch (err) {
+    await loader.stopAll()
+    throw err
+  }
+  const offlineMetrics = createOfflineMetrics(metrics.registry, hosts, (h) => store.countOnHost(h))
+  const offline = createOffline({ store, metrics: offlineMetrics, hooksOf, maxPerAccount: () => host.config().general.max_offline_messages, log })
+  const serverIq = createServerIq({ accounts, features: () => [NS_COMMANDS, ...(offline.enabled() ? ['msgoffline'] : []), NS_SID] })
+  const router = createRouter({ isVhost, accounts, sessions, serverIq: serverIq.handle, offline })
+  const presence = createPresence({ isVhost, accounts, sessions, hooksOf, bounce: router.bounce, flushOffline: offline.flush })
   // The running config's delays: a reload may change them.
   const throttle = createAuthThrottle(() => host.config().auth, metrics.authThrottled)
   const handlers = createC2SHandlers({ isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log })
@@ -148,6 +164,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
         await closeSessions(sessions)
         c2sListener.destroyAll()
         await httpListener.close()
+        offline.close()
         log.info({}, 'stopped')
         log.flush?.()
       },
@@ -157,6 +174,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
     c2s?.destroyAll()
     await http?.close()
     await loader.stopAll()
+    offline.close()
     throw err
   }
 }

@@ -44,7 +44,7 @@ async function xmppctl(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 async function client(jid: string): Promise<TestClient> {
-  const c = await connectClient(server.c2sPort, jid, 'pw', { presence: false })
+  const c = await connectClient(server.c2sPort, jid, 'pw') // available: bare-JID messages reach it
   clients.push(c)
   return c
 }

@@ -52,7 +52,7 @@ async function processOn(configFile: string): Promise<XmppdProcess> {
   return p
 }
 
-/** alice sends `tag 0` … `tag n-1` to bob (offline: bounced; the notification is still due). */
+/** alice sends `tag 0` … `tag n-1` to bob (offline: kept, or refused past the bound; the notification is still due). */
 async function send(c2sPort: number, tag: string, n = N): Promise<string[]> {
   const alice = await chatSender(c2sPort, 'alice', 'alice-pw')
   cleanups.push(async () => alice.close())

@@ -149,13 +149,14 @@ test('only_offline_recipient = true: notified for a recipient with no resource o
   await olive.chat('otto@c.test', 'otto is online')
   await otto.next((s) => s.getChildText?.('body') === 'otto is online')
   await olive.chat('orla@c.test', 'orla is offline')
-  // No offline storage: the server bounces it, after the hook ran.
-  await olive.next((s) => s.is('message') && s.attrs.type === 'error')
+  // Kept in offline storage (no error for olive); orla gets it at login.
   await eventually(
     () => at('/offline').length,
     (n) => assert.equal(n, 1),
   )
   const orla = await connect('orla@c.test')
+  await orla.next((s) => s.getChildText?.('body') === 'orla is offline')
+  assert.equal(olive.received.filter((s) => s.is('message') && s.attrs.type === 'error').length, 0)
   await olive.chat('orla@c.test', 'orla is back')
   await orla.next((s) => s.getChildText?.('body') === 'orla is back')
   await otto.stop()

@@ -166,6 +166,11 @@ export class RawXmpp {
     return m[1]
   }
 
+  /** Keeps our side of the socket open when the server ends its side (a client that lingers). */
+  halfOpen(): void {
+    ;(this.socket as net.Socket).allowHalfOpen = true
+  }
+
   close(): void {
     this.socket.destroy()
   }

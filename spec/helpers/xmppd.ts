@@ -28,6 +28,8 @@ export interface TestConfig {
   c2s?: Record<string, number>
   /** listen.c2s.port (default 0: any free port). */
   c2sPort?: number
+  /** More [general] keys (max_offline_messages ...). */
+  general?: Record<string, number | string>
 }
 
 export const DEFAULT_USERS = { 'alice@localhost': 'alice-pw', 'bob@localhost': 'bob-pw', 'carol@localhost': 'carol-pw' }
@@ -40,6 +42,9 @@ export function configToml(c: TestConfig = {}): string {
 hosts = ${JSON.stringify(hosts)}
 admins = ${JSON.stringify(c.admins ?? [])}
 loglevel = "debug"
+${Object.entries(c.general ?? {})
+  .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+  .join('\n')}
 
 [listen.c2s]
 ip = "127.0.0.1"

@@ -49,7 +49,9 @@ test('xmppd: role "full" in check and start; the hooks fire and sessions see the
     )
     const alice = await connectClient(server.c2sPort, 'alice@localhost', 'alice-pw')
     await alice.chat('bob@localhost', 'hi')
-    await until('user_send_packet', () => readRecord(record).some((l) => l.event === 'hook' && l.hook === 'user_send_packet'))
+    // The initial presence's own user_send_packet runs before it makes alice available (online
+    // is false there); the message's runs after.
+    await until('user_send_packet', () => readRecord(record).some((l) => l.event === 'hook' && l.hook === 'user_send_packet' && l.online))
     const hooks = readRecord(record).filter((l) => l.event === 'hook')
     assert.ok(hooks.some((l) => l.event === 'hook' && l.hook === 'user_available' && l.online))
     assert.ok(hooks.some((l) => l.event === 'hook' && l.hook === 'user_send_packet' && l.online))

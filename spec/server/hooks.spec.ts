@@ -39,7 +39,7 @@ test('user_send_packet gets the stanza, the sender full JID and the recipient, o
   })
   const offB = server.hooksOf('b.test')!.on('user_send_packet', (p: Element) => void other.push(p.name))
   const alice = await connectClient(server.c2sPort, 'alice@a.test', 'pw', { resource: 'r', presence: false })
-  const bob = await connectClient(server.c2sPort, 'bob@a.test', 'pw', { presence: false })
+  const bob = await connectClient(server.c2sPort, 'bob@a.test', 'pw') // available: messages to the bare JID reach it
   await alice.send(xml('presence'))
   await alice.chat('bob@a.test', 'hi')
   await alice.iq(xml('iq', { type: 'get', to: 'a.test' }, xml('ping', { xmlns: 'urn:xmpp:ping' })))
@@ -87,7 +87,7 @@ test('a throwing handler is logged and skipped; later handlers and routing go on
     hooks.on('user_send_packet', (p: Element) => void after.push(p.name)),
   ]
   const alice = await connectClient(server.c2sPort, 'alice@a.test', 'pw', { presence: false })
-  const bob = await connectClient(server.c2sPort, 'bob@a.test', 'pw', { presence: false })
+  const bob = await connectClient(server.c2sPort, 'bob@a.test', 'pw')
   await alice.chat('bob@a.test', 'despite the throw')
   await bob.next((s) => s.getChildText?.('body') === 'despite the throw')
   offs.forEach((off) => off())
@@ -103,8 +103,9 @@ test('unknown hook names are refused', () => {
 test('a plugin instance stops and starts on one vhost at runtime; the other vhost is untouched', async () => {
   const alice = await connectClient(server.c2sPort, 'alice@a.test', 'pw', { presence: false })
   const carl = await connectClient(server.c2sPort, 'carl@b.test', 'pw', { presence: false })
-  const bob = await connectClient(server.c2sPort, 'bob@a.test', 'pw', { presence: false })
-  const dora = await connectClient(server.c2sPort, 'dora@b.test', 'pw', { presence: false })
+  // Recipients send their initial presence: a bound session without one takes no messages to its bare JID.
+  const bob = await connectClient(server.c2sPort, 'bob@a.test', 'pw')
+  const dora = await connectClient(server.c2sPort, 'dora@b.test', 'pw')
   const bodies = () => sink.requests.map((r) => r.form.message)
 
   await server.loader.disable('mod_event_pusher_http', 'a.test')

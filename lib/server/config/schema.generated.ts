@@ -27,6 +27,10 @@ export interface GeneralConfig {
    * Where the server and its plugins keep state. Written relative to the config file's folder; absolute once loaded.
    */
   data_dir: string
+  /**
+   * Messages kept per account while it has no available resource (offline storage, XEP-0160); past it the sender gets service-unavailable. 0 turns offline storage off.
+   */
+  max_offline_messages: number
 }
 export interface ListenConfig {
   c2s: C2SListenConfig

@@ -26,6 +26,14 @@ export const configSchema = {
           default: DEFAULT_DATA_DIR,
           description: "Where the server and its plugins keep state. Written relative to the config file's folder; absolute once loaded.",
         },
+        max_offline_messages: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 1000000,
+          default: 1000,
+          description:
+            'Messages kept per account while it has no available resource (offline storage, XEP-0160); past it the sender gets service-unavailable. 0 turns offline storage off.',
+        },
       },
     },
     listen: {

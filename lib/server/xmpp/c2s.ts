@@ -1,6 +1,7 @@
 // What happens to a client stream once node-xmpp-server has parsed it: authentication against
 // the accounts, resource binding (a new session replaces an old one with the same full JID),
-// and for every stanza: `to` parsed, user_send_packet fired on the sender's vhost, then routing.
+// and for every stanza: `to` parsed, a message for a local account stamped with its XEP-0359
+// stanza-id, user_send_packet fired on the sender's vhost, then routing.
 import { randomBytes } from 'node:crypto'
 import { jid as parseJid, type JID } from '@xmpp/jid'
 import type { Accounts } from './accounts.js'
@@ -9,8 +10,9 @@ import { createJidCache, MAX_JID_PART } from './jid-cache.js'
 import type { HookRegistry } from '../plugins/hooks.js'
 import type { ServerMetrics } from '../observability/metrics.js'
 import type { Router } from './router.js'
-import type { SessionRegistry } from './sessions.js'
-import type { C2SHandlers } from './transport.js'
+import type { ClientSession, SessionRegistry } from './sessions.js'
+import { stampStanzaId } from './stanza-id.js'
+import type { C2SHandlers, LtxElement } from './transport.js'
 import type { Logger } from '../../contract.js'
 
 export interface C2SDeps {
@@ -19,7 +21,7 @@ export interface C2SDeps {
   sessions: SessionRegistry
   hooksOf(host: string): HookRegistry | undefined
   router: Router
-  presence: { presence: Router['message']; goUnavailable(session: import('./sessions.js').ClientSession): void }
+  presence: { presence(from: ClientSession, stanza: LtxElement, to: JID | null): void; goUnavailable(session: ClientSession): void }
   metrics: ServerMetrics
   /** Failed logins answered late (auth-throttle.ts). */
   throttle: AuthThrottle
@@ -77,6 +79,11 @@ export function createC2SHandlers(deps: C2SDeps): C2SHandlers {
         }
       }
       metrics.stanza(session.host, kind)
+      if (kind === 'message') {
+        // A message without `to` is for the sender's own account (RFC 6120 §8.1.1.1).
+        const bare = to ? (to.local && isVhost(to.domain) ? `${to.local}@${to.domain}` : null) : session.bare
+        if (bare && accounts.exists(bare)) stampStanzaId(stanza, bare)
+      }
       const hooks = hooksOf(session.host)
       if (hooks?.has('user_send_packet')) hooks.run('user_send_packet', stanza, session.jid, to ?? vhostJid(session.host))
       if (kind === 'message') router.message(session, stanza, to)

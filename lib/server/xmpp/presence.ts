@@ -1,6 +1,7 @@
 // Presence without rosters: every account on a vhost is implicitly a contact of every other one
 // (a shared roster, see server-iq.ts), which is enough for clients to show who is online.
-// Fires the user_available / user_unavailable hooks when a resource comes online or leaves.
+// Fires the user_available / user_unavailable hooks when a resource comes online or leaves, and
+// hands a resource that becomes able to take the account's messages what offline storage kept.
 import type { JID } from '@xmpp/jid'
 import type { Accounts } from './accounts.js'
 import type { HookRegistry } from '../plugins/hooks.js'
@@ -13,9 +14,11 @@ export interface PresenceDeps {
   sessions: SessionRegistry
   hooksOf(host: string): HookRegistry | undefined
   bounce(from: ClientSession, stanza: LtxElement, condition: string): void
+  /** Delivers what offline storage kept for the session's account (offline/offline.ts). */
+  flushOffline(session: ClientSession): void
 }
 
-export function createPresence({ isVhost, accounts, sessions, hooksOf, bounce }: PresenceDeps) {
+export function createPresence({ isVhost, accounts, sessions, hooksOf, bounce, flushOffline }: PresenceDeps) {
   function broadcast(from: ClientSession, stanza: LtxElement): void {
     for (const other of sessions.onHost(from.host)) {
       if (other !== from && other.available) other.send(stanza)
@@ -32,16 +35,21 @@ export function createPresence({ isVhost, accounts, sessions, hooksOf, bounce }:
 
   function goAvailable(session: ClientSession, stanza: LtxElement): void {
     const first = !session.available
+    const tookMessages = session.available && session.priority >= 0
     session.available = true
     session.priority = Number.parseInt(stanza.getChildText('priority') ?? '0', 10) || 0
     session.presence = stanza
     broadcast(session, stanza)
-    if (!first) return
-    // Initial presence: tell the newcomer who is already online.
-    for (const other of sessions.onHost(session.host)) {
-      if (other !== session && other.available && other.presence) session.send(other.presence)
+    if (first) {
+      // Initial presence: tell the newcomer who is already online.
+      for (const other of sessions.onHost(session.host)) {
+        if (other !== session && other.available && other.presence) session.send(other.presence)
+      }
+      hooksOf(session.host)?.run('user_available', session.jid)
     }
-    hooksOf(session.host)?.run('user_available', session.jid)
+    // RFC 6121 §8.5.2.1.1: a resource with a negative priority takes no messages to the bare JID;
+    // kept ones go to the first resource able to take them (initial presence, or a priority raised).
+    if (!tookMessages && session.priority >= 0) flushOffline(session)
   }
 
   function directed(from: ClientSession, stanza: LtxElement, to: JID): void {

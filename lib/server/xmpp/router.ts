@@ -1,9 +1,10 @@
 // Routing between local sessions (no server-to-server): messages and iqs to full or bare JIDs,
-// with the RFC 6120/6121 errors for unknown hosts, unknown accounts and offline recipients.
-// Presence has its own module; iqs addressed to the server (or on behalf of an account) go to
-// server-iq.ts.
+// with the RFC 6120/6121 errors for unknown hosts and unknown accounts. A message no session takes
+// goes to offline storage (offline/offline.ts), which keeps or bounces it. Presence has its own
+// module; iqs addressed to the server (or on behalf of an account) go to server-iq.ts.
 import type { JID } from '@xmpp/jid'
 import type { Accounts } from './accounts.js'
+import type { Offline } from './offline/offline.js'
 import type { ClientSession, SessionRegistry } from './sessions.js'
 import { errorReply, type LtxElement } from './transport.js'
 
@@ -13,26 +14,38 @@ export interface RouterDeps {
   sessions: SessionRegistry
   /** Handles an iq addressed to the server or to an account's bare JID. */
   serverIq(from: ClientSession, iq: LtxElement, to: JID | null): void
+  offline: Pick<Offline, 'keepOrBounce'>
 }
 
 const IQ_TYPES = new Set(['get', 'set', 'result', 'error'])
 
-export function createRouter({ isVhost, accounts, sessions, serverIq }: RouterDeps) {
-  function bounce(from: ClientSession, stanza: LtxElement, condition: string, type = 'cancel'): void {
-    if (stanza.attrs.type === 'error') return // never answer an error with an error
+export function createRouter({ isVhost, accounts, sessions, serverIq, offline }: RouterDeps) {
+  /** Answers `stanza` with an error; a stanza the server re-routes (from null) is never answered. */
+  function bounce(from: ClientSession | null, stanza: LtxElement, condition: string, type = 'cancel'): void {
+    if (!from || stanza.attrs.type === 'error') return // never answer an error with an error
     from.send(errorReply(stanza, type, condition))
   }
 
-  /** Sessions a message to a bare JID goes to: available ones with priority >= 0, else any bound. */
+  /**
+   * Sessions a message to a bare JID goes to (RFC 6121 §8.5.2.1.1): available, priority >= 0 and
+   * attached (a detached stream-management session is not there to read it). Sessions bound
+   * without an initial presence get nothing: the message is kept and flushed on that presence.
+   */
   function bareTargets(bare: string): ClientSession[] {
-    const bound = [...sessions.resources(bare)]
-    const available = bound.filter((s) => s.available && s.priority >= 0)
-    return available.length > 0 ? available : bound.filter((s) => !s.available)
+    const targets: ClientSession[] = []
+    for (const s of sessions.resources(bare)) if (s.available && s.priority >= 0 && !s.detached) targets.push(s)
+    return targets
   }
 
-  function message(from: ClientSession, stanza: LtxElement, to: JID | null): void {
+  /**
+   * Routes a message. `from` is the sender's session, or null when the server re-routes a message
+   * it already accepted (stream management's unacknowledged ones): then `to` is required, nothing
+   * is ever bounced, and the stanza keeps its `from` and its stanza-id.
+   */
+  function message(from: ClientSession | null, stanza: LtxElement, to: JID | null): void {
     const type = stanza.attrs.type ?? 'normal'
-    const target = to ?? from.jid.bare()
+    const target = to ?? from?.jid.bare()
+    if (!target) return
     if (!isVhost(target.domain)) return bounce(from, stanza, 'remote-server-not-found')
     if (!target.local) return bounce(from, stanza, 'service-unavailable')
     const bare = `${target.local}@${target.domain}`
@@ -40,16 +53,13 @@ export function createRouter({ isVhost, accounts, sessions, serverIq }: RouterDe
     if (target.resource) {
       const session = sessions.full(bare, target.resource)
       if (session) return session.send(stanza)
+      // RFC 6121 §8.5.3.2.1: a resource that is gone means the bare JID, for chat and normal.
       if (type !== 'chat' && type !== 'normal') {
         return type === 'groupchat' ? bounce(from, stanza, 'service-unavailable') : undefined
       }
     }
     const targets = bareTargets(bare)
-    if (targets.length === 0) {
-      // No offline storage: chat, normal and groupchat bounce; headline and error are dropped.
-      if (type === 'headline' || type === 'error') return
-      return bounce(from, stanza, 'service-unavailable')
-    }
+    if (targets.length === 0) return void offline.keepOrBounce(from, stanza, target)
     for (const session of targets) session.send(stanza)
   }
 

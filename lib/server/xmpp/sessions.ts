@@ -7,6 +7,8 @@ export class ClientSession {
   /** True once the client sent its initial (available) presence. */
   available = false
   priority = 0
+  /** True while a stream-management session waits to be resumed: bound, but nobody reads it. */
+  detached = false
   /** The last broadcast presence, replayed to contacts who come online later. */
   presence: LtxElement | null = null
 
@@ -68,8 +70,10 @@ export class SessionRegistry {
     return this.byBare.get(bare)?.get(resource)
   }
 
+  /** The contract's isOnline: some resource of the account is available and attached. */
   isOnline(jid: JID): boolean {
-    return this.byBare.has(`${jid.local}@${jid.domain}`)
+    for (const s of this.resources(`${jid.local}@${jid.domain}`)) if (s.available && !s.detached) return true
+    return false
   }
 
   /** Every session on one vhost. */

@@ -197,6 +197,8 @@ function wireSession(session: XmppdSession, state: SessionState, log: Logger, ip
     state.closed = true
     handlers.closed(raw)
   }
+  // The client closed its stream: routing stops now (see XmppdConnection.startParser).
+  session.connection.on('xmppd:stream-end', onGone)
   session.on('disconnect', onGone)
   session.on('close', onGone)
   session.on('end', onGone)

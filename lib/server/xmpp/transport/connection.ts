@@ -40,6 +40,12 @@ export class XmppdConnection extends BaseConnection {
 
   override startParser(): void {
     super.startParser()
+    // The client's </stream:stream>: its session is over for routing now, not when the socket
+    // finally closes (it may stay half-open): what is routed meanwhile would be written to a
+    // stream the client has left, and lost. The parser reports it before the library answers it.
+    this.parser?.on('endElement', (name: string) => {
+      if (name === 'stream:stream') this.emit('xmppd:stream-end')
+    })
     // Every new stream (connection, after STARTTLS, after SASL) starts with a header again.
     this.scanner.reset()
     if (this.held) {
