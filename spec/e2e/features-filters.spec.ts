@@ -168,6 +168,11 @@ test('only_offline_recipient = true: one push per message the server keeps, none
   // orla logs in: the stored message, stamped, with the stanza id its push carried.
   const orla = await connect('orla@c.test')
   const stored = await orla.next((s) => s.getChildText?.('body') === 'orla is offline')
+  assert.deepEqual(
+    olive.received.filter((s) => s.is('message') && s.attrs.type === 'error').map((s) => s.attrs.from),
+    ['nobody@c.test'],
+    'kept, not bounced',
+  )
   assert.ok(stored.getChild('delay', 'urn:xmpp:delay'), 'XEP-0203 delay')
   const sid = stored.getChildren('stanza-id', 'urn:xmpp:sid:0').find((c: any) => c.attrs.by === 'orla@c.test')
   assert.ok(sid?.attrs.id, `a stanza-id by orla@c.test: ${stored}`)
