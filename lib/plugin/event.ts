@@ -7,6 +7,7 @@ import { Element as XmlElement, parse as parseXml } from 'ltx'
 import type { Element, JID } from '../contract.js'
 import type { StoredEvent } from './outbox/outbox.js'
 import { notificationOf, type PushEvent } from './payload.js'
+import { stanzaIdOf } from './stanza-id.js'
 
 export function storedMessage(packet: Element, from: JID, to: JID, time: number, keepStanza: boolean): StoredEvent {
   return {
@@ -16,6 +17,7 @@ export function storedMessage(packet: Element, from: JID, to: JID, time: number,
     type: packet.attrs.type ?? 'normal',
     id: packet.attrs.id ?? null,
     body: packet.getChildText('body'),
+    stanzaId: stanzaIdOf(packet, to),
     time,
     stanza: keepStanza ? packet.toString() : null,
   }
@@ -23,7 +25,7 @@ export function storedMessage(packet: Element, from: JID, to: JID, time: number,
 
 /** Presence has no `to`: the vhost stands in (as the host fills in for a broadcast). */
 export function storedPresence(host: string, who: JID, type: 'available' | 'unavailable', time: number): StoredEvent {
-  return { event: 'presence', from: who.toString(), to: host, type, id: null, body: null, time, stanza: null }
+  return { event: 'presence', from: who.toString(), to: host, type, id: null, body: null, stanzaId: null, time, stanza: null }
 }
 
 /**
@@ -34,7 +36,7 @@ export function pushEventOf(host: string, stored: StoredEvent): PushEvent {
   const from = jid(stored.from)
   const to = jid(stored.to)
   if (stored.event === 'presence') {
-    return { event: 'presence', host, from, to, type: stored.type, id: null, body: null, time: stored.time, notification: undefined }
+    return { event: 'presence', host, from, to, type: stored.type, id: null, body: null, stanzaId: null, time: stored.time, notification: undefined }
   }
   const packet = stored.stanza !== null ? (parseXml(stored.stanza) as unknown as Element) : standIn(stored)
   return {
@@ -45,6 +47,7 @@ export function pushEventOf(host: string, stored: StoredEvent): PushEvent {
     type: stored.type,
     id: stored.id,
     body: stored.body,
+    stanzaId: stored.stanzaId ?? null,
     time: stored.time,
     notification: notificationOf(host, packet, from, to, stored.body),
   }

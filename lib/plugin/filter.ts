@@ -1,9 +1,10 @@
 // Which packets make a notification: the built-in filter (by default the seed's: a chat message
-// with a non-empty body; the handler's types, body_required, only_offline_recipient,
-// sender_hosts and recipients widen or narrow it) or the callback module's shouldMakeReq, which
-// decides instead. Sets are built once at start, so the hook only does lookups. A callback's
-// error propagates to the caller, which counts it as a failure for that packet and handler.
-import type { Element, JID, Sessions } from '../contract.js'
+// with a non-empty body; the handler's types, body_required, sender_hosts and recipients widen or
+// narrow it) or the callback module's shouldMakeReq, which decides instead. Sets are built once at
+// start, so the hook only does lookups. A callback's error propagates to the caller, which counts
+// it as a failure for that packet and handler. Which hook feeds a filter (only_offline_recipient:
+// offline_message, otherwise user_send_packet) is the instance's business, not the filter's.
+import type { Element, JID } from '../contract.js'
 import type { CallbackModule } from './callback-module.js'
 import type { MessageType } from './options.js'
 
@@ -12,7 +13,6 @@ export type Filter = (packet: Element, from: JID, to: JID) => boolean
 export interface MessageFilterOptions {
   types: readonly MessageType[]
   body_required: boolean
-  only_offline_recipient: boolean
   /** Sender domains; undefined: any. */
   sender_hosts?: readonly string[]
   /** Bare JIDs (user@domain); undefined: any. */
@@ -28,9 +28,9 @@ export function isChatWithBody(packet: Element): boolean {
 
 const defaultFilter: Filter = (packet) => isChatWithBody(packet)
 
-export function createFilter(callback: CallbackModule | undefined, options?: MessageFilterOptions, sessions?: Sessions): Filter {
+export function createFilter(callback: CallbackModule | undefined, options?: MessageFilterOptions): Filter {
   if (callback) return callbackFilter(callback)
-  return options ? messageFilter(options, sessions) : defaultFilter
+  return options ? messageFilter(options) : defaultFilter
 }
 
 function callbackFilter({ shouldMakeReq }: CallbackModule): Filter {
@@ -44,23 +44,20 @@ function callbackFilter({ shouldMakeReq }: CallbackModule): Filter {
   }
 }
 
-const isDefault = (o: MessageFilterOptions) =>
-  o.types.length === 1 && o.types[0] === 'chat' && o.body_required && !o.only_offline_recipient && !o.sender_hosts && !o.recipients
+const isDefault = (o: MessageFilterOptions) => o.types.length === 1 && o.types[0] === 'chat' && o.body_required && !o.sender_hosts && !o.recipients
 
 /**
  * The built-in filter for a handler's options. A message without a type attribute is "normal"
  * (RFC 6121); "error" messages never pass. A message to the server itself (no localpart) never
- * passes `recipients` or `only_offline_recipient`: it has no recipient account.
+ * passes `recipients`: it has no recipient account.
  */
-export function messageFilter(o: MessageFilterOptions, sessions?: Sessions): Filter {
+export function messageFilter(o: MessageFilterOptions): Filter {
   if (isDefault(o)) return defaultFilter
   const types = new Set<string>(o.types)
   const untyped = types.has('normal')
   const bodyRequired = o.body_required
   const senders = o.sender_hosts ? new Set(o.sender_hosts.map((h) => h.toLowerCase())) : undefined
   const recipients = o.recipients ? byDomain(o.recipients) : undefined
-  const offlineOnly = o.only_offline_recipient
-  if (offlineOnly && !sessions) throw new TypeError("only_offline_recipient needs the host's sessions")
   return function messageFilter(packet, from, to) {
     if (packet.name !== 'message') return false
     const type = packet.attrs.type
@@ -71,7 +68,6 @@ export function messageFilter(o: MessageFilterOptions, sessions?: Sessions): Fil
     }
     if (senders && !senders.has(from.domain)) return false
     if (recipients && !(to.local && recipients.get(to.domain)?.has(to.local))) return false
-    if (offlineOnly && (!to.local || sessions!.isOnline(to))) return false
     return true
   }
 }

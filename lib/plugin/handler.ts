@@ -1,4 +1,4 @@
-// One handler on one vhost, fixed at start: which events it wants, its filter, its bound on what
+// One handler on one vhost, fixed at start: which events it wants (and from which hook), its filter, its bound on what
 // may be pending, and how one try of a stored notification becomes a request (body and headers
 // built now, at each try, from the stored event: static headers and signing secrets never reach
 // the outbox). Its deliverer serves it as a lane; the hook asks it only accepts().
@@ -19,6 +19,8 @@ export interface HandlerDeps {
   poolName: string
   maxQueue: number
   events: readonly EventKind[]
+  /** only_offline_recipient: its messages come from offline_message instead of user_send_packet (default false). */
+  onlyOffline?: boolean
   filter: Filter
   shape: RequestShape
   policy: DeliveryPolicy
@@ -33,6 +35,8 @@ export class Handler implements Lane {
   readonly policy: DeliveryPolicy
   readonly wantsMessages: boolean
   readonly wantsPresence: boolean
+  /** The hook its message events come from: offline_message (only_offline_recipient) or user_send_packet. */
+  readonly messageHook: 'user_send_packet' | 'offline_message'
   /** Its callback module reads the packet: the stanza's XML is stored with its events. */
   readonly needsStanza: boolean
   private readonly filter: Filter
@@ -47,6 +51,7 @@ export class Handler implements Lane {
     this.policy = deps.policy
     this.wantsMessages = deps.events.includes('message')
     this.wantsPresence = deps.events.includes('presence')
+    this.messageHook = deps.onlyOffline ? 'offline_message' : 'user_send_packet'
     this.needsStanza = deps.shape.callback?.prepareBody !== undefined || deps.shape.callback?.prepareHeaders !== undefined
     this.filter = deps.filter
     this.shape = deps.shape

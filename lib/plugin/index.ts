@@ -1,6 +1,7 @@
-// mod_event_pusher_http: one instance per vhost (instance.ts), hooked on user_send_packet (and,
-// when a handler wants presence, on user_available / user_unavailable). Every notification a
-// filter accepts is recorded in the outbox before its first try, and delivered from there.
+// mod_event_pusher_http: one instance per vhost (instance.ts), hooked on user_send_packet, on
+// offline_message for only_offline_recipient handlers (push), and on user_available /
+// user_unavailable when a handler wants presence. Every notification a filter accepts is
+// recorded in the outbox before its first try, and delivered from there.
 import type { CheckContext, ConfigIssue, Plugin } from '../contract.js'
 import { Instance } from './instance.js'
 import type { EventPusherHttpOptions } from './options.js'

@@ -1,5 +1,6 @@
 // One running mod_event_pusher_http on one vhost. The path reads in one direction:
-// hook → each handler's filter → event → the outbox (accepted is counted here, once) → the
+// hook (user_send_packet, or offline_message for only_offline_recipient handlers; the presence
+// hooks) → each handler's filter → event → the outbox (accepted is counted here, once) → the
 // deliverer of the handler's pool (breaker + got) → the handler's decision → the outbox and the
 // outcomes. The hooks return at once whatever the endpoints do: they only record.
 import { jid } from '@xmpp/jid'
@@ -31,7 +32,9 @@ const EXPIRY_SWEEP_MS = 60_000
 
 export class Instance {
   private accepting = false
-  private readonly messageHandlers: Handler[]
+  /** Message handlers fed by user_send_packet, and those fed by offline_message (only_offline_recipient). */
+  private readonly sendHandlers: Handler[]
+  private readonly offlineHandlers: Handler[]
   private readonly presenceHandlers: Handler[]
   private readonly hostJid: JID
   private readonly outbox: Outbox
@@ -76,13 +79,16 @@ export class Instance {
           poolName: spec.pool_name,
           maxQueue: spec.max_queue ?? DEFAULT_MAX_QUEUE[options.outbox],
           events: spec.events,
-          filter: createFilter(callback, spec, ctx.sessions),
+          onlyOffline: spec.only_offline_recipient,
+          filter: createFilter(callback, spec),
           shape: { format: spec.format, extendedForm: extendedForm(spec), headers, callback },
           policy,
         }),
     )
     this.handlers = handlers
-    this.messageHandlers = handlers.filter((h) => h.wantsMessages)
+    const messageHandlers = handlers.filter((h) => h.wantsMessages)
+    this.sendHandlers = messageHandlers.filter((h) => h.messageHook === 'user_send_packet')
+    this.offlineHandlers = messageHandlers.filter((h) => h.messageHook === 'offline_message')
     this.presenceHandlers = handlers.filter((h) => h.wantsPresence)
     this.keepStanza = handlers.some((h) => h.needsStanza)
     for (const name of new Set(handlers.map((h) => h.poolName))) this.addPool(name, cas.get(name), handlers)
@@ -115,7 +121,10 @@ export class Instance {
     this.sweepTimer.unref()
     // A delivery worker (xmppd deliver) has no users: its hooks would never fire.
     if (ctx.role !== 'deliver') {
-      if (this.messageHandlers.length > 0) this.unhooks.push(ctx.hooks.on('user_send_packet', this.onSendPacket))
+      // Each hook only when a handler wants it: a push gateway's handler is fed by offline_message
+      // alone (the host fires it when it keeps a message for an account with no available resource).
+      if (this.sendHandlers.length > 0) this.unhooks.push(ctx.hooks.on('user_send_packet', this.onMessage(this.sendHandlers)))
+      if (this.offlineHandlers.length > 0) this.unhooks.push(ctx.hooks.on('offline_message', this.onMessage(this.offlineHandlers)))
       // Only when asked for: every login and logout would otherwise run a loop for nothing.
       if (this.presenceHandlers.length > 0) {
         this.unhooks.push(ctx.hooks.on('user_available', this.onPresence('available')))
@@ -156,22 +165,24 @@ export class Instance {
     this.metrics.release(this.backlog, [...this.pools.keys()])
   }
 
-  private readonly onSendPacket = (packet: Element, from: JID, to: JID): void => {
-    if (!this.accepting) return
-    let ev: StoredEvent | undefined
-    for (let i = 0; i < this.messageHandlers.length; i++) {
-      const handler = this.messageHandlers[i]
-      let taken: boolean
-      try {
-        taken = handler.accepts(packet, from, to)
-      } catch (err) {
-        this.outcomes.accepted()
-        this.outcomes.failed(handler.name, 'callback', { err })
-        continue
+  private onMessage(handlers: readonly Handler[]) {
+    return (packet: Element, from: JID, to: JID): void => {
+      if (!this.accepting) return
+      let ev: StoredEvent | undefined
+      for (let i = 0; i < handlers.length; i++) {
+        const handler = handlers[i]
+        let taken: boolean
+        try {
+          taken = handler.accepts(packet, from, to)
+        } catch (err) {
+          this.outcomes.accepted()
+          this.outcomes.failed(handler.name, 'callback', { err })
+          continue
+        }
+        if (!taken) continue
+        ev ??= storedMessage(packet, from, to, Date.now(), this.keepStanza)
+        this.record(handler, ev)
       }
-      if (!taken) continue
-      ev ??= storedMessage(packet, from, to, Date.now(), this.keepStanza)
-      this.record(handler, ev)
     }
   }
 

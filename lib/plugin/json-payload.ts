@@ -16,6 +16,8 @@ export interface JsonPayloadV1 {
   type: string
   id: string | null
   body: string | null
+  /** The recipient's XEP-0359 stanza id; null when the message has none, and always for presence. */
+  stanza_id: string | null
   timestamp: string
 }
 
@@ -33,6 +35,7 @@ export function jsonPayload(ev: PushEvent): JsonPayloadV1 {
     type: ev.type,
     id: ev.id,
     body: ev.body,
+    stanza_id: ev.stanzaId,
     timestamp: new Date(ev.time).toISOString(),
   }
 }

@@ -69,7 +69,7 @@ export interface EventPusherHttpConfig {
    */
   path?: string
   /**
-   * ES module exporting shouldMakeReq (and optionally prepareBody, prepareHeaders): a path relative to the config file's folder, or a package name. Empty or absent: the default filter (chat messages with a non-empty body).
+   * ES module exporting shouldMakeReq (and optionally prepareBody, prepareHeaders): a path relative to the config file's folder, or a package name. Empty or absent: the default filter (chat messages with a non-empty body). It decides on the packets of the handler's hook: user_send_packet, or offline_message with only_offline_recipient = true.
    */
   callback_module?: string
   /**
@@ -120,7 +120,7 @@ export interface EventPusherHttpConfig {
   types?: Types
   events?: Events
   /**
-   * Only messages whose recipient has no resource online when the message is sent. Ignored when callback_module is set.
+   * Push: this handler's messages come from the offline_message hook instead of user_send_packet, so it notifies exactly when the server keeps a message for an account with no available resource (stored offline, or left unacknowledged by a stream-management session that was not resumed), never for a message delivered live, bounced or refused. The notification is sent by the recipient's virtual host. The filter (types, body_required, sender_hosts, recipients, or callback_module's shouldMakeReq) then decides as usual. Presence events are not affected.
    */
   only_offline_recipient?: boolean
   /**
@@ -255,7 +255,7 @@ export interface HandlerConfig {
   types?: Types
   events?: Events
   /**
-   * Only messages whose recipient has no resource online when the message is sent. Ignored when callback_module is set.
+   * Push: this handler's messages come from the offline_message hook instead of user_send_packet, so it notifies exactly when the server keeps a message for an account with no available resource (stored offline, or left unacknowledged by a stream-management session that was not resumed), never for a message delivered live, bounced or refused. The notification is sent by the recipient's virtual host. The filter (types, body_required, sender_hosts, recipients, or callback_module's shouldMakeReq) then decides as usual. Presence events are not affected.
    */
   only_offline_recipient?: boolean
   /**

@@ -6,6 +6,7 @@ import type { Element, JID } from '../contract.js'
 import { ConfigError } from '../errors.js'
 import type { CallbackModule } from './callback-module.js'
 import { jsonBody, JSON_CONTENT_TYPE } from './json-payload.js'
+import { stanzaIdOf } from './stanza-id.js'
 
 /** The seed's four fields plus context (DESIGN.md). */
 export interface Notification {
@@ -36,6 +37,8 @@ export interface PushEvent {
   id: string | null
   /** The first <body>'s text; null without one (always for presence). */
   body: string | null
+  /** Message: the recipient's XEP-0359 stanza id (stanza-id.ts); null without one (always for presence). */
+  stanzaId: string | null
   /** Milliseconds since the epoch, when the hook ran. */
   time: number
   /** Message events: what callback modules receive. */
@@ -84,6 +87,7 @@ export function messageEvent(host: string, packet: Element, from: JID, to: JID, 
     type: packet.attrs.type ?? 'normal',
     id: packet.attrs.id ?? null,
     body,
+    stanzaId: stanzaIdOf(packet, to),
     time,
     notification: notificationOf(host, packet, from, to, body),
   }
@@ -91,7 +95,7 @@ export function messageEvent(host: string, packet: Element, from: JID, to: JID, 
 
 /** `to` is the vhost's JID: a presence broadcast has no `to`, and the host fills in the vhost. */
 export function presenceEvent(host: string, hostJid: JID, from: JID, type: 'available' | 'unavailable', time: number): PushEvent {
-  return { event: 'presence', host, from, to: hostJid, type, id: null, body: null, time, notification: undefined }
+  return { event: 'presence', host, from, to: hostJid, type, id: null, body: null, stanzaId: null, time, notification: undefined }
 }
 
 type FormSource = Pick<Notification, 'sender' | 'receiver' | 'message' | 'from'>

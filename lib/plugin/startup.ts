@@ -33,6 +33,7 @@ export function logStarted(ctx: PluginContext, s: Started): void {
         name: h.name,
         pool: h.poolName,
         url: displayUrl(h.url),
+        ...(h.wantsMessages && { messages_from: h.messageHook }),
         retries: h.policy.retries,
         signed: h.policy.signer !== undefined,
       })),

@@ -1,6 +1,7 @@
 // Issue 6's filters without code on the real xmppd, with real clients and a real receiver:
-// groupchat, presence (user_available / user_unavailable), the offline-only filter, and the
-// sender_hosts / recipients allow-lists. One vhost per configuration (names the fixture
+// groupchat, presence (user_available / user_unavailable), only_offline_recipient (issue 15: fed
+// by offline_message when the server keeps a message; its JSON stanza_id is the one the recipient
+// gets), and the sender_hosts / recipients allow-lists. One vhost per configuration (names the fixture
 // certificate covers); every spec ends balanced for the vhosts it used.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -50,8 +51,13 @@ path = "/presence"
 format = "json"
 events = ["presence"]
 
-[host_config."c.test".plugins.mod_event_pusher_http]
+[[host_config."c.test".plugins.mod_event_pusher_http.handlers]]
 path = "/offline"
+only_offline_recipient = true
+
+[[host_config."c.test".plugins.mod_event_pusher_http.handlers]]
+path = "/offline-json"
+format = "json"
 only_offline_recipient = true
 
 # The sender is always a user of the vhost whose hook runs: sender_hosts tells apart the vhosts
@@ -144,39 +150,76 @@ test('events = ["presence"]: a resource coming online and going offline, as JSON
   await pete.stop()
 })
 
-test('only_offline_recipient = true: notified for a recipient with no resource online, not for one online', async () => {
+// Needs the server side of issue 15 (offline storage firing offline_message, XEP-0359 stanza ids:
+// branch `offline`); on the plugin branch alone it fails (the server bounces, no hook fires).
+test('only_offline_recipient = true: one push per message the server keeps, none for one delivered live, bounced or dropped', async () => {
   const [olive, otto] = await Promise.all([connect('olive@c.test'), connect('otto@c.test')])
   await olive.chat('otto@c.test', 'otto is online')
   await otto.next((s) => s.getChildText?.('body') === 'otto is online')
-  await olive.chat('orla@c.test', 'orla is offline')
-  // Kept in offline storage (no error for olive); orla gets it at login.
+  await olive.chat('orla@c.test', 'orla is offline') // kept: offline_message
+  await olive.send(xml('message', { to: 'orla@c.test', type: 'headline' }, xml('body', {}, 'a headline'))) // not kept
+  await olive.chat('nobody@c.test', 'no such account') // bounced
+  await olive.next((s) => s.is('message') && s.attrs.type === 'error' && s.attrs.from === 'nobody@c.test')
   await eventually(
-    () => at('/offline').length,
-    (n) => assert.equal(n, 1),
+    () => [at('/offline').length, at('/offline-json').length],
+    (n) => assert.deepEqual(n, [1, 1]),
   )
+
+  // orla logs in: the stored message, stamped, with the stanza id its push carried.
   const orla = await connect('orla@c.test')
-  await orla.next((s) => s.getChildText?.('body') === 'orla is offline')
-  assert.equal(olive.received.filter((s) => s.is('message') && s.attrs.type === 'error').length, 0)
-  await olive.chat('orla@c.test', 'orla is back')
+  const stored = await orla.next((s) => s.getChildText?.('body') === 'orla is offline')
+  assert.deepEqual(
+    olive.received.filter((s) => s.is('message') && s.attrs.type === 'error').map((s) => s.attrs.from),
+    ['nobody@c.test'],
+    'kept, not bounced',
+  )
+  assert.ok(stored.getChild('delay', 'urn:xmpp:delay'), 'XEP-0203 delay')
+  const sid = stored.getChildren('stanza-id', 'urn:xmpp:sid:0').find((c: any) => c.attrs.by === 'orla@c.test')
+  assert.ok(sid?.attrs.id, `a stanza-id by orla@c.test: ${stored}`)
+  const [push] = at('/offline-json').map((r) => JSON.parse(r.body) as Record<string, unknown>)
+  assert.ok(validPayload(push), JSON.stringify(validPayload.errors))
+  assert.deepEqual(
+    [push.event, push.host, push.from, push.to, push.type, push.body, push.stanza_id],
+    ['message', 'c.test', olive.jid, 'orla@c.test', 'chat', 'orla is offline', sid.attrs.id],
+  )
+  await olive.chat('orla@c.test', 'orla is back') // live: nothing
   await orla.next((s) => s.getChildText?.('body') === 'orla is back')
+
+  // Gone, or connected without an initial presence (not available): kept, pushed.
   await otto.stop()
   await olive.chat('otto@c.test', 'otto left')
   await eventually(
     () => at('/offline').length,
     (n) => assert.equal(n, 2),
   )
+  const quiet = await connectClient(server.c2sPort, 'otto@c.test', 'pw', { presence: false })
+  await olive.chat('otto@c.test', 'otto is not available')
+  await eventually(
+    () => at('/offline').length,
+    (n) => assert.equal(n, 3),
+  )
+  // From another vhost: pushed by the recipient's (c.test), the form's server is the sender's domain.
+  const gina = await connect('gina@a.test', 'cross')
+  await gina.chat('otto@c.test', 'from a.test')
+  await eventually(
+    () => at('/offline').length,
+    (n) => assert.equal(n, 4),
+  )
   await new Promise((r) => setTimeout(r, 100))
   assert.deepEqual(
-    at('/offline').map((r) => [r.form.receiver, r.form.message]),
+    at('/offline').map((r) => [r.form.server, r.form.receiver, r.form.message]),
     [
-      ['orla', 'orla is offline'],
-      ['otto', 'otto left'],
+      ['c.test', 'orla', 'orla is offline'],
+      ['c.test', 'otto', 'otto left'],
+      ['c.test', 'otto', 'otto is not available'],
+      ['a.test', 'otto', 'from a.test'],
     ],
   )
   assert.equal(at('/offline')[0].fields.length, 4, 'the seed form')
+  assert.equal(at('/offline-json').length, 4)
   const c = await assertBalanced(server.registry, 'c.test')
-  assert.equal(c.accepted, 2)
-  await Promise.all([olive.stop(), orla.stop()])
+  assert.deepEqual([c.accepted, c.sent], [8, 8])
+  await Promise.all([olive.stop(), orla.stop(), quiet.stop(), gina.stop()])
 })
 
 test('sender_hosts and recipients: only messages from an allowed domain to an allowed bare JID', async () => {

@@ -105,7 +105,10 @@ const at = (url: string) => sink.requests.filter((r) => r.url === url)
 test('format = "json": the body validates against the published schema; headers and two signatures verify', async () => {
   const body = 'json & "quotes" ü 🎉\nline two'
   await ann.send(xml('message', { to: 'ben@x.test', type: 'chat', id: 'e2e-1' }, xml('body', {}, body)))
-  await ben.next((s) => s.getChildText?.('body') === body)
+  const delivered = await ben.next((s) => s.getChildText?.('body') === body)
+  // The XEP-0359 id the server stamped for ben (issue 15, branch `offline`): the JSON's stanza_id.
+  const sid = delivered.getChildren('stanza-id', 'urn:xmpp:sid:0').find((c: any) => c.attrs.by === 'ben@x.test')
+  assert.ok(sid?.attrs.id, `a stanza-id by ben@x.test: ${delivered}`)
   const [req] = await sink.waitFor(1).then(() => at('/json'))
   assert.equal(req.headers['content-type'], 'application/json')
   const doc = JSON.parse(req.body) as Record<string, string>
@@ -124,6 +127,7 @@ test('format = "json": the body validates against the published schema; headers 
       type: 'chat',
       id: 'e2e-1',
       body,
+      stanza_id: sid.attrs.id,
       timestamp: undefined,
     },
   )

@@ -1,4 +1,5 @@
-// A PluginContext without a server: a tiny hook registry, a prom-client Registry, a pools map,
+// A PluginContext without a server: a tiny hook registry (user_send_packet and offline_message;
+// the presence hooks are accepted and never fire), a prom-client Registry, a pools map,
 // an admin command table, a data folder and a logger that records lines. It validates the plugin's options
 // the way the host's loader does (plugin.json "options", ajv with defaults, `enabled` removed),
 // so a spec mounts the plugin through the contract alone.
@@ -84,6 +85,7 @@ export class FakeHost {
   readonly dataDir: string
   readonly role: PluginRole
   private handlers: SendPacketHandler[] = []
+  private offlineHandlers: SendPacketHandler[] = []
   private everSubscribed: SendPacketHandler[] = []
   plugin: Plugin | undefined
 
@@ -109,8 +111,14 @@ export class FakeHost {
       options,
       hooks: {
         on: (hook: Hook, handler: unknown) => {
-          if (hook !== 'user_send_packet') return () => {}
           const h = handler as SendPacketHandler
+          if (hook === 'offline_message') {
+            this.offlineHandlers = [...this.offlineHandlers, h]
+            return () => {
+              this.offlineHandlers = this.offlineHandlers.filter((x) => x !== h)
+            }
+          }
+          if (hook !== 'user_send_packet') return () => {}
           this.handlers = [...this.handlers, h]
           this.everSubscribed.push(h)
           return () => {
@@ -155,20 +163,35 @@ export class FakeHost {
     this.plugin = undefined
     await plugin?.stop()
     this.handlers = []
+    this.offlineHandlers = []
     this.commands.clear()
   }
 
+  /** user_send_packet subscribers. */
   get subscribers(): number {
     return this.handlers.length
   }
 
+  get offlineSubscribers(): number {
+    return this.offlineHandlers.length
+  }
+
   /** Runs user_send_packet like the host: synchronously, a throwing handler logged and skipped. */
-  send({ packet, from, to }: Sent): void {
-    for (const h of this.handlers) {
+  send(sent: Sent): void {
+    this.run('user_send_packet', this.handlers, sent)
+  }
+
+  /** Runs offline_message like the host when it keeps a message for an account with no available resource. */
+  keepOffline(sent: Sent): void {
+    this.run('offline_message', this.offlineHandlers, sent)
+  }
+
+  private run(hook: Hook, handlers: readonly SendPacketHandler[], { packet, from, to }: Sent): void {
+    for (const h of handlers) {
       try {
         h(packet, from, to)
       } catch (err) {
-        this.logs.push({ level: 'warn', obj: { err, hook: 'user_send_packet' }, msg: 'hook handler failed' })
+        this.logs.push({ level: 'warn', obj: { err, hook }, msg: 'hook handler failed' })
       }
     }
   }

@@ -94,6 +94,21 @@ describe('stored message', () => {
   })
 })
 
+describe('stored stanza id (XEP-0359)', () => {
+  it("keeps the recipient's stanza id through JSON, with or without the stanza; an event stored before it existed has none", () => {
+    const s = rich(TRICKY, TRICKY_ID)
+    s.packet.children.push(element('stanza-id', { xmlns: 'urn:xmpp:sid:0', by: 'ålice@a.test', id: 'the-senders' }))
+    s.packet.children.push(element('stanza-id', { xmlns: 'urn:xmpp:sid:0', by: 'bøb@a.test', id: TRICKY_ID + '-sid' }))
+    for (const keep of [false, true]) {
+      const stored = throughJson(storedMessage(s.packet, s.from, s.to, at, keep))
+      assert.equal(stored.stanzaId, TRICKY_ID + '-sid')
+      assert.equal(pushEventOf('a.test', stored).stanzaId, TRICKY_ID + '-sid')
+    }
+    const { stanzaId: _gone, ...older } = throughJson(storedMessage(s.packet, s.from, s.to, at, false))
+    assert.equal(pushEventOf('a.test', older).stanzaId, null)
+  })
+})
+
 describe('stored presence', () => {
   it('comes back with the vhost as `to` and no packet', () => {
     const who = jid('ålice@a.test/phone')
@@ -106,6 +121,7 @@ describe('stored presence', () => {
       type: 'unavailable',
       id: null,
       body: null,
+      stanzaId: null,
       time: at,
       notification: undefined,
     })

@@ -1,22 +1,21 @@
 // The options of issue 6 on a fake host with a real HTTP endpoint: success_codes, static headers
-// and signatures, presence events, the offline-only filter, and the rate-limited failure log
+// and signatures, presence events, the offline-only (push) handler, and the rate-limited failure log
 // (retries: fake-host-retries.spec.ts). Each spec ends balanced.
 import assert from 'node:assert/strict'
 import { createHmac } from 'node:crypto'
 import { after, afterEach, before, describe, it } from 'node:test'
 import { jid } from '@xmpp/jid'
-import type { Hook, JID, PluginContext, PresenceHandler } from '../../lib/contract.js'
+import type { Hook, PluginContext, PresenceHandler } from '../../lib/contract.js'
 import createEventPusherHttp from '../../lib/plugin/index.js'
-import { FakeHost, type PoolInput } from '../helpers/fake-host.js'
+import { FakeHost, manifest, type PoolInput } from '../helpers/fake-host.js'
 import { assertBalanced, eventually, hostCounts } from '../helpers/metrics.js'
 import { startSink, type Sink } from '../helpers/sink.js'
 import { chat, message } from '../helpers/stanza.js'
 import { switchableEndpoint } from '../helpers/switchable.js'
 
-/** A fake host that also runs the presence hooks and answers isOnline from a set. */
+/** A fake host that also runs the presence hooks and records which hooks the plugin asks for. */
 class FullHost extends FakeHost {
   readonly asked: Hook[] = []
-  readonly online = new Set<string>()
   private presence: Record<'user_available' | 'user_unavailable', PresenceHandler[]> = { user_available: [], user_unavailable: [] }
 
   override context(options: unknown): PluginContext {
@@ -24,7 +23,6 @@ class FullHost extends FakeHost {
     const on = ctx.hooks.on
     return {
       ...ctx,
-      sessions: { isOnline: (j: JID) => this.online.has(`${j.local}@${j.domain}`) },
       hooks: {
         on: ((hook: Hook, handler: PresenceHandler) => {
           this.asked.push(hook)
@@ -149,7 +147,7 @@ describe('headers and signatures', () => {
 })
 
 describe('events and filters', () => {
-  it('subscribes to presence hooks only when a handler wants presence', async () => {
+  it('subscribes to each hook only when a handler wants it; every one plugin.json declares', async () => {
     await mount({})
     assert.deepEqual(host.asked, ['user_send_packet'])
     await host.stop()
@@ -158,6 +156,13 @@ describe('events and filters', () => {
     await host.stop()
     await mount({ handlers: [{}, { events: ['message', 'presence'] }] })
     assert.deepEqual(host.asked, ['user_send_packet', 'user_available', 'user_unavailable'])
+    await host.stop()
+    await mount({ only_offline_recipient: true })
+    assert.deepEqual(host.asked, ['offline_message'], 'a push handler alone: no user_send_packet')
+    await host.stop()
+    await mount({ handlers: [{}, { only_offline_recipient: true, events: ['message', 'presence'] }] })
+    assert.deepEqual(host.asked, ['user_send_packet', 'offline_message', 'user_available', 'user_unavailable'])
+    assert.deepEqual(host.asked, manifest.hooks)
   })
 
   it('notifies presence changes, as JSON and as the extended form', async () => {
@@ -196,17 +201,18 @@ describe('events and filters', () => {
         { name: 'from-b', path: '/s', sender_hosts: ['b.test'] },
       ],
     })
-    host.online.add('bob@a.test')
     host.send(message('alice@a.test/r', 'room@muc.a.test', 'to the room', 'groupchat'))
     host.send(message('alice@a.test/r', 'bob@a.test', '', 'chat'))
     send('to carol', 'carol@a.test')
     send('to bob')
+    // The host kept the one to carol (no available resource): offline_message, after user_send_packet.
+    host.keepOffline(chat('alice@a.test/r', 'carol@a.test', 'to carol'))
     await settled(1 + 3 + 1 + 1)
     const by = (url: string) => sink.requests.filter((r) => r.url === url).map((r) => r.form.message)
     assert.deepEqual(by('/g'), ['to the room'])
     assert.deepEqual(by('/b').sort(), ['', 'to bob', 'to carol'])
     assert.deepEqual(by('/c'), ['to carol'])
-    assert.deepEqual(by('/o'), ['to carol'], 'bob is online')
+    assert.deepEqual(by('/o'), ['to carol'], 'only what offline_message brought')
     assert.deepEqual(by('/s'), [])
     const group = sink.requests.find((r) => r.url === '/g')!
     assert.deepEqual([group.form.event, group.form.type], ['message', 'groupchat'], 'the extended form')

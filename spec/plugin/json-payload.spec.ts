@@ -37,6 +37,7 @@ describe('JSON payload v1', () => {
       type: 'chat',
       id: 'm1',
       body: 'hé & "quotes" 🎉\nline',
+      stanza_id: null,
       timestamp: '2025-01-31T12:34:56.789Z',
     })
   })
@@ -45,6 +46,15 @@ describe('JSON payload v1', () => {
     const m = element('message', { to: 'a.test' })
     const doc = valid(jsonBody(messageEvent('a.test', sent(m, 'alice@a.test/r').packet, jid('alice@a.test/r'), jid('a.test'), T)))
     assert.deepEqual([doc.type, doc.id, doc.body, doc.to, doc.to_bare], ['normal', null, null, 'a.test', 'a.test'])
+  })
+
+  it("carries the recipient's XEP-0359 stanza id as stanza_id, not another entity's", () => {
+    const s = message('alice@a.test/phone', 'bob@a.test/laptop', 'x')
+    s.packet.children.push(element('stanza-id', { xmlns: 'urn:xmpp:sid:0', by: 'room@muc.a.test', id: 'not-bobs' }))
+    assert.equal(valid(jsonBody(messageEvent('a.test', s.packet, s.from, s.to, T))).stanza_id, null)
+    s.packet.children.push(element('stanza-id', { xmlns: 'urn:xmpp:sid:0', by: 'bob@a.test', id: 'Zx9-_q' }))
+    s.packet.children.push(element('stanza-id', { xmlns: 'urn:example:other', by: 'bob@a.test', id: 'other-ns' }))
+    assert.equal(valid(jsonBody(messageEvent('a.test', s.packet, s.from, s.to, T))).stanza_id, 'Zx9-_q')
   })
 
   it('describes groupchat and headline messages', () => {
@@ -68,6 +78,7 @@ describe('JSON payload v1', () => {
         type,
         id: null,
         body: null,
+        stanza_id: null,
         timestamp: '2025-01-31T12:34:56.789Z',
       })
     }
@@ -81,5 +92,9 @@ describe('JSON payload v1', () => {
     assert.equal(validate({ ...good, event: 'presence' }), false, 'presence has no body')
     const { timestamp: _t, ...missing } = good
     assert.equal(validate(missing), false)
+    const { stanza_id: _s, ...noStanzaId } = good
+    assert.equal(validate(noStanzaId), false, 'stanza_id is always there, null when none')
+    const presence = JSON.parse(jsonBody(presenceEvent('a.test', jid('a.test'), jid('alice@a.test/phone'), 'available', T)))
+    assert.equal(validate({ ...presence, stanza_id: 'x' }), false, 'presence has no stanza id')
   })
 })

@@ -157,7 +157,7 @@ describe('options schema (plugin.json)', () => {
     for (const [name, [type, labels, help]] of Object.entries(expected)) {
       assert.deepEqual([byName[name].type, byName[name].labels, byName[name].help], [type, labels, help], name)
     }
-    assert.deepEqual(manifest.hooks, ['user_send_packet', 'user_available', 'user_unavailable'])
+    assert.deepEqual(manifest.hooks, ['user_send_packet', 'offline_message', 'user_available', 'user_unavailable'])
     assert.equal(manifest.entry, 'dist/plugin/index.js')
   })
 

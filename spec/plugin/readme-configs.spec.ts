@@ -40,3 +40,27 @@ describe('README "Beyond MongooseIM"', () => {
     assert.ok(validate(JSON.parse(json)), JSON.stringify(validate.errors))
   })
 })
+
+describe('docs/plugin.md "Push: only_offline_recipient"', () => {
+  const doc = readFileSync(new URL('../../docs/plugin.md', import.meta.url), 'utf8')
+  const start = doc.indexOf('## Push: only_offline_recipient')
+  const push = doc.slice(start, doc.indexOf('\n## ', start + 1))
+  const block = (lang: string) => push.match(new RegExp('```' + lang + '\\n([\\s\\S]*?)```'))?.[1]
+
+  it('its set-up starts the plugin with an offline_message handler, and its JSON body passes the payload schema', async () => {
+    assert.ok(start >= 0)
+    const config = parse(block('toml')!) as { http_connections: { push: { server: string } }; plugins: { mod_event_pusher_http: Record<string, unknown> } }
+    assert.equal(config.plugins.mod_event_pusher_http.only_offline_recipient, true)
+    const host = new FakeHost({ host: 'example.com', pools: { push: { server: config.http_connections.push.server } } })
+    await host.start(createEventPusherHttp, config.plugins.mod_event_pusher_http)
+    assert.deepEqual([host.subscribers, host.offlineSubscribers], [0, 1])
+    await host.stop()
+    const schema = JSON.parse(readFileSync(new URL('../../docs/webhook-payload.schema.json', import.meta.url), 'utf8'))
+    const ajv = new Ajv({ strict: true })
+    ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)))
+    const validate = ajv.compile(schema)
+    const body = JSON.parse(block('json')!) as Record<string, unknown>
+    assert.ok(validate(body), JSON.stringify(validate.errors))
+    assert.equal(typeof body.stanza_id, 'string')
+  })
+})

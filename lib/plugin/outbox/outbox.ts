@@ -16,6 +16,8 @@ export interface StoredEvent {
   id: string | null
   /** The first <body>'s text, or null. */
   body: string | null
+  /** The recipient's XEP-0359 stanza id (stanza-id.ts), or null; absent in events stored before it existed. */
+  stanzaId?: string | null
   /** Milliseconds since the epoch, when the hook ran. */
   time: number
   /** The stanza's XML, kept only for handlers whose callback module builds bodies or headers. */
