@@ -186,14 +186,14 @@ try {
     const r = await smCost(fast)
     results.sm = r
     log(
-      `\n12. XEP-0198 stream management on (every client enables it) against off: the whole server of item 4, sqlite outbox (median of ${r.round_ratios.length}, interleaved)`,
+      `\n12. Offline storage and XEP-0198 stream management on (every client enables it) against both off: the whole server of item 4, sqlite outbox (median of ${r.round_ratios.length}, interleaved)`,
     )
     for (const [name, x] of [
       ['on', r.on],
       ['off', r.off],
     ] as const)
       log(
-        `   sm ${name}: ${f(x.messages_per_second)} messages/s, ${f(x.server_cpu_us_per_message)} us server CPU per message; server core busy ${f(x.server_core_busy * 100)}%`,
+        `   offline + sm ${name}: ${f(x.messages_per_second)} messages/s, ${f(x.server_cpu_us_per_message)} us server CPU per message; server core busy ${f(x.server_core_busy * 100)}%`,
       )
     log(
       `   on / off: ${f(r.ratio, 2)} messages/s (each round: ${r.round_ratios.map((x) => f(x, 2)).join(', ')}; median ${f(r.median_round_ratio, 2)}), ${f(r.cpu_ratio, 2)} CPU per message | target >= 0.9: ${r.ratio >= 0.9 ? 'met' : 'NOT met'}`,

@@ -51,11 +51,13 @@ interface RunOptions {
   env?: Record<string, string>
   /** Clients with XEP-0198 stream management enabled (bench/sm-cost.ts). */
   sm?: boolean
+  /** More [general] keys for the server (max_offline_messages = 0: no offline storage). */
+  general?: Record<string, number | string>
 }
 
 async function routingRun(perPair: number, extra: string, opts: RunOptions = {}): Promise<RoutingRun> {
   const { sinkToWait, warmBreaker = false, engineCpu } = opts
-  const server = await startServerProcess(0, pairUsers(PAIRS), extra, opts.env)
+  const server = await startServerProcess(0, pairUsers(PAIRS), extra, opts.env, opts.general)
   try {
     const pairs = await connectPairs(server.c2sPort, PAIRS, { sm: opts.sm })
     if (warmBreaker) {
@@ -163,14 +165,19 @@ export interface WholeServerResult {
 
 const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
-/** `opts.sm`: the clients enable XEP-0198 stream management. */
-export async function wholeRun(outbox: Backend, fastSink: SinkProcess, env?: Record<string, string>, opts: { sm?: boolean } = {}): Promise<WholeServerRun> {
+/** `opts.sm`: the clients enable XEP-0198 stream management; `opts.general`: more [general] keys. */
+export async function wholeRun(
+  outbox: Backend,
+  fastSink: SinkProcess,
+  env?: Record<string, string>,
+  opts: { sm?: boolean; general?: Record<string, number | string> } = {},
+): Promise<WholeServerRun> {
   // The queue must hold a burst: every message is to be notified, none dropped as queue_full.
   const extra = `outbox = "${outbox}"\nmax_queue = 100000`
   const nats = outbox === 'jetstream' ? await startBenchNats(1) : undefined
   try {
     const toml = plugin(fastSink.url, nats ? extra + jetstreamSection(nats.url) : extra)
-    const run = await routingRun(WHOLE_PER_PAIR, toml, { sinkToWait: fastSink, engineCpu: nats?.cpuMicros, env, sm: opts.sm })
+    const run = await routingRun(WHOLE_PER_PAIR, toml, { sinkToWait: fastSink, engineCpu: nats?.cpuMicros, env, sm: opts.sm, general: opts.general })
     return { ...run, notified: await fastSink.count(), server_core_busy: (run.server_cpu_us_per_message * run.messages_per_second) / 1e6 }
   } finally {
     await nats?.stop()

@@ -125,13 +125,15 @@ export function machineBusyMicros(): number {
 }
 
 /** Starts dist/cli/xmppd.js pinned to `core` with the bench users and `extra` TOML. */
+/** `general`: more [general] keys (max_offline_messages …). */
 export async function startServerProcess(
   core: number | undefined,
   users: Record<string, string>,
   extra: string,
   env?: Record<string, string>,
+  general?: Record<string, number | string>,
 ): Promise<ServerProcess> {
-  return startServerFile(core, benchConfig(users, extra), { env })
+  return startServerFile(core, benchConfig(users, extra, general), { env })
 }
 
 /** Starts a delivery worker, `xmppd deliver`, on `extra` TOML (its c2sPort is 0: it has none). */
@@ -139,8 +141,8 @@ export async function startDeliverProcess(core: number | undefined, extra: strin
   return startServerFile(core, benchConfig({}, extra), { deliver: true })
 }
 
-const benchConfig = (users: Record<string, string>, extra: string) =>
-  writeConfig(configToml({ users, extra }).replace('loglevel = "debug"', 'loglevel = "warn"'))
+const benchConfig = (users: Record<string, string>, extra: string, general?: Record<string, number | string>) =>
+  writeConfig(configToml({ users, extra, general }).replace('loglevel = "debug"', 'loglevel = "warn"'))
 
 /** Starts xmppd on a config file (again, after a kill: same data dir); `probe` runs bench/xmppd-probe.mjs. */
 export async function startServerFile(
