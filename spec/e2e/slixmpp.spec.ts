@@ -1,0 +1,57 @@
+// A client library nobody here wrote: slixmpp (Debian's python3-slixmpp) against the real server.
+// It sees stream management, offline storage and stanza ids advertised and working: XEP-0198
+// enabled and resumable, messages to an offline account delivered at its login in order with an
+// XEP-0203 delay and an XEP-0359 stanza-id by the recipient, and a live message's stanza-id.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import path from 'node:path'
+import { fixtureCert, root, sample, startTestServer, type TestServer } from '../helpers/xmppd.js'
+
+const SCRIPT = path.join(root, 'spec/fixtures/slixmpp/offline_sm.py')
+let server: TestServer
+
+before(async () => {
+  server = await startTestServer()
+})
+after(() => server.stop())
+
+function slixmpp(port: number): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    execFile('/usr/bin/python3', [SCRIPT, String(port), fixtureCert], { timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`slixmpp check failed: ${err.message}\n${stderr}`))
+      try {
+        resolve(JSON.parse(stdout.trim().split('\n').pop() ?? ''))
+      } catch {
+        reject(new Error(`slixmpp printed no JSON: ${stdout}\n${stderr}`))
+      }
+    })
+  })
+}
+
+test('slixmpp: SM enabled, offline messages at login in order with delay and stanza-id, a live stanza-id', async () => {
+  const out = (await slixmpp(server.c2sPort)) as {
+    features: string[]
+    offline: Array<{ body: string; delay: boolean; sid: string; by: string }>
+    sm: { alice: boolean; bob: boolean; bob_resumable: boolean }
+    live: Array<{ body: string; delay: boolean; sid: string; by: string }>
+  }
+  for (const f of ['urn:xmpp:sm:3', 'msgoffline', 'urn:xmpp:sid:0']) assert.ok(out.features.includes(f), `${f} in ${out.features}`)
+  assert.deepEqual(out.sm, { alice: true, bob: true, bob_resumable: true })
+  assert.deepEqual(
+    out.offline.map((m) => [m.body, m.delay, m.by]),
+    [0, 1, 2].map((i) => [`offline ${i}`, true, 'bob@localhost']),
+  )
+  assert.deepEqual(
+    out.live.map((m) => [m.body, m.delay, m.by]),
+    [['live', false, 'bob@localhost']],
+  )
+  const ids = [...out.offline, ...out.live].map((m) => m.sid)
+  assert.ok(ids.every((id) => typeof id === 'string' && id.length > 0))
+  assert.equal(new Set(ids).size, ids.length, 'stanza ids are unique')
+  const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text()
+  assert.equal(sample(metrics, 'xmppd_offline_messages_stored_total', { host: 'localhost' }), 3)
+  assert.equal(sample(metrics, 'xmppd_offline_messages_delivered_total', { host: 'localhost' }), 3)
+  // bob acked before closing: nothing was routed again.
+  assert.equal(sample(metrics, 'xmppd_sm_unacked_rerouted_total'), 0)
+})
