@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // xmppd: runs the server from --config FILE, or the embedded default (demo accounts and the
-// built-in notification receiver). `xmppd hash-password` prints an scrypt hash for [auth.users];
+// built-in notification receiver). `xmppd hash-password [--scram]` prints a hash for [auth.users];
 // `xmppd deliver --config FILE` runs a delivery worker (xmppd-deliver.ts).
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { hashPassword } from '../server/xmpp/accounts.js'
+import { hashScram } from '../server/xmpp/scram.js'
 import { parseConfig, readConfigFile, type ConfigOverrides, type LoadedConfig } from '../server/config/load.js'
 import { DATA_DIR, DEMO_USERS, defaultConfigToml } from '../server/demo/embedded-default.js'
 import { startServer, type XmppServer } from '../server/main.js'
@@ -16,7 +17,9 @@ import { fail, handleSignals, port, reportStartError } from './xmppd-lifecycle.j
 const USAGE = `usage: xmppd [--config FILE] [--c2s-port N] [--http-port N] [--receiver-port N] [--log-level LEVEL]
        xmppd deliver --config FILE [--http-port N] [--log-level LEVEL]
                                   (a delivery worker: the plugins' deliveries, no XMPP; xmppd deliver --help)
-       xmppd hash-password        (reads a password on stdin, prints an scrypt hash for [auth.users])
+       xmppd hash-password [--scram]
+                                  (reads a password on stdin, prints a hash for [auth.users]: scrypt, or
+                                  with --scram SCRAM-SHA-1/-256 keys, which SCRAM logins need)
        xmppd --version
 
 Without --config, xmppd runs its embedded default: vhost "localhost", demo accounts, the
@@ -35,6 +38,7 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
+  scram: { type: 'boolean' },
 } as const
 
 /** Where the first positional (a command) is in argv, or -1; options before it are kept for it. */
@@ -61,8 +65,9 @@ async function main(): Promise<void> {
   if (positionals[0] === 'hash-password') {
     const password = readFileSync(0, 'utf8').replace(/\r?\n$/, '')
     if (!password) fail('no password on stdin', 2)
-    return void process.stdout.write(`${await hashPassword(password)}\n`)
+    return void process.stdout.write(`${values.scram ? await hashScram(password) : await hashPassword(password)}\n`)
   }
+  if (values.scram) fail('--scram applies to hash-password only', 2)
   if (positionals.length) fail(`unknown command "${positionals[0]}"\n${USAGE}`, 2)
 
   const overrides: ConfigOverrides = { c2sPort: port(values['c2s-port'], '--c2s-port'), httpPort: port(values['http-port'], '--http-port') }

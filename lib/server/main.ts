@@ -21,6 +21,8 @@ import { openOfflineStore } from './xmpp/offline/store.js'
 import { NS_SID } from './xmpp/stanza-id.js'
 import { createPresence } from './xmpp/presence.js'
 import { createRouter } from './xmpp/router.js'
+import { createScramCredentials, logScramHolders, scramHandlers } from './xmpp/scram-credentials.js'
+import { loadScramSecret } from './xmpp/scram-secret.js'
 import { createServerIq } from './xmpp/server-iq.js'
 import { createUnacked } from './xmpp/unacked.js'
 import { createSmMetrics } from './observability/sm-metrics.js'
@@ -63,11 +65,15 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
     role: 'full',
     sessions: { isOnline: (j: JID) => sessions.isOnline(j) },
     countSessions: (h) => [...sessions.onHost(h)].length,
-    reloaded: (next) => accounts.replace(next.auth.users),
+    reloaded: (next) => {
+      accounts.replace(next.auth.users)
+      logScramHolders(accounts, host.hosts, host.log)
+    },
   })
   const { loader, log, hosts, hooksOf, status, catalog, metrics, reload } = host
   const config = host.config()
   accounts.replace(config.auth.users)
+  logScramHolders(accounts, hosts, log)
   const vhosts = new Set(hosts)
   const isVhost = (domain: string) => vhosts.has(domain)
 
@@ -95,7 +101,8 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   const throttle = createAuthThrottle(() => host.config().auth, metrics.authThrottled)
   const smMetrics = createSmMetrics(metrics.registry)
   const reroute = createUnacked({ router, sessions, metrics: smMetrics })
-  const handlers = createC2SHandlers({ isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log, reroute, flushOffline: offline.flush })
+  const scram = scramHandlers(createScramCredentials(accounts, loadScramSecret(host.dataDir)), throttle)
+  const handlers = { ...createC2SHandlers({ isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log, reroute, flushOffline: offline.flush }), ...scram }
   // The running config's admins: a reload may change them.
   const isAdmin = (bare: string) => host.config().general.admins.some((a) => a.toLowerCase() === bare)
   serverIq.use(createAdhoc({ loader, catalog, status, hosts, isAdmin, reload: () => reload() }))
@@ -184,7 +191,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   }
 }
 
-/** Ends every stream with </stream:stream> and waits (briefly) for the sockets to close. */
+/** Ends every stream with <system-shutdown/> and waits (briefly) for the sockets to close. */
 async function closeSessions(sessions: SessionRegistry, graceMs = 1000): Promise<void> {
   const all = [...sessions.all()]
   if (all.length === 0) return
@@ -200,6 +207,6 @@ async function closeSessions(sessions: SessionRegistry, graceMs = 1000): Promise
       resolve()
     }, graceMs).unref()
   })
-  for (const s of all) s.raw.close()
+  for (const s of all) s.raw.close('system-shutdown', 'the server is shutting down')
   await gone
 }

@@ -72,6 +72,7 @@ declare module 'node-xmpp-server' {
     }
     Connection: new (options: Record<string, unknown>) => NxsConnection
     Element: ElementCtor
+    JID: new (local: string, domain: string) => NonNullable<NxsSession['jid']>
     auth: { Plain: unknown; Mechanism: unknown }
   }
   const nxs: NodeXmppServer

@@ -88,6 +88,9 @@ function applyOverrides(raw: Record<string, any>, o: ConfigOverrides): void {
 const isTable = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const isString = (v: unknown): v is string => typeof v === 'string' && v !== ''
 const table = (v: unknown): Record<string, any> => (isTable(v) ? v : {})
+// `xmppd hash-password --scram`: iterations, salt, then StoredKey and ServerKey for SHA-1 (20 bytes) and SHA-256 (32).
+const B64 = (bytes: number) => `[A-Za-z0-9+/]{${Math.ceil(bytes / 3) * 4 - (bytes % 3 ? 3 - (bytes % 3) : 0)}}=*`
+const SCRAM_SECRET = new RegExp(`^scram\\$[1-9]\\d{0,8}\\$[A-Za-z0-9+/]{11,}=*\\$${B64(20)}\\$${B64(20)}\\$${B64(32)}\\$${B64(32)}$`)
 
 function crossCheck(c: Record<string, any>, configDir: string): ConfigError[] {
   const problems: ConfigError[] = []
@@ -100,8 +103,10 @@ function crossCheck(c: Record<string, any>, configDir: string): ConfigError[] {
     for (const [i, jid] of admins.entries()) {
       if (isString(jid) && !isBareJid(jid, hosts)) problem(['general', 'admins', i], `"${jid}" is not an account on a configured host`)
     }
-    for (const jid of Object.keys(table(table(c.auth).users))) {
+    for (const [jid, secret] of Object.entries(table(table(c.auth).users))) {
       if (!isBareJid(jid, hosts)) problem(['auth', 'users', jid], 'must be a bare JID (user@host) on one of general.hosts')
+      if (isString(secret) && secret.startsWith('scram$') && !SCRAM_SECRET.test(secret))
+        problem(['auth', 'users', jid], 'not a valid scram$ hash: print one with `xmppd hash-password --scram`')
     }
     for (const host of Object.keys(table(c.host_config))) {
       if (!hosts.has(host)) problem(['host_config', host], `"${host}" is not in general.hosts${didYouMean(host, hosts)}`)

@@ -1,13 +1,17 @@
-// Accounts from [auth.users]: "user@host" = secret, either a plain password or an scrypt hash
-// written as scrypt$N$r$p$<salt base64>$<hash base64> (`xmppd hash-password` prints one).
+// Accounts from [auth.users]: "user@host" = secret: a plain password, an scrypt hash written as
+// scrypt$N$r$p$<salt base64>$<hash base64> (`xmppd hash-password` prints one), or SCRAM keys
+// written as scram$<iterations>$… (`xmppd hash-password --scram`, scram.ts).
 import { scrypt as scryptCb, randomBytes, timingSafeEqual, createHash } from 'node:crypto'
 import { promisify } from 'node:util'
 import { createSlots } from './scrypt-slots.js'
+import { isScramSecret, parseScramSecret, verifyPasswordScram } from './scram.js'
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>
 
 export class Accounts {
   private secrets = new Map<string, string>()
+  /** Per vhost, its accounts with an scrypt hash (they cannot do SCRAM). */
+  private scryptByHost = new Map<string, string[]>()
   private readonly scryptSlot = createSlots()
 
   constructor(users: Readonly<Record<string, string>>) {
@@ -17,6 +21,22 @@ export class Accounts {
   /** Takes the accounts of a reloaded config (sessions already open stay open). */
   replace(users: Readonly<Record<string, string>>): void {
     this.secrets = new Map(Object.entries(users).map(([jid, secret]) => [jid.toLowerCase(), secret]))
+    this.scryptByHost = new Map()
+    for (const [jid, secret] of this.secrets) {
+      if (!secret.startsWith('scrypt$')) continue
+      const host = jid.slice(jid.indexOf('@') + 1)
+      this.scryptByHost.set(host, [...(this.scryptByHost.get(host) ?? []), jid])
+    }
+  }
+
+  /** The configured secret of an account (plain, scrypt$ or scram$), for SCRAM (scram-credentials.ts). */
+  secretOf(bare: string): string | undefined {
+    return this.secrets.get(bare)
+  }
+
+  /** The accounts of a vhost whose scrypt hash keeps SCRAM from being offered there. */
+  scryptOn(host: string): readonly string[] {
+    return this.scryptByHost.get(host) ?? []
   }
 
   /** Bare JID, lower case. */
@@ -38,6 +58,10 @@ export class Accounts {
       return false
     }
     if (secret.startsWith('scrypt$')) return this.scryptSlot(suspect, () => verifyScrypt(secret, password))
+    if (isScramSecret(secret)) {
+      const credential = parseScramSecret(secret)
+      return credential ? this.scryptSlot(suspect, () => verifyPasswordScram(credential, password)) : false
+    }
     return equalDigests(secret, password)
   }
 }

@@ -17,6 +17,7 @@
 import type { Socket } from 'node:net'
 import nxs, { type LtxElement, type NxsTCPServer } from 'node-xmpp-server'
 import type { Logger } from '../../contract.js'
+import type { ScramHash, ScramKeys } from './scram.js'
 import { XmppdConnection } from './transport/connection.js'
 import { XmppdSession, type SessionState } from './transport/session.js'
 import { ConnectionGuard, type GuardCounters, type GuardLimits, type Guarded } from './transport/guard.js'
@@ -52,6 +53,19 @@ export interface C2SHandlers {
   resumed(session: RawSession): void
 }
 
+/** What SASL asks beyond `authenticate` (scram-credentials.ts answers). */
+export interface SaslHandlers {
+  /** The SASL mechanisms a vhost offers, best first (SCRAM-SHA-256, SCRAM-SHA-1, PLAIN). */
+  mechanisms(domain: string): readonly string[]
+  /** SCRAM's salt and iteration count for a name (any name gets one: unknown ones too). */
+  scramSalt(local: string, domain: string): { salt: Buffer; iterations: number }
+  /** SCRAM's proof check, run with the account's keys; failures throttled like authenticate's. */
+  authenticateScram(local: string, domain: string, hash: ScramHash, ip: string, check: (keys: ScramKeys) => boolean): Promise<boolean>
+}
+
+/** Everything the listener calls. */
+export type ListenerHandlers = C2SHandlers & SaslHandlers
+
 /** XEP-0198 settings and counters. */
 export interface C2SStreamManagement {
   /** listen.c2s.resume_timeout, seconds. */
@@ -74,7 +88,7 @@ export interface C2SOptions {
   tls: { key: string; cert: string }
   sm: C2SStreamManagement
   log: Logger
-  handlers: C2SHandlers
+  handlers: ListenerHandlers
 }
 
 /** One client stream as the rest of the server sees it. */
@@ -91,7 +105,7 @@ export interface RawSession {
 const BaseTCPServer = nxs.C2S.TCPServer as unknown as new (opts: Record<string, unknown>) => NxsTCPServer
 
 class XmppdTCPServer extends BaseTCPServer {
-  declare xmppdHandlers: C2SHandlers
+  declare xmppdHandlers: ListenerHandlers
   declare xmppdMaxBytes: number
   declare xmppdMaxDepth: number
   declare xmppdLog: Logger
@@ -134,6 +148,9 @@ class XmppdTCPServer extends BaseTCPServer {
     }
     const state: SessionState = {
       handlers,
+      ip: String(socket.remoteAddress),
+      log,
+      offered: [],
       authFailures: 0,
       bound: false,
       closed: false,
@@ -173,7 +190,7 @@ class XmppdTCPServer extends BaseTCPServer {
       },
     }
     session.xmppd = state
-    const gone = wireSession(session, state, registry, log, String(socket.remoteAddress))
+    const gone = wireSession(session, state, registry, log)
     let pings = 0
     const guarded: Guarded = {
       acceptedAt: Date.now(),

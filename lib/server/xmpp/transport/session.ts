@@ -1,9 +1,13 @@
 // The stream's XMPP side, on node-xmpp-server's C2S Session: features (STARTTLS required first),
-// the order of negotiation, and SASL without the crash on an unoffered mechanism. (Part of the
-// transport layer: see ../transport.ts.)
+// the order of negotiation, SASL (sasl.ts: the vhost's mechanisms, no crash on an unoffered one),
+// and a new stream id on every stream header (RFC 6120 §4.7.3). (Part of the transport layer: see
+// ../transport.ts.)
+import { randomBytes } from 'node:crypto'
 import nxs, { type LtxElement, type NxsSession } from 'node-xmpp-server'
-import type { C2SHandlers, RawSession } from '../transport.js'
+import type { Logger } from '../../../contract.js'
+import type { ListenerHandlers, RawSession } from '../transport.js'
 import type { XmppdConnection } from './connection.js'
+import { isSaslMechanism, startSasl, type SaslRun } from './sasl.js'
 import { isStanza, NS_SM, type SmLink, type SmSession } from './stream-management.js'
 
 const NS_TLS = 'urn:ietf:params:xml:ns:xmpp-tls'
@@ -16,7 +20,6 @@ const MAX_AUTH_FAILURES = 3
 
 export type SessionInternals = NxsSession & {
   xmppd: SessionState
-  onAuth(stanza: LtxElement): void
   onAuthStanza(stanza: LtxElement): void
   sendAuthError(error?: { message?: string; type?: string }): void
 }
@@ -24,7 +27,12 @@ export type SessionInternals = NxsSession & {
 export interface SessionState {
   /** The session the server knows; after a resumption, the resumed one's. */
   raw: RawSession
-  handlers: C2SHandlers
+  handlers: ListenerHandlers
+  /** The client's address (the login throttle's key) and this stream's log. */
+  ip: string
+  log: Logger
+  /** The SASL mechanisms offered in this stream's features. */
+  offered: readonly string[]
   authFailures: number
   bound: boolean
   closed: boolean
@@ -57,12 +65,14 @@ export class XmppdSession extends BaseSession {
 
   startStream(): void {
     const domain = String(this.serverdomain ?? '').toLowerCase()
-    if (!this.server || !(this.server as { xmppdHandlers: C2SHandlers }).xmppdHandlers.isVhost(domain)) {
+    if (!this.server || !(this.server as { xmppdHandlers: ListenerHandlers }).xmppdHandlers.isVhost(domain)) {
       this.connection.error('host-unknown', `this server does not serve '${domain}'`)
       return
     }
     this.serverdomain = domain
     this.connection.streamAttrs.from = domain
+    // A new id for every header we send: at connection, after STARTTLS, after SASL.
+    this.connection.streamAttrs.id = randomBytes(12).toString('base64url')
     // The base method opens the stream and sends features.
     ;(BaseSession.prototype as unknown as { startStream(this: unknown): void }).startStream.call(this)
   }
@@ -80,7 +90,11 @@ export class XmppdSession extends BaseSession {
       features.c('sm', { xmlns: NS_SM })
       this.send(features)
     } else {
-      ;(BaseSession.prototype as unknown as { sendFeatures(this: unknown): void }).sendFeatures.call(this)
+      const features = new nxs.Element('stream:features', { 'xmlns:stream': NS_STREAMS })
+      const mechanisms = features.c('mechanisms', { xmlns: NS_SASL })
+      this.xmppd.offered = this.xmppd.handlers.mechanisms(String(this.serverdomain)).filter(isSaslMechanism)
+      for (const name of this.xmppd.offered) mechanisms.c('mechanism').t(name)
+      this.send(features)
     }
   }
 
@@ -113,15 +127,16 @@ export class XmppdSession extends BaseSession {
       return this.sendAuthError({ type: 'aborted', message: 'aborted' })
     }
     if (!this.mechanism) {
-      const offered = (this.mechanisms ?? []).some((m) => m.prototype.name === stanza.attrs.mechanism)
-      if (!stanza.is('auth', NS_SASL) || !offered) {
+      const name = String(stanza.attrs.mechanism)
+      if (!stanza.is('auth', NS_SASL) || !this.xmppd.offered.includes(name)) {
         this.send(new nxs.Element('failure', { xmlns: NS_SASL }).c('invalid-mechanism').up())
         return
       }
+      this.mechanism = startSasl(this, name, this.xmppd.log)
     }
-    // Input after <auth> waits for the outcome: it may belong to the restarted stream.
+    // Input after <auth> or <response> waits for the outcome: it may belong to the restarted stream.
     ;(this.connection as XmppdConnection).hold()
-    this.onAuth(stanza)
+    ;(this.mechanism as SaslRun).step(stanza)
   }
 
   override sendAuthError(error?: { message?: string; type?: string }): void {

@@ -1,5 +1,5 @@
-// The library's session events wired to the server's handlers (authenticate → bound → stanza →
-// closed), and what ends a session when its connection goes: with XEP-0198 resumption enabled and
+// The library's session events wired to the server's handlers (bound → stanza → closed; SASL is
+// sasl.ts's), and what ends a session when its connection goes: with XEP-0198 resumption enabled and
 // neither side having closed the stream, the session is detached instead (stream-management.ts).
 // (Part of the transport layer: see ../transport.ts.)
 import type { Logger } from '../../../contract.js'
@@ -9,34 +9,10 @@ import type { XmppdConnection } from './connection.js'
 import type { SmRegistry } from './sm-registry.js'
 
 /** Wires the library's events to the handlers; returns what ends the session for the server. */
-export function wireSession(session: XmppdSession, state: SessionState, registry: SmRegistry, log: Logger, ip: string): () => void {
+export function wireSession(session: XmppdSession, state: SessionState, registry: SmRegistry, log: Logger): () => void {
   const { handlers } = state
   // Without a listener, an 'error' (bad XML, reset socket, TLS failure) would end the process.
   session.on('error', (err: Error) => log.debug({ err: err?.message }, 'stream error'))
-
-  session.on('authenticate', (user: { username?: string; password?: string }, cb: (err: unknown, user?: unknown) => void) => {
-    const domain = String(session.serverdomain)
-    const local = String(user.username ?? '').toLowerCase()
-    // A malformed name is checked (and throttled) like any other: it fails the same way.
-    const name = local && !/[@/\s]/.test(local) ? local : ''
-    const check = handlers.authenticate(name, domain, String(user.password ?? ''), ip)
-    check.then(
-      (ok) => {
-        if (state.closed) return
-        if (ok) {
-          log.info({ jid: `${local}@${domain}` }, 'authenticated')
-          cb(null, user)
-        } else {
-          log.info({ user: `${local}@${domain}` }, 'authentication failed')
-          cb(Object.assign(new Error('wrong username or password'), { type: 'not-authorized' }))
-        }
-      },
-      (err) => {
-        log.error({ err }, 'authentication error')
-        cb(Object.assign(new Error('temporary failure'), { type: 'temporary-auth-failure' }))
-      },
-    )
-  })
 
   session.on('bind', (requested: string | null, cb: (err: unknown, resource?: string) => void) => {
     if (state.bound) return cb({ type: 'cancel', condition: 'not-allowed', text: 'a resource is already bound' })
