@@ -47,6 +47,7 @@ test('only the transport layer imports node-xmpp-server', () => {
     'lib/server/xmpp/transport.ts',
     'lib/server/xmpp/transport/connection.ts',
     'lib/server/xmpp/transport/errors.ts',
+    'lib/server/xmpp/transport/sasl.ts',
     'lib/server/xmpp/transport/session.ts',
     'lib/server/xmpp/transport/stream-management.ts',
   ])

@@ -102,7 +102,10 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   const smMetrics = createSmMetrics(metrics.registry)
   const reroute = createUnacked({ router, sessions, metrics: smMetrics })
   const scram = scramHandlers(createScramCredentials(accounts, loadScramSecret(host.dataDir)), throttle)
-  const handlers = { ...createC2SHandlers({ isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log, reroute, flushOffline: offline.flush }), ...scram }
+  const handlers = {
+    ...createC2SHandlers({ isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log, reroute, flushOffline: offline.flush }),
+    ...scram,
+  }
   // The running config's admins: a reload may change them.
   const isAdmin = (bare: string) => host.config().general.admins.some((a) => a.toLowerCase() === bare)
   serverIq.use(createAdhoc({ loader, catalog, status, hosts, isAdmin, reload: () => reload() }))

@@ -10,7 +10,17 @@ import { createHmac, randomBytes } from 'node:crypto'
 import type { Logger } from '../../contract.js'
 import type { Accounts } from './accounts.js'
 import type { AuthThrottle } from './auth-throttle.js'
-import { DEFAULT_ITERATIONS, deriveCredential, isScramSecret, mechanismName, parseScramSecret, type ScramCredential, type ScramHash, type ScramKeys } from './scram.js'
+import {
+  DEFAULT_ITERATIONS,
+  HASH_BYTES,
+  deriveCredential,
+  isScramSecret,
+  mechanismName,
+  parseScramSecret,
+  type ScramCredential,
+  type ScramHash,
+  type ScramKeys,
+} from './scram.js'
 
 const ALL = [mechanismName('sha256'), mechanismName('sha1'), 'PLAIN']
 const PLAIN_ONLY = ['PLAIN']
@@ -28,7 +38,7 @@ export function createScramCredentials(accounts: Accounts, serverSecret: Buffer)
   // Derived keys of plain secrets, by account; dropped when its secret changes.
   const derived = new Map<string, { secret: string; credential: Promise<ScramCredential> }>()
   const hmacSalt = (bare: string) => createHmac('sha256', serverSecret).update(`xmppd-scram-salt\0${bare}`).digest().subarray(0, 16)
-  const unknownKeys = (): ScramKeys => ({ storedKey: randomBytes(32), serverKey: randomBytes(32) })
+  const unknownKeys = (hash: ScramHash): ScramKeys => ({ storedKey: randomBytes(HASH_BYTES[hash]), serverKey: randomBytes(HASH_BYTES[hash]) })
 
   return {
     mechanisms: (host) => (accounts.scryptOn(host).length ? PLAIN_ONLY : ALL),
@@ -41,8 +51,8 @@ export function createScramCredentials(accounts: Accounts, serverSecret: Buffer)
 
     async keys(bare, hash) {
       const secret = accounts.secretOf(bare)
-      if (secret === undefined || secret.startsWith('scrypt$')) return unknownKeys()
-      if (isScramSecret(secret)) return parseScramSecret(secret)?.keys[hash] ?? unknownKeys()
+      if (secret === undefined || secret.startsWith('scrypt$')) return unknownKeys(hash)
+      if (isScramSecret(secret)) return parseScramSecret(secret)?.keys[hash] ?? unknownKeys(hash)
       let entry = derived.get(bare)
       if (!entry || entry.secret !== secret) {
         entry = { secret, credential: deriveCredential(secret, hmacSalt(bare), DEFAULT_ITERATIONS) }

@@ -12,7 +12,7 @@ export type ScramHash = 'sha1' | 'sha256'
 export const SCRAM_HASHES: readonly ScramHash[] = ['sha256', 'sha1']
 /** The iteration count of new hashes and of derived keys (RFC 7677 §4 recommends at least 4096). */
 export const DEFAULT_ITERATIONS = 4096
-const HASH_BYTES: Record<ScramHash, number> = { sha1: 20, sha256: 32 }
+export const HASH_BYTES: Record<ScramHash, number> = { sha1: 20, sha256: 32 }
 
 export const mechanismName = (hash: ScramHash): string => (hash === 'sha1' ? 'SCRAM-SHA-1' : 'SCRAM-SHA-256')
 
@@ -45,7 +45,7 @@ export async function deriveCredential(password: string, salt: Buffer, iteration
 /** ClientKey = proof XOR HMAC(StoredKey, AuthMessage); valid when H(ClientKey) = StoredKey (constant time). */
 export function verifyProof(hash: ScramHash, keys: ScramKeys, authMessage: string, proof: Buffer): boolean {
   const signature = hmac(hash, keys.storedKey, authMessage)
-  if (proof.length !== signature.length) return false
+  if (proof.length !== signature.length || keys.storedKey.length !== signature.length) return false
   const clientKey = Buffer.alloc(signature.length)
   for (let i = 0; i < signature.length; i++) clientKey[i] = proof[i] ^ signature[i]
   return timingSafeEqual(h(hash, clientKey), keys.storedKey)
@@ -76,7 +76,15 @@ export function parseScramSecret(secret: string): ScramCredential | null {
 export async function hashScram(password: string, iterations = DEFAULT_ITERATIONS): Promise<string> {
   const c = await deriveCredential(password, randomBytes(16), iterations)
   const b64 = (b: Buffer) => b.toString('base64')
-  return ['scram', iterations, b64(c.salt), b64(c.keys.sha1.storedKey), b64(c.keys.sha1.serverKey), b64(c.keys.sha256.storedKey), b64(c.keys.sha256.serverKey)].join('$')
+  return [
+    'scram',
+    iterations,
+    b64(c.salt),
+    b64(c.keys.sha1.storedKey),
+    b64(c.keys.sha1.serverKey),
+    b64(c.keys.sha256.storedKey),
+    b64(c.keys.sha256.serverKey),
+  ].join('$')
 }
 
 /** PLAIN against a stored SCRAM credential: the password's StoredKey (SHA-256) compared. */
