@@ -58,7 +58,7 @@ test('the embedded default keeps its admin token in ./xmppd-data, says so, and x
   }
 })
 
-test('SIGTERM: streams end with </stream:stream>, the process exits 0', async () => {
+test('SIGTERM: streams end with <system-shutdown/> and </stream:stream>, the process exits 0', async () => {
   const file = writeConfig(configToml())
   const run = spawnBin('xmppd', ['--config', file])
   const [, port] = await run.waitFor(/"port":(\d+),"hosts"/)
@@ -66,7 +66,7 @@ test('SIGTERM: streams end with </stream:stream>, the process exits 0', async ()
   const raw = await RawXmpp.connect(Number(port))
   await raw.login('bob', 'bob-pw', 'r')
   run.child.kill('SIGTERM')
-  await raw.waitFor(/<\/stream:stream>/)
+  await raw.waitFor(/<stream:error><system-shutdown [^>]*\/>[\s\S]*<\/stream:stream>/)
   assert.equal(await run.exit, 0)
   assert.match(run.stdout(), /"msg":"stopped"/)
   await alice.stop()
