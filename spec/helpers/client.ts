@@ -1,5 +1,8 @@
 // A real @xmpp/client session (STARTTLS + SASL, trusting the fixture certificate through
-// NODE_EXTRA_CA_CERTS, which spec/run.mjs sets), collecting what it receives.
+// NODE_EXTRA_CA_CERTS, which spec/run.mjs sets), collecting what it receives. It signs in with
+// PLAIN unless told otherwise: @xmpp/client's SCRAM-SHA-1 computes PBKDF2 (4096 rounds) in pure
+// JavaScript, most of a second of the spec process's CPU per login, which made specs with several
+// concurrent clients time out. spec/server/scram.spec.ts asks for SCRAM, or for the client's choice.
 import { client, xml } from '@xmpp/client'
 
 export { xml }
@@ -20,9 +23,23 @@ export interface TestClient {
 
 let ids = 0
 
-export async function connectClient(port: number, jid: string, password: string, opts: { resource?: string; presence?: boolean } = {}): Promise<TestClient> {
+export async function connectClient(
+  port: number,
+  jid: string,
+  password: string,
+  opts: { resource?: string; presence?: boolean; mechanism?: 'PLAIN' | 'SCRAM-SHA-1' | 'auto' } = {},
+): Promise<TestClient> {
   const [username, domain] = jid.split('@')
-  const c = client({ service: `xmpp://127.0.0.1:${port}`, domain, username, password, resource: opts.resource ?? 'spec' })
+  const c = client({
+    service: `xmpp://127.0.0.1:${port}`,
+    domain,
+    username,
+    resource: opts.resource ?? 'spec',
+    // 'auto': the client's own choice, the first offered mechanism it knows.
+    ...(opts.mechanism === 'auto'
+      ? { password }
+      : { credentials: (auth: (creds: object, mechanism: string) => Promise<void>) => auth({ username, password }, opts.mechanism ?? 'PLAIN') }),
+  })
   c.reconnect?.stop()
   const received: any[] = []
   let waiters: Array<() => void> = []
