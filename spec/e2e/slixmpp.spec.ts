@@ -1,7 +1,8 @@
 // A client library nobody here wrote: slixmpp (Debian's python3-slixmpp) against the real server.
 // It sees stream management, offline storage and stanza ids advertised and working: XEP-0198
 // enabled and resumable, messages to an offline account delivered at its login in order with an
-// XEP-0203 delay and an XEP-0359 stanza-id by the recipient, and a live message's stanza-id.
+// XEP-0203 delay and an XEP-0359 stanza-id by the recipient, and a live message's stanza-id; it
+// signs in with SCRAM-SHA-256.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -52,6 +53,9 @@ test('slixmpp: SM enabled, offline messages at login in order with delay and sta
   const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text()
   assert.equal(sample(metrics, 'xmppd_offline_messages_stored_total', { host: 'localhost' }), 3)
   assert.equal(sample(metrics, 'xmppd_offline_messages_delivered_total', { host: 'localhost' }), 3)
+  // SCRAM offered first (issue 16): slixmpp picks SCRAM-SHA-256 for every login.
+  const mechanisms = server.logs.filter((l) => l.msg === 'authenticated').map((l) => l.mechanism)
+  assert.ok(mechanisms.length >= 2 && mechanisms.every((m) => m === 'SCRAM-SHA-256'), String(mechanisms))
   // bob acked before closing: nothing was routed again.
   assert.equal(sample(metrics, 'xmppd_sm_unacked_rerouted_total'), 0)
 })

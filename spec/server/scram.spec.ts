@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { hashPassword } from '../../lib/server/xmpp/accounts.js'
 import { connectClient } from '../helpers/client.js'
 import { RawXmpp } from '../helpers/raw-xmpp.js'
+import { sendxmpp } from '../helpers/sendxmpp.js'
 import { offeredMechanisms, scramAuth } from '../helpers/scram-client.js'
 import { DEFAULT_USERS, sample, spawnBin, startTestServer, startTestServerAt, type TestServer } from '../helpers/xmppd.js'
 
@@ -54,6 +55,22 @@ test('SCRAM: offered before PLAIN; @xmpp/client, left to choose, logs in with SC
     await carol.stop()
     assert.deepEqual(authenticatedWith(server, 'carol@localhost'), ['SCRAM-SHA-1'])
     assert.deepEqual(authenticatedWith(server, 'alice@localhost'), ['SCRAM-SHA-256'])
+  } finally {
+    await server.stop()
+  }
+})
+
+test('go-sendxmpp (this Debian build knows no SCRAM) signs in with PLAIN where SCRAM is offered, also against a --scram hash', async () => {
+  const erin = await hashScramCli('erin-pw')
+  const server = await startTestServer({ users: { ...DEFAULT_USERS, 'erin@localhost': erin } })
+  try {
+    const bob = await connectClient(server.c2sPort, 'bob@localhost', 'bob-pw')
+    await sendxmpp(server.c2sPort, 'alice@localhost', 'alice-pw', 'bob@localhost', 'hi from a plain secret')
+    await sendxmpp(server.c2sPort, 'erin@localhost', 'erin-pw', 'bob@localhost', 'hi from a scram hash')
+    await bob.next((m) => m.is('message') && m.getChildText('body') === 'hi from a plain secret')
+    await bob.next((m) => m.is('message') && m.getChildText('body') === 'hi from a scram hash')
+    await bob.stop()
+    assert.deepEqual(authenticatedWith(server, 'erin@localhost'), ['PLAIN'])
   } finally {
     await server.stop()
   }
