@@ -207,13 +207,18 @@ test('a new stream id on every header: at connection, after STARTTLS, after SASL
   }
 })
 
-test('clients get <system-shutdown/> when the server stops', async () => {
+test('clients get <system-shutdown/> when the server stops, bound or still negotiating', async () => {
   const server = await startTestServer()
   const raw = await RawXmpp.connect(server.c2sPort)
   await raw.login('alice', 'alice-pw')
   const bob = await connectClient(server.c2sPort, 'bob@localhost', 'bob-pw', { mechanism: 'SCRAM-SHA-1' })
   const bobError = new Promise<Error>((resolve) => bob.xmpp.on('error', resolve))
+  // Still negotiating: after STARTTLS, not authenticated.
+  const early = await RawXmpp.connect(server.c2sPort)
+  await early.openStream()
+  await early.starttls()
   await server.stop()
+  await early.waitFor(/<stream:error><system-shutdown /)
   await raw.waitFor(/<stream:error><system-shutdown xmlns=['"]urn:ietf:params:xml:ns:xmpp-streams['"]\/>/)
   assert.match(String((await bobError).message ?? (await bobError)), /system-shutdown/)
   await bob.stop()

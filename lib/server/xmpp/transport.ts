@@ -113,6 +113,8 @@ class XmppdTCPServer extends BaseTCPServer {
   declare xmppdGuard: ConnectionGuard
   declare xmppdLimitsOff: boolean
   declare xmppdSm: SmRegistry
+  /** Every stream still open, bound or not (for <system-shutdown/>). */
+  declare xmppdOpen: Set<XmppdSession>
 
   override acceptConnection(socket: Socket): void {
     // Refused at once, before any byte is read: the cheapest answer to a flood (docs/server.md).
@@ -218,6 +220,8 @@ class XmppdTCPServer extends BaseTCPServer {
       guard.watch(guarded)
       socket.once('close', () => guard.forget(guarded))
     }
+    this.xmppdOpen.add(session)
+    socket.once('close', () => this.xmppdOpen.delete(session))
     ;(socket as Socket & { session?: unknown }).session = session
     this.emit('connection', session)
   }
@@ -227,7 +231,7 @@ export interface C2SListener {
   port: number
   /** Stops accepting connections (open streams go on). */
   stopAccepting(): void
-  /** Destroys whatever sockets are still open. */
+  /** Ends the streams still open (those still negotiating too) with <system-shutdown/>, then destroys the sockets. */
   destroyAll(): void
 }
 
@@ -246,6 +250,7 @@ export async function listenC2S(opts: C2SOptions): Promise<C2SListener> {
   server.xmppdNextId = 0
   server.xmppdGuard = new ConnectionGuard(opts.limits, opts.counters)
   server.xmppdLimitsOff = opts.limitsOff === true
+  server.xmppdOpen = new Set()
   server.xmppdSm = new SmRegistry({
     resumeTimeout: opts.sm.resumeTimeout,
     maxUnacked: opts.sm.maxUnacked,
@@ -272,6 +277,9 @@ export async function listenC2S(opts: C2SOptions): Promise<C2SListener> {
     },
     destroyAll: () => {
       server.xmppdGuard.stop()
+      for (const session of server.xmppdOpen) {
+        if (!session.xmppd.closed) session.connection.error('system-shutdown', 'the server is shutting down')
+      }
       server.server.stop?.()
     },
   }
