@@ -3,7 +3,8 @@
 // available, else the seconds since its last available resource went away and the <status/> of
 // that last unavailable presence; item-not-found when it never logged out since private.sqlite
 // began keeping track. Only for requesters allowed to see the account's presence (mayQueryLast),
-// forbidden for others. To a full JID the query is routed to the client (router.ts).
+// forbidden for others. No `to` is the sender's own account (RFC 6120 §10.3.3). To a full JID
+// the query is routed to the client (router.ts).
 import type { JID } from '@xmpp/jid'
 import type { ClientSession, SessionRegistry } from './sessions.js'
 import type { IqExtension } from './server-iq.js'
@@ -41,8 +42,9 @@ export function createLast({ store, sessions, mayQuery = mayQueryLast, now = Dat
     const attrs: Record<string, string> = { type: 'result', id: iq.attrs.id, to: iq.attrs.from }
     if (iq.attrs.to) attrs.from = iq.attrs.to
     const reply = new Element('iq', attrs)
-    if (!to?.local) return (from.send(reply.c('query', { xmlns: NS_LAST, seconds: seconds(startedAt) }).root()), true)
-    const bare = `${to.local}@${to.domain}`
+    if (to && !to.local) return (from.send(reply.c('query', { xmlns: NS_LAST, seconds: seconds(startedAt) }).root()), true)
+    // No `to`: the sender's own bare JID (RFC 6120 §10.3.3).
+    const bare = to ? `${to.local}@${to.domain}` : from.bare
     if (!mayQuery(from.bare, bare)) return (from.send(errorReply(iq, 'auth', 'forbidden')), true)
     if (online(bare)) return (from.send(reply.c('query', { xmlns: NS_LAST, seconds: '0' }).root()), true)
     const last = store.lastLogout(bare)

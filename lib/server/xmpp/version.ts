@@ -1,7 +1,8 @@
 // XEP-0092 software version of the server: to the vhost's JID, name "xmppd" and this package's
 // version. No <os/>: the XEP makes it optional and it tells an attacker more than a client needs.
 // To an account's full JID the query is routed to the client (router.ts); to its bare JID the
-// server does not answer for the account's software: service-unavailable (server-iq.ts's default).
+// server does not answer for the account's software: service-unavailable (server-iq.ts's default),
+// also without a `to`, which RFC 6120 §10.3.3 makes the sender's own bare JID.
 import { readFileSync } from 'node:fs'
 import type { JID } from '@xmpp/jid'
 import type { ClientSession } from './sessions.js'
@@ -17,7 +18,7 @@ export function serverVersion(): string {
 
 export function createVersion({ version = serverVersion() }: { version?: string } = {}): IqExtension {
   return function softwareVersion(from: ClientSession, iq: LtxElement, payload: LtxElement, to: JID | null): boolean {
-    if (payload.attrs.xmlns !== NS_VERSION || to?.local) return false
+    if (payload.attrs.xmlns !== NS_VERSION || !to || to.local) return false
     if (iq.attrs.type !== 'get' || payload.name !== 'query')
       return (from.send(errorReply(iq, 'modify', 'bad-request', 'software version is read with an iq get')), true)
     const attrs: Record<string, string> = { type: 'result', id: iq.attrs.id, to: iq.attrs.from }
