@@ -106,7 +106,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
     features: () => [NS_COMMANDS, ...(offline.enabled() ? ['msgoffline'] : []), NS_SID, NS_SM, NS_VERSION, NS_LAST],
     accountFeatures: () => [NS_LAST],
   })
-  const last = createLast({ store: privateStore, sessions })
+  const last = createLast({ store: privateStore, sessions, log })
   const router = createRouter({ isVhost, accounts, sessions, serverIq: serverIq.handle, offline })
   const presence = recordingLogouts(createPresence({ isVhost, accounts, sessions, hooksOf, bounce: router.bounce, flushOffline: offline.flush }), last)
   // The running config's delays: a reload may change them.
@@ -117,7 +117,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   // The running config's admins: a reload may change them.
   const isAdmin = (bare: string) => host.config().general.admins.some((a) => a.toLowerCase() === bare)
   serverIq.use(createAdhoc({ loader, catalog, status, hosts, isAdmin, reload: () => reload() }))
-  for (const ext of [createPrivate({ store: privateStore }), createVersion(), last.extension]) serverIq.use(ext)
+  for (const ext of [createPrivate({ store: privateStore, log }), createVersion(), last.extension]) serverIq.use(ext)
 
   let c2s: C2SListener | undefined
   let http: HttpListener | undefined

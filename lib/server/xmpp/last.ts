@@ -6,6 +6,7 @@
 // forbidden for others. No `to` is the sender's own account (RFC 6120 §10.3.3). To a full JID
 // the query is routed to the client (router.ts).
 import type { JID } from '@xmpp/jid'
+import type { Logger } from '../../contract.js'
 import type { ClientSession, SessionRegistry } from './sessions.js'
 import type { IqExtension } from './server-iq.js'
 import type { PrivateStore } from './private/store.js'
@@ -26,11 +27,12 @@ export function mayQueryLast(from: string, to: string): boolean {
 export interface LastDeps {
   store: Pick<PrivateStore, 'lastLogout' | 'setLastLogout'>
   sessions: SessionRegistry
+  log: Logger
   mayQuery?: (from: string, to: string) => boolean
   now?: () => number
 }
 
-export function createLast({ store, sessions, mayQuery = mayQueryLast, now = Date.now }: LastDeps) {
+export function createLast({ store, sessions, log, mayQuery = mayQueryLast, now = Date.now }: LastDeps) {
   const startedAt = now()
   const seconds = (since: number) => String(Math.max(0, Math.floor((now() - since) / 1000)))
   const online = (bare: string, except?: ClientSession) => [...sessions.resources(bare)].some((s) => s !== except && s.available)
@@ -47,7 +49,13 @@ export function createLast({ store, sessions, mayQuery = mayQueryLast, now = Dat
     const bare = to ? `${to.local}@${to.domain}` : from.bare
     if (!mayQuery(from.bare, bare)) return (from.send(errorReply(iq, 'auth', 'forbidden')), true)
     if (online(bare)) return (from.send(reply.c('query', { xmlns: NS_LAST, seconds: '0' }).root()), true)
-    const last = store.lastLogout(bare)
+    let last: ReturnType<typeof store.lastLogout>
+    try {
+      last = store.lastLogout(bare)
+    } catch (err) {
+      log.error({ err, account: bare }, 'last activity: failed to read a logout')
+      return (from.send(errorReply(iq, 'wait', 'internal-server-error', 'last activity storage failed')), true)
+    }
     if (!last) return (from.send(errorReply(iq, 'cancel', 'item-not-found', `no logout of ${bare} is known`)), true)
     const query = reply.c('query', { xmlns: NS_LAST, seconds: seconds(last.stamp) })
     if (last.status) query.t(last.status)
@@ -58,7 +66,11 @@ export function createLast({ store, sessions, mayQuery = mayQueryLast, now = Dat
   /** A resource went unavailable (its unavailable presence, or its stream ended): the account's logout when it was the last one. */
   function wentUnavailable(session: ClientSession, stanza?: LtxElement): void {
     if (online(session.bare, session)) return
-    store.setLastLogout(session.bare, now(), stanza?.getChildText('status') ?? '')
+    try {
+      store.setLastLogout(session.bare, now(), stanza?.getChildText('status') ?? '')
+    } catch (err) {
+      log.error({ err, account: session.bare }, 'last activity: failed to record a logout')
+    }
   }
 
   return { extension, wentUnavailable }

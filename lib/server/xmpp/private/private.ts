@@ -2,6 +2,7 @@
 // keeps one element set per namespace, readable and replaceable by its own resources only.
 // XEP-0049 has no disco feature: nothing is advertised.
 import type { JID } from '@xmpp/jid'
+import type { Logger } from '../../../contract.js'
 import { parse as parseXml } from 'ltx'
 import type { ClientSession } from '../sessions.js'
 import type { IqExtension } from '../server-iq.js'
@@ -20,7 +21,7 @@ export const isReserved = (ns: string) => ns.startsWith('jabber:') || ns.startsW
 const elementsOf = (el: LtxElement) => el.children.filter((c): c is LtxElement => typeof c !== 'string')
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8')
 
-export function createPrivate({ store }: { store: PrivateStore }): IqExtension {
+export function createPrivate({ store, log }: { store: PrivateStore; log: Logger }): IqExtension {
   function reply(iq: LtxElement): LtxElement {
     const attrs: Record<string, string> = { type: 'result', id: iq.attrs.id, to: iq.attrs.from }
     if (iq.attrs.to) attrs.from = iq.attrs.to
@@ -68,11 +69,14 @@ export function createPrivate({ store }: { store: PrivateStore }): IqExtension {
     }
     const reserved = children.find((el) => isReserved(el.attrs.xmlns))
     if (reserved) return (from.send(errorReply(iq, 'modify', 'not-acceptable', `${reserved.attrs.xmlns} is a reserved namespace`)), true)
-    if (iq.attrs.type === 'get') {
-      if (children.length > 1) return (from.send(errorReply(iq, 'modify', 'bad-request', 'read one namespace per request')), true)
-      get(from, iq, children[0], children[0].attrs.xmlns)
-    } else {
-      set(from, iq, children)
+    if (iq.attrs.type === 'get' && children.length > 1) return (from.send(errorReply(iq, 'modify', 'bad-request', 'read one namespace per request')), true)
+    try {
+      if (iq.attrs.type === 'get') get(from, iq, children[0], children[0].attrs.xmlns)
+      else set(from, iq, children)
+    } catch (err) {
+      // A full disk or a broken file: the client learns that nothing was read or kept.
+      log.error({ err, account: from.bare }, 'private storage failed')
+      from.send(errorReply(iq, 'wait', 'internal-server-error', 'private storage failed'))
     }
     return true
   }
