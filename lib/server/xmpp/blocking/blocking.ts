@@ -9,9 +9,10 @@
 //     'urn:xmpp:blocking:errors'/>; an iq result or error is dropped.
 // Items match as XEP-0016 says: a full JID, a bare JID (any resource), domain/resource, a domain
 // (every JID at it). Stanzas to the server itself and within one account are never stopped.
-import { jid as parseJid, type JID } from '@xmpp/jid'
+import type { JID } from '@xmpp/jid'
 import { Counter, type Registry } from 'prom-client'
 import type { Logger } from '../../../contract.js'
+import { parseBoundedJid } from '../jid-cache.js'
 import type { IqExtension } from '../server-iq.js'
 import type { ClientSession, SessionRegistry } from '../sessions.js'
 import { Element, errorReply, type LtxElement } from '../transport.js'
@@ -28,6 +29,13 @@ export interface BlockingDeps {
   isVhost(domain: string): boolean
   registry: Registry
   log: Logger
+}
+
+/** An item's JID, normalised (lower-case local and domain parts); throws on a malformed one. */
+function parseItem(address: string): string {
+  const j = parseBoundedJid(address)
+  if (!j.domain || /[@/\s]/.test(j.domain)) throw new Error('malformed domain')
+  return j.toString()
 }
 
 /** The entries of a list that would match `j` (XEP-0016 §2.1), most specific first. */
@@ -124,7 +132,7 @@ export function createBlocking({ store, sessions, isVhost, registry, log }: Bloc
     const jids: string[] = []
     for (const item of payload.getChildren('item')) {
       try {
-        jids.push(parseJid(String(item.attrs.jid ?? '')).toString())
+        jids.push(parseItem(String(item.attrs.jid ?? '')))
       } catch {
         from.send(errorReply(stanza, 'modify', 'jid-malformed', `not a JID: ${String(item.attrs.jid ?? '')}`))
         return true
