@@ -99,7 +99,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   }
   const offlineMetrics = createOfflineMetrics(metrics.registry, hosts, (h) => store.countOnHost(h))
   const offline = createOffline({ store, metrics: offlineMetrics, hooksOf, maxPerAccount: () => host.config().general.max_offline_messages, log })
-  const blocking = createBlocking({ store: blockStore, sessions, isVhost, registry: metrics.registry, log })
+  const blocking = createBlocking({ store: blockStore, sessions, isVhost, hosts, registry: metrics.registry, log })
   const carbons = createCarbons({ sessions })
   const serverIq = createServerIq({
     accounts,

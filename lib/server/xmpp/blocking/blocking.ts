@@ -27,6 +27,8 @@ export interface BlockingDeps {
   store: BlockingStore
   sessions: SessionRegistry
   isVhost(domain: string): boolean
+  /** The vhosts: their series exist from start at 0. */
+  hosts: readonly string[]
   registry: Registry
   log: Logger
 }
@@ -50,7 +52,7 @@ function candidates(j: JID): string[] {
   return out
 }
 
-export function createBlocking({ store, sessions, isVhost, registry, log }: BlockingDeps) {
+export function createBlocking({ store, sessions, isVhost, hosts, registry, log }: BlockingDeps) {
   /** Sessions that read the list (XEP-0191 §3.2): only they get pushes. */
   const interested = new WeakSet<ClientSession>()
   const stopped = new Counter({
@@ -59,6 +61,7 @@ export function createBlocking({ store, sessions, isVhost, registry, log }: Bloc
     labelNames: ['host', 'direction'],
     registers: [registry],
   })
+  for (const host of hosts) for (const direction of ['in', 'out']) stopped.inc({ host, direction }, 0)
   let pushes = 0
 
   /** Whether `account` (a lower-case bare JID) blocks `j`. */
