@@ -20,10 +20,17 @@ import { createOffline } from './xmpp/offline/offline.js'
 import { openOfflineStore } from './xmpp/offline/store.js'
 import { NS_SID } from './xmpp/stanza-id.js'
 import { createPresence } from './xmpp/presence.js'
+import { createBlocking, NS_BLOCKING } from './xmpp/blocking/blocking.js'
+import { openBlockingStore } from './xmpp/blocking/store.js'
+import { createCarbons, NS_CARBONS } from './xmpp/carbons.js'
 import { createRouter } from './xmpp/router.js'
 import { createScramCredentials, logScramHolders, scramHandlers } from './xmpp/scram-credentials.js'
 import { loadScramSecret } from './xmpp/scram-secret.js'
 import { createServerIq } from './xmpp/server-iq.js'
+import { openPrivateStore, type PrivateStore } from './xmpp/private/store.js'
+import { createPrivate } from './xmpp/private/private.js'
+import { createVersion, NS_VERSION } from './xmpp/version.js'
+import { createLast, NS_LAST, recordingLogouts } from './xmpp/last.js'
 import { createUnacked } from './xmpp/unacked.js'
 import { createSmMetrics } from './observability/sm-metrics.js'
 import { SessionRegistry } from './xmpp/sessions.js'
@@ -86,29 +93,60 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   // Offline storage: its file in data_dir (created by the preflight), its bound from the running
   // config (a reload may change it). A file that cannot serve stops the start.
   let store: ReturnType<typeof openOfflineStore>
+  let blockStore: ReturnType<typeof openBlockingStore>
+  // XEP-0049 private XML and XEP-0012 last logouts: private.sqlite, same rules.
+  let privateStore: PrivateStore
   try {
     store = openOfflineStore(path.join(host.dataDir, 'offline.sqlite'))
   } catch (err) {
     await loader.stopAll()
     throw err
   }
+  try {
+    blockStore = openBlockingStore(path.join(host.dataDir, 'blocking.sqlite'))
+  } catch (err) {
+    store.close()
+    await loader.stopAll()
+    throw err
+  }
+  try {
+    privateStore = openPrivateStore(path.join(host.dataDir, 'private.sqlite'))
+  } catch (err) {
+    store.close()
+    blockStore.close()
+    await loader.stopAll()
+    throw err
+  }
   const offlineMetrics = createOfflineMetrics(metrics.registry, hosts, (h) => store.countOnHost(h))
   const offline = createOffline({ store, metrics: offlineMetrics, hooksOf, maxPerAccount: () => host.config().general.max_offline_messages, log })
-  const serverIq = createServerIq({ accounts, features: () => [NS_COMMANDS, ...(offline.enabled() ? ['msgoffline'] : []), NS_SID, NS_SM] })
-  const router = createRouter({ isVhost, accounts, sessions, serverIq: serverIq.handle, offline })
-  const presence = createPresence({ isVhost, accounts, sessions, hooksOf, bounce: router.bounce, flushOffline: offline.flush })
+  const blocking = createBlocking({ store: blockStore, sessions, isVhost, hosts, registry: metrics.registry, log })
+  const carbons = createCarbons({ sessions })
+  const serverIq = createServerIq({
+    accounts,
+    features: () => [NS_COMMANDS, ...(offline.enabled() ? ['msgoffline'] : []), NS_SID, NS_SM, NS_CARBONS, NS_BLOCKING, NS_VERSION, NS_LAST],
+    accountFeatures: () => [NS_LAST],
+  })
+  const last = createLast({ store: privateStore, sessions, log })
+  const router = createRouter({ isVhost, accounts, sessions, serverIq: serverIq.handle, offline, delivered: carbons.copy })
+  const presence = recordingLogouts(createPresence({ isVhost, accounts, sessions, hooksOf, bounce: router.bounce, flushOffline: offline.flush }), last)
   // The running config's delays: a reload may change them.
   const throttle = createAuthThrottle(() => host.config().auth, metrics.authThrottled)
   const smMetrics = createSmMetrics(metrics.registry)
   const reroute = createUnacked({ router, sessions, metrics: smMetrics })
   const scram = scramHandlers(createScramCredentials(accounts, loadScramSecret(host.dataDir)), throttle)
   const handlers = {
-    ...createC2SHandlers({ isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log, reroute, flushOffline: offline.flush }),
+    ...createC2SHandlers({
+      ...{ isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log, reroute, flushOffline: offline.flush },
+      blocked: blocking.stops,
+    }),
     ...scram,
   }
   // The running config's admins: a reload may change them.
   const isAdmin = (bare: string) => host.config().general.admins.some((a) => a.toLowerCase() === bare)
   serverIq.use(createAdhoc({ loader, catalog, status, hosts, isAdmin, reload: () => reload() }))
+  serverIq.use(carbons.iq)
+  serverIq.use(blocking.iq)
+  for (const ext of [createPrivate({ store: privateStore, log }), createVersion(), last.extension]) serverIq.use(ext)
 
   let c2s: C2SListener | undefined
   let http: HttpListener | undefined
@@ -180,6 +218,8 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
         c2sListener.destroyAll()
         await httpListener.close()
         offline.close()
+        blocking.close()
+        privateStore.close()
         log.info({}, 'stopped')
         log.flush?.()
       },
@@ -190,6 +230,8 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
     await http?.close()
     await loader.stopAll()
     offline.close()
+    blocking.close()
+    privateStore.close()
     throw err
   }
 }

@@ -49,7 +49,12 @@ export async function connectClient(
     for (const w of waiters) w()
   })
   const address = await c.start()
-  if (opts.presence !== false) await c.send(xml('presence'))
+  if (opts.presence !== false) {
+    await c.send(xml('presence'))
+    // The server handles one stream's stanzas in order: once this ping is answered, the initial
+    // presence was processed, and the client is available to what other clients send next.
+    await c.iqCaller.request(xml('iq', { type: 'get', to: domain }, xml('ping', { xmlns: 'urn:xmpp:ping' })))
+  }
   const next = (match: (s: any) => boolean, timeoutMs = 5000) =>
     new Promise<any>((resolve, reject) => {
       const check = () => {

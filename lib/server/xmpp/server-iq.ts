@@ -18,9 +18,11 @@ export interface ServerIqDeps {
   accounts: Accounts
   /** Extra disco#info features of the server (e.g. ad-hoc commands). */
   features?: () => string[]
+  /** Extra disco#info features of an account's bare JID (what the server answers on its behalf). */
+  accountFeatures?: () => string[]
 }
 
-export function createServerIq({ accounts, features = () => [] }: ServerIqDeps) {
+export function createServerIq({ accounts, features = () => [], accountFeatures = () => [] }: ServerIqDeps) {
   const extensions: IqExtension[] = []
 
   function result(iq: LtxElement): LtxElement {
@@ -35,7 +37,7 @@ export function createServerIq({ accounts, features = () => [] }: ServerIqDeps) 
     const query = reply.c('query', { xmlns: NS_DISCO_INFO })
     const forAccount = Boolean(to?.local)
     query.c('identity', forAccount ? { category: 'account', type: 'registered' } : { category: 'server', type: 'im', name: 'xmppd' })
-    const list = forAccount ? [NS_DISCO_INFO, NS_PING] : [NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_ROSTER, ...features()]
+    const list = forAccount ? [NS_DISCO_INFO, NS_PING, ...accountFeatures()] : [NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_ROSTER, ...features()]
     for (const v of list) query.c('feature', { var: v })
     return reply
   }
