@@ -20,6 +20,7 @@ import { createOffline } from './xmpp/offline/offline.js'
 import { openOfflineStore } from './xmpp/offline/store.js'
 import { NS_SID } from './xmpp/stanza-id.js'
 import { createPresence } from './xmpp/presence.js'
+import { createRosterService, type RosterService } from './xmpp/roster/service.js'
 import { createRouter } from './xmpp/router.js'
 import { createServerIq } from './xmpp/server-iq.js'
 import { createUnacked } from './xmpp/unacked.js'
@@ -86,11 +87,21 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
     await loader.stopAll()
     throw err
   }
+  // The stored roster's file (general.roster, or the vhost's host_config override, of the running config).
+  const stored = (h: string) => (host.config().host_config[h]?.roster ?? host.config().general.roster) === 'stored'
+  let roster: RosterService
+  try {
+    roster = createRosterService({ file: path.join(host.dataDir, 'roster.sqlite'), sessions, accounts, stored, seed: opts.demoRoster })
+  } catch (err) {
+    store.close()
+    await loader.stopAll()
+    throw err
+  }
   const offlineMetrics = createOfflineMetrics(metrics.registry, hosts, (h) => store.countOnHost(h))
   const offline = createOffline({ store, metrics: offlineMetrics, hooksOf, maxPerAccount: () => host.config().general.max_offline_messages, log })
-  const serverIq = createServerIq({ accounts, features: () => [NS_COMMANDS, ...(offline.enabled() ? ['msgoffline'] : []), NS_SID, NS_SM] })
+  const serverIq = createServerIq({ accounts, roster: roster.iq, features: () => [NS_COMMANDS, ...(offline.enabled() ? ['msgoffline'] : []), NS_SID, NS_SM] })
   const router = createRouter({ isVhost, accounts, sessions, serverIq: serverIq.handle, offline })
-  const presence = createPresence({ isVhost, accounts, sessions, hooksOf, bounce: router.bounce, flushOffline: offline.flush })
+  const presence = createPresence({ isVhost, accounts, sessions, hooksOf, bounce: router.bounce, flushOffline: offline.flush, stored, subscriptions: roster.subscriptions })
   // The running config's delays: a reload may change them.
   const throttle = createAuthThrottle(() => host.config().auth, metrics.authThrottled)
   const smMetrics = createSmMetrics(metrics.registry)
@@ -170,6 +181,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
         c2sListener.destroyAll()
         await httpListener.close()
         offline.close()
+        roster.close()
         log.info({}, 'stopped')
         log.flush?.()
       },
@@ -180,6 +192,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
     await http?.close()
     await loader.stopAll()
     offline.close()
+    roster.close()
     throw err
   }
 }
