@@ -101,7 +101,16 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   const offline = createOffline({ store, metrics: offlineMetrics, hooksOf, maxPerAccount: () => host.config().general.max_offline_messages, log })
   const serverIq = createServerIq({ accounts, roster: roster.iq, features: () => [NS_COMMANDS, ...(offline.enabled() ? ['msgoffline'] : []), NS_SID, NS_SM] })
   const router = createRouter({ isVhost, accounts, sessions, serverIq: serverIq.handle, offline })
-  const presence = createPresence({ isVhost, accounts, sessions, hooksOf, bounce: router.bounce, flushOffline: offline.flush, stored, subscriptions: roster.subscriptions })
+  const presence = createPresence({
+    isVhost,
+    accounts,
+    sessions,
+    hooksOf,
+    bounce: router.bounce,
+    flushOffline: offline.flush,
+    stored,
+    subscriptions: roster.subscriptions,
+  })
   // The running config's delays: a reload may change them.
   const throttle = createAuthThrottle(() => host.config().auth, metrics.authThrottled)
   const smMetrics = createSmMetrics(metrics.registry)

@@ -148,9 +148,17 @@ export function createSubscriptions({ store, sessions, accounts, pusher, stored 
     deliverPending,
     mutual,
     /** Bare JIDs that receive the account's presence (from|both). */
-    subscribers: (bare: string) => store.items(bare).filter(hasFrom).map((i) => i.jid),
+    subscribers: (bare: string) =>
+      store
+        .items(bare)
+        .filter(hasFrom)
+        .map((i) => i.jid),
     /** Bare JIDs whose presence the account receives (to|both). */
-    publishers: (bare: string) => store.items(bare).filter(hasTo).map((i) => i.jid),
+    publishers: (bare: string) =>
+      store
+        .items(bare)
+        .filter(hasTo)
+        .map((i) => i.jid),
     /** Whether `prober` may learn `contact`'s presence (RFC 6121 §4.3.2). */
     mayProbe: (prober: string, contact: string) => hasFrom(store.item(contact, prober)),
   }
