@@ -195,3 +195,32 @@ test('rosters and pending requests survive a restart (roster.sqlite under genera
   await dan.next(isPresence('alice@localhost', 'subscribe'))
   await Promise.all([again.stop(), dan.stop()])
 })
+
+test("seeded accounts (the embedded default's demo accounts) are contacts of each other from the first start only", async () => {
+  const users = { 'ann@localhost': 'pw', 'ben@localhost': 'pw', 'cid@localhost': 'pw' }
+  const seeded = await startTestServer({ users }, {}, { demoRoster: Object.keys(users) })
+  try {
+    const ann = await connectClient(seeded.c2sPort, 'ann@localhost', 'pw', { resource: 'a' })
+    const ben = await connectClient(seeded.c2sPort, 'ben@localhost', 'pw', { resource: 'b' })
+    await ann.next(isPresence('ben@localhost/b'))
+    const items = (await rosterGet(ann)).map((i: any) => `${i.jid} ${i.subscription}`)
+    assert.deepEqual(items, ['ben@localhost both', 'cid@localhost both'])
+    await rosterSet(ann, { jid: 'cid@localhost', subscription: 'remove' })
+    await ann.next(isPush('cid@localhost', (i) => i.attrs.subscription === 'remove'))
+    await Promise.all([ann.stop(), ben.stop()])
+  } finally {
+    await seeded.stop()
+  }
+  // The file exists now: a restart does not seed again (ann's removal stays).
+  const again = await startTestServerAt(seeded.configFile, { demoRoster: Object.keys(users) })
+  try {
+    const ann = await connectClient(again.c2sPort, 'ann@localhost', 'pw', { resource: 'a' })
+    assert.deepEqual(
+      (await rosterGet(ann)).map((i: any) => i.jid),
+      ['ben@localhost'],
+    )
+    await ann.stop()
+  } finally {
+    await again.stop()
+  }
+})
