@@ -91,7 +91,15 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   const stored = (h: string) => (host.config().host_config[h]?.roster ?? host.config().general.roster) === 'stored'
   let roster: RosterService
   try {
-    roster = createRosterService({ file: path.join(host.dataDir, 'roster.sqlite'), sessions, accounts, stored, seed: opts.demoRoster })
+    roster = createRosterService({
+      file: path.join(host.dataDir, 'roster.sqlite'),
+      sessions,
+      accounts,
+      stored,
+      seed: opts.demoRoster,
+      registry: metrics.registry,
+      log,
+    })
   } catch (err) {
     store.close()
     await loader.stopAll()

@@ -56,6 +56,8 @@ export interface RosterStore {
   hasPendingIn(account: string, jid: string): boolean
   putPendingIn(account: string, jid: string, stanza: string): void
   removePendingIn(account: string, jid: string): boolean
+  /** Runs `fn` in one transaction: a failure leaves the file as it was. */
+  tx<T>(fn: () => T): T
   close(): void
 }
 
@@ -115,6 +117,7 @@ export function openRosterStore(file: string): RosterStore {
     hasPendingIn: (account, jid) => onePending.get(account, jid) !== undefined,
     putPendingIn: (account, jid, stanza) => void putPending.run(account, jid, stanza),
     removePendingIn: (account, jid) => delPending.run(account, jid).changes > 0,
+    tx: (fn) => db.transaction(fn)(),
     close: () => db.close(),
   }
 }
