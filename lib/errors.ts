@@ -104,6 +104,7 @@ export const XMPPD_ERR_NO_CONFIG_FILE = defineError('XMPPD_ERR_NO_CONFIG_FILE', 
 })
 export const XMPPD_ERR_OFFLINE_FILE = defineError('XMPPD_ERR_OFFLINE_FILE', (file: string, reason: string) => `offline storage file ${file}: ${reason}`)
 export const XMPPD_ERR_ROSTER_FILE = defineError('XMPPD_ERR_ROSTER_FILE', (file: string, reason: string) => `roster file ${file}: ${reason}`)
+export const XMPPD_ERR_BLOCKING_FILE = defineError('XMPPD_ERR_BLOCKING_FILE', (file: string, reason: string) => `block list file ${file}: ${reason}`)
 
 /** An endpoint answered with a status that is not a success. */
 export const PUSH_ERR_UPSTREAM = defineError('PUSH_ERR_UPSTREAM', (status: number) => `endpoint answered ${status}`)

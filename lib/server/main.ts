@@ -21,6 +21,9 @@ import { openOfflineStore } from './xmpp/offline/store.js'
 import { NS_SID } from './xmpp/stanza-id.js'
 import { createPresence } from './xmpp/presence.js'
 import { createRosterService, type RosterService } from './xmpp/roster/service.js'
+import { createBlocking, NS_BLOCKING } from './xmpp/blocking/blocking.js'
+import { openBlockingStore } from './xmpp/blocking/store.js'
+import { createCarbons, NS_CARBONS } from './xmpp/carbons.js'
 import { createRouter } from './xmpp/router.js'
 import { createServerIq } from './xmpp/server-iq.js'
 import { createUnacked } from './xmpp/unacked.js'
@@ -81,9 +84,17 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   // Offline storage: its file in data_dir (created by the preflight), its bound from the running
   // config (a reload may change it). A file that cannot serve stops the start.
   let store: ReturnType<typeof openOfflineStore>
+  let blockStore: ReturnType<typeof openBlockingStore>
   try {
     store = openOfflineStore(path.join(host.dataDir, 'offline.sqlite'))
   } catch (err) {
+    await loader.stopAll()
+    throw err
+  }
+  try {
+    blockStore = openBlockingStore(path.join(host.dataDir, 'blocking.sqlite'))
+  } catch (err) {
+    store.close()
     await loader.stopAll()
     throw err
   }
@@ -102,13 +113,20 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
     })
   } catch (err) {
     store.close()
+    blockStore.close()
     await loader.stopAll()
     throw err
   }
   const offlineMetrics = createOfflineMetrics(metrics.registry, hosts, (h) => store.countOnHost(h))
   const offline = createOffline({ store, metrics: offlineMetrics, hooksOf, maxPerAccount: () => host.config().general.max_offline_messages, log })
-  const serverIq = createServerIq({ accounts, roster: roster.iq, features: () => [NS_COMMANDS, ...(offline.enabled() ? ['msgoffline'] : []), NS_SID, NS_SM] })
-  const router = createRouter({ isVhost, accounts, sessions, serverIq: serverIq.handle, offline })
+  const blocking = createBlocking({ store: blockStore, sessions, isVhost, hosts, registry: metrics.registry, log })
+  const carbons = createCarbons({ sessions })
+  const serverIq = createServerIq({
+    accounts,
+    roster: roster.iq,
+    features: () => [NS_COMMANDS, ...(offline.enabled() ? ['msgoffline'] : []), NS_SID, NS_SM, NS_CARBONS, NS_BLOCKING],
+  })
+  const router = createRouter({ isVhost, accounts, sessions, serverIq: serverIq.handle, offline, delivered: carbons.copy })
   const presence = createPresence({
     isVhost,
     accounts,
@@ -123,10 +141,15 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   const throttle = createAuthThrottle(() => host.config().auth, metrics.authThrottled)
   const smMetrics = createSmMetrics(metrics.registry)
   const reroute = createUnacked({ router, sessions, metrics: smMetrics })
-  const handlers = createC2SHandlers({ isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log, reroute, flushOffline: offline.flush })
+  const handlers = createC2SHandlers({
+    ...{ isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log, reroute, flushOffline: offline.flush },
+    blocked: blocking.stops,
+  })
   // The running config's admins: a reload may change them.
   const isAdmin = (bare: string) => host.config().general.admins.some((a) => a.toLowerCase() === bare)
   serverIq.use(createAdhoc({ loader, catalog, status, hosts, isAdmin, reload: () => reload() }))
+  serverIq.use(carbons.iq)
+  serverIq.use(blocking.iq)
 
   let c2s: C2SListener | undefined
   let http: HttpListener | undefined
@@ -199,6 +222,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
         await httpListener.close()
         offline.close()
         roster.close()
+        blocking.close()
         log.info({}, 'stopped')
         log.flush?.()
       },
@@ -210,6 +234,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
     await loader.stopAll()
     offline.close()
     roster.close()
+    blocking.close()
     throw err
   }
 }

@@ -19,6 +19,8 @@ declare module 'node-xmpp-server' {
     up(): LtxElement
     cnode(child: LtxElement): LtxElement
     root(): LtxElement
+    /** A deep copy without a parent. */
+    clone(): LtxElement
     toString(): string
   }
   export interface ElementCtor {

@@ -136,7 +136,7 @@ server = "${rec.url}"
 [plugins.mod_event_pusher_http]
 pool_name = "http_pool"
 path = "/n"
-dead_letter_retention = 6
+dead_letter_retention = 15
 `,
     }),
   )
@@ -204,7 +204,7 @@ dead_letter_retention = 6
   await eventually(
     async () => [await gauge(server, 'mod_http_notifications_dead_letters'), await gauge(server, 'mod_http_notifications_dead_letters_purged_total')],
     (v) => assert.deepEqual(v, [0, 4]),
-    20_000,
+    40_000,
   )
   assert.equal((await list('--failed')).length, 0)
   const c = await assertBalanced(server.registry, 'localhost', 5000)

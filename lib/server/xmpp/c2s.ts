@@ -23,6 +23,8 @@ export interface C2SDeps {
   hooksOf(host: string): HookRegistry | undefined
   router: Router
   presence: { presence(from: ClientSession, stanza: LtxElement, to: JID | null): void; goUnavailable(session: ClientSession): void }
+  /** XEP-0191: true when a block list stopped the stanza (answered or dropped; blocking/blocking.ts). */
+  blocked?(from: ClientSession, stanza: LtxElement, to: JID | null): boolean
   /** XEP-0198: an ended session's unacknowledged stanzas (unacked.ts). */
   reroute: Reroute
   /** Delivers what offline storage kept for the session's account (offline/offline.ts). */
@@ -37,7 +39,7 @@ export interface C2SDeps {
 const BAD_RESOURCE = /[\u0000-\u001f\u007f]/
 
 export function createC2SHandlers(deps: C2SDeps): C2SHandlers {
-  const { isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log, reroute, flushOffline } = deps
+  const { isVhost, accounts, sessions, hooksOf, router, presence, metrics, throttle, log, reroute, flushOffline, blocked } = deps
   const vhostJids = new Map<string, JID>()
   const parseTo = createJidCache()
   const vhostJid = (host: string): JID => {
@@ -84,6 +86,8 @@ export function createC2SHandlers(deps: C2SDeps): C2SHandlers {
         }
       }
       metrics.stanza(session.host, kind)
+      // Before the stanza-id and user_send_packet: a blocked stanza is neither notified nor kept.
+      if (blocked?.(session, stanza, to)) return
       if (kind === 'message') {
         // A message without `to` is for the sender's own account (RFC 6120 §8.1.1.1).
         const bare = to ? (to.local && isVhost(to.domain) ? `${to.local}@${to.domain}` : null) : session.bare

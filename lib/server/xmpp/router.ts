@@ -15,11 +15,13 @@ export interface RouterDeps {
   /** Handles an iq addressed to the server or to an account's bare JID. */
   serverIq(from: ClientSession, iq: LtxElement, to: JID | null): void
   offline: Pick<Offline, 'keepOrBounce'>
+  /** XEP-0280: a message was delivered to `delivered` (empty: kept offline) — carbons.ts's copy. */
+  delivered?(from: ClientSession | null, stanza: LtxElement, recipient: string, delivered: readonly ClientSession[]): void
 }
 
 const IQ_TYPES = new Set(['get', 'set', 'result', 'error'])
 
-export function createRouter({ isVhost, accounts, sessions, serverIq, offline }: RouterDeps) {
+export function createRouter({ isVhost, accounts, sessions, serverIq, offline, delivered = () => {} }: RouterDeps) {
   /** Answers `stanza` with an error; a stanza the server re-routes (from null) is never answered. */
   function bounce(from: ClientSession | null, stanza: LtxElement, condition: string, type = 'cancel'): void {
     if (!from || stanza.attrs.type === 'error') return // never answer an error with an error
@@ -52,15 +54,19 @@ export function createRouter({ isVhost, accounts, sessions, serverIq, offline }:
     if (!accounts.exists(bare)) return bounce(from, stanza, 'service-unavailable')
     if (target.resource) {
       const session = sessions.full(bare, target.resource)
-      if (session) return session.send(stanza)
+      if (session) return void (session.send(stanza), delivered(from, stanza, bare, [session]))
       // RFC 6121 §8.5.3.2.1: a resource that is gone means the bare JID, for chat and normal.
       if (type !== 'chat' && type !== 'normal') {
         return type === 'groupchat' ? bounce(from, stanza, 'service-unavailable') : undefined
       }
     }
     const targets = bareTargets(bare)
-    if (targets.length === 0) return void offline.keepOrBounce(from, stanza, target)
+    if (targets.length === 0) {
+      if (offline.keepOrBounce(from, stanza, target) === 'kept') delivered(from, stanza, bare, [])
+      return
+    }
     for (const session of targets) session.send(stanza)
+    delivered(from, stanza, bare, targets)
   }
 
   function iq(from: ClientSession, stanza: LtxElement, to: JID | null): void {
