@@ -136,6 +136,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
     flushOffline: offline.flush,
     stored,
     subscriptions: roster.subscriptions,
+    blocks: blocking.blocks,
   })
   // The running config's delays: a reload may change them.
   const throttle = createAuthThrottle(() => host.config().auth, metrics.authThrottled)

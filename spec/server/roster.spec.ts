@@ -224,3 +224,32 @@ test("seeded accounts (the embedded default's demo accounts) are contacts of eac
     await again.stop()
   }
 })
+
+test("XEP-0191: a blocked contact neither gets the account's presence broadcast nor sends it one; unblocking restores it", async () => {
+  const users = { 'dev@localhost': 'pw', 'eve@localhost': 'pw' }
+  const s = await startTestServer({ users }, {}, { demoRoster: Object.keys(users) }) // both subscribed both ways
+  try {
+    const dev = await connectClient(s.c2sPort, 'dev@localhost', 'pw', { resource: 'd' })
+    const eve = await connectClient(s.c2sPort, 'eve@localhost', 'pw', { resource: 'e' })
+    await dev.next(isPresence('eve@localhost/e'))
+    const ping = (c: TestClient) => c.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })))
+    const block = (verb: string) => dev.iq(xml('iq', { type: 'set' }, xml(verb, { xmlns: 'urn:xmpp:blocking' }, xml('item', { jid: 'eve@localhost' }))))
+    const statusFrom = (c: TestClient, from: string, status: string) =>
+      c.received.filter((x: any) => isPresence(from)(x) && x.getChildText('status') === status).length
+    assert.equal((await block('block')).attrs.type, 'result')
+    await eve.send(xml('presence', {}, xml('status', {}, 'eve while blocked')))
+    await dev.send(xml('presence', {}, xml('status', {}, 'dev while blocking')))
+    // Each side's stanzas are handled in order: after both pings, a broadcast would have arrived.
+    await ping(eve)
+    await ping(dev)
+    await ping(eve)
+    assert.equal(statusFrom(dev, 'eve@localhost/e', 'eve while blocked'), 0)
+    assert.equal(statusFrom(eve, 'dev@localhost/d', 'dev while blocking'), 0)
+    assert.equal((await block('unblock')).attrs.type, 'result')
+    await eve.send(xml('presence', {}, xml('status', {}, 'eve again')))
+    await dev.next((x: any) => isPresence('eve@localhost/e')(x) && x.getChildText('status') === 'eve again')
+    await Promise.all([dev.stop(), eve.stop()])
+  } finally {
+    await s.stop()
+  }
+})

@@ -23,31 +23,37 @@ export interface PresenceDeps {
   /** Whether the vhost keeps stored rosters ("stored") or shares one ("shared"). */
   stored(host: string): boolean
   subscriptions: Subscriptions
+  /** XEP-0191: whether `account` blocks `j` (blocking/blocking.ts); a broadcast skips either way. */
+  blocks?(account: string, j: JID): boolean
 }
 
 const SUBSCRIPTION_TYPES = new Set(['subscribe', 'subscribed', 'unsubscribe', 'unsubscribed'])
 
 export function createPresence(deps: PresenceDeps) {
-  const { isVhost, accounts, sessions, hooksOf, bounce, flushOffline, stored, subscriptions } = deps
+  const { isVhost, accounts, sessions, hooksOf, bounce, flushOffline, stored, subscriptions, blocks } = deps
+  /** Presence between two sessions of different accounts when neither blocks the other. */
+  const open = (a: ClientSession, b: ClientSession) => !blocks || (!blocks(a.bare, b.jid) && !blocks(b.bare, a.jid))
 
   /** The available sessions that get `from`'s broadcast presence. */
   function* audience(from: ClientSession): Iterable<ClientSession> {
     if (!stored(from.host)) {
-      for (const other of sessions.onHost(from.host)) if (other !== from && other.available) yield other
+      for (const other of sessions.onHost(from.host)) if (other !== from && other.available && (other.bare === from.bare || open(from, other))) yield other
       return
     }
     for (const own of sessions.resources(from.bare)) if (own !== from && own.available) yield own
-    for (const bare of subscriptions.subscribers(from.bare)) for (const s of sessions.resources(bare)) if (s.available) yield s
+    for (const bare of subscriptions.subscribers(from.bare)) for (const s of sessions.resources(bare)) if (s.available && open(from, s)) yield s
   }
 
   /** The available sessions whose presence a newcomer gets at its initial presence. */
   function* visibleTo(session: ClientSession): Iterable<ClientSession> {
     if (!stored(session.host)) {
-      for (const other of sessions.onHost(session.host)) if (other !== session && other.available) yield other
+      for (const other of sessions.onHost(session.host)) {
+        if (other !== session && other.available && (other.bare === session.bare || open(session, other))) yield other
+      }
       return
     }
     for (const own of sessions.resources(session.bare)) if (own !== session && own.available) yield own
-    for (const bare of subscriptions.publishers(session.bare)) for (const s of sessions.resources(bare)) if (s.available) yield s
+    for (const bare of subscriptions.publishers(session.bare)) for (const s of sessions.resources(bare)) if (s.available && open(session, s)) yield s
   }
 
   function goUnavailable(session: ClientSession, stanza?: LtxElement): void {
