@@ -103,6 +103,7 @@ export const XMPPD_ERR_NO_CONFIG_FILE = defineError('XMPPD_ERR_NO_CONFIG_FILE', 
   error: 'no_config_file',
 })
 export const XMPPD_ERR_OFFLINE_FILE = defineError('XMPPD_ERR_OFFLINE_FILE', (file: string, reason: string) => `offline storage file ${file}: ${reason}`)
+export const XMPPD_ERR_ROSTER_FILE = defineError('XMPPD_ERR_ROSTER_FILE', (file: string, reason: string) => `roster file ${file}: ${reason}`)
 export const XMPPD_ERR_BLOCKING_FILE = defineError('XMPPD_ERR_BLOCKING_FILE', (file: string, reason: string) => `block list file ${file}: ${reason}`)
 export const XMPPD_ERR_PRIVATE_FILE = defineError('XMPPD_ERR_PRIVATE_FILE', (file: string, reason: string) => `private storage file ${file}: ${reason}`)
 

@@ -88,7 +88,7 @@ async function main(): Promise<void> {
 
   let server: XmppServer
   try {
-    server = await startServer(loaded, { logLevel: values['log-level'], overrides })
+    server = await startServer(loaded, { logLevel: values['log-level'], overrides, demoRoster: receiver ? Object.keys(DEMO_USERS) : undefined })
   } catch (err) {
     await receiver?.close()
     return reportStartError(err)

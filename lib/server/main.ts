@@ -20,6 +20,7 @@ import { createOffline } from './xmpp/offline/offline.js'
 import { openOfflineStore } from './xmpp/offline/store.js'
 import { NS_SID } from './xmpp/stanza-id.js'
 import { createPresence } from './xmpp/presence.js'
+import { createRosterService, type RosterService } from './xmpp/roster/service.js'
 import { createBlocking, NS_BLOCKING } from './xmpp/blocking/blocking.js'
 import { openBlockingStore } from './xmpp/blocking/store.js'
 import { createCarbons, NS_CARBONS } from './xmpp/carbons.js'
@@ -30,7 +31,7 @@ import { createServerIq } from './xmpp/server-iq.js'
 import { openPrivateStore, type PrivateStore } from './xmpp/private/store.js'
 import { createPrivate } from './xmpp/private/private.js'
 import { createVersion, NS_VERSION } from './xmpp/version.js'
-import { createLast, NS_LAST, recordingLogouts } from './xmpp/last.js'
+import { createLast, mayQueryLast, NS_LAST, recordingLogouts } from './xmpp/last.js'
 import { createUnacked } from './xmpp/unacked.js'
 import { createSmMetrics } from './observability/sm-metrics.js'
 import { SessionRegistry } from './xmpp/sessions.js'
@@ -90,45 +91,57 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
       : generateCredentials(hosts)
   if (tls.selfSigned) log.warn({ hosts, fingerprint: tls.fingerprint }, 'no certfile/keyfile: using a self-signed certificate generated at start')
 
-  // Offline storage: its file in data_dir (created by the preflight), its bound from the running
-  // config (a reload may change it). A file that cannot serve stops the start.
-  let store: ReturnType<typeof openOfflineStore>
-  let blockStore: ReturnType<typeof openBlockingStore>
-  // XEP-0049 private XML and XEP-0012 last logouts: private.sqlite, same rules.
-  let privateStore: PrivateStore
-  try {
-    store = openOfflineStore(path.join(host.dataDir, 'offline.sqlite'))
-  } catch (err) {
-    await loader.stopAll()
-    throw err
+  // The server's own files in data_dir (created by the preflight): offline storage, blocking lists,
+  // XEP-0049 private XML with XEP-0012 last logouts, the stored roster. A file that cannot serve
+  // stops the start; those already open are closed.
+  const files: Array<{ close(): void }> = []
+  const open = async <T extends { close(): void }>(make: () => T): Promise<T> => {
+    try {
+      const file = make()
+      files.push(file)
+      return file
+    } catch (err) {
+      for (const f of files.reverse()) f.close()
+      await loader.stopAll()
+      throw err
+    }
   }
-  try {
-    blockStore = openBlockingStore(path.join(host.dataDir, 'blocking.sqlite'))
-  } catch (err) {
-    store.close()
-    await loader.stopAll()
-    throw err
-  }
-  try {
-    privateStore = openPrivateStore(path.join(host.dataDir, 'private.sqlite'))
-  } catch (err) {
-    store.close()
-    blockStore.close()
-    await loader.stopAll()
-    throw err
-  }
+  const store = await open(() => openOfflineStore(path.join(host.dataDir, 'offline.sqlite')))
+  const blockStore = await open(() => openBlockingStore(path.join(host.dataDir, 'blocking.sqlite')))
+  const privateStore: PrivateStore = await open(() => openPrivateStore(path.join(host.dataDir, 'private.sqlite')))
+  // The stored roster (general.roster, or the vhost's host_config override, of the running config).
+  const stored = (h: string) => (host.config().host_config[h]?.roster ?? host.config().general.roster) === 'stored'
+  const roster: RosterService = await open(() =>
+    createRosterService({ file: path.join(host.dataDir, 'roster.sqlite'), sessions, accounts, stored, seed: opts.demoRoster, registry: metrics.registry, log }),
+  )
   const offlineMetrics = createOfflineMetrics(metrics.registry, hosts, (h) => store.countOnHost(h))
   const offline = createOffline({ store, metrics: offlineMetrics, hooksOf, maxPerAccount: () => host.config().general.max_offline_messages, log })
   const blocking = createBlocking({ store: blockStore, sessions, isVhost, hosts, registry: metrics.registry, log })
   const carbons = createCarbons({ sessions })
   const serverIq = createServerIq({
     accounts,
+    roster: roster.iq,
     features: () => [NS_COMMANDS, ...(offline.enabled() ? ['msgoffline'] : []), NS_SID, NS_SM, NS_CARBONS, NS_BLOCKING, NS_VERSION, NS_LAST],
     accountFeatures: () => [NS_LAST],
   })
-  const last = createLast({ store: privateStore, sessions, log })
+  const mayQuery = (from: string, to: string) =>
+    from === to || (stored(to.slice(to.indexOf('@') + 1)) ? roster.subscriptions.mayProbe(from, to) : mayQueryLast(from, to))
+  const last = createLast({ store: privateStore, sessions, log, mayQuery })
   const router = createRouter({ isVhost, accounts, sessions, serverIq: serverIq.handle, offline, delivered: carbons.copy })
-  const presence = recordingLogouts(createPresence({ isVhost, accounts, sessions, hooksOf, bounce: router.bounce, flushOffline: offline.flush }), last)
+  const presence = recordingLogouts(
+    createPresence({
+      isVhost,
+      accounts,
+      sessions,
+      hooksOf,
+      bounce: router.bounce,
+      flushOffline: offline.flush,
+      stored,
+      subscriptions: roster.subscriptions,
+      blocks: blocking.blocks,
+    }),
+    last,
+  )
   // The running config's delays: a reload may change them.
   const throttle = createAuthThrottle(() => host.config().auth, metrics.authThrottled)
   const smMetrics = createSmMetrics(metrics.registry)
@@ -218,6 +231,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
         c2sListener.destroyAll()
         await httpListener.close()
         offline.close()
+        roster.close()
         blocking.close()
         privateStore.close()
         log.info({}, 'stopped')
@@ -230,6 +244,7 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
     await http?.close()
     await loader.stopAll()
     offline.close()
+    roster.close()
     blocking.close()
     privateStore.close()
     throw err

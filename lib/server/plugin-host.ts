@@ -32,6 +32,8 @@ export interface ServerOptions {
   env?: NodeJS.ProcessEnv
   /** Plugins beside the built-in ones, by manifest (specs mount small ones to exercise the host). */
   extraPlugins?: CatalogEntry[]
+  /** Accounts made contacts of each other when roster.sqlite is created (the embedded default's demo accounts). */
+  demoRoster?: readonly string[]
 }
 
 export interface PluginHostDeps {

@@ -14,7 +14,8 @@ let started: number
 
 before(async () => {
   started = Date.now()
-  server = await startTestServer()
+  // The shared roster: the script reads another account's last logout without subscribing first.
+  server = await startTestServer({ general: { roster: 'shared' } })
 })
 after(() => server.stop())
 

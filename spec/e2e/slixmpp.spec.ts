@@ -1,8 +1,9 @@
 // A client library nobody here wrote: slixmpp (Debian's python3-slixmpp) against the real server.
 // It sees stream management, offline storage and stanza ids advertised and working: XEP-0198
 // enabled and resumable, messages to an offline account delivered at its login in order with an
-// XEP-0203 delay and an XEP-0359 stanza-id by the recipient, and a live message's stanza-id; it
-// signs in with SCRAM-SHA-256.
+// XEP-0203 delay and an XEP-0359 stanza-id by the recipient, and a live message's stanza-id; and
+// the stored roster: a nickname set, the subscription handshake, presence, a remove. It signs in
+// with SCRAM-SHA-256.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -17,9 +18,9 @@ before(async () => {
 })
 after(() => server.stop())
 
-function slixmpp(port: number): Promise<Record<string, unknown>> {
+function slixmpp(port: number, script = SCRIPT): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    execFile('/usr/bin/python3', [SCRIPT, String(port), fixtureCert], { timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile('/usr/bin/python3', [script, String(port), fixtureCert], { timeout: 60_000 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`slixmpp check failed: ${err.message}\n${stderr}`))
       try {
         resolve(JSON.parse(stdout.trim().split('\n').pop() ?? ''))
@@ -58,4 +59,17 @@ test('slixmpp: SM enabled, offline messages at login in order with delay and sta
   assert.ok(mechanisms.length >= 2 && mechanisms.every((m) => m === 'SCRAM-SHA-256'), String(mechanisms))
   // bob acked before closing: nothing was routed again.
   assert.equal(sample(metrics, 'xmppd_sm_unacked_rerouted_total'), 0)
+})
+
+test('slixmpp: a roster nickname and group are stored; the subscription handshake ends in both, presence flows; remove', async () => {
+  const out = await slixmpp(server.c2sPort, path.join(root, 'spec/fixtures/slixmpp/roster.py'))
+  assert.deepEqual(out, {
+    carol: { name: 'Caro', groups: ['Friends'], subscription: 'none' },
+    alice_bob: 'both',
+    bob_alice: 'both',
+    alice_sees: ['py'],
+    bob_sees: ['py'],
+    after_remove: ['bob@localhost'],
+    errors: [],
+  })
 })

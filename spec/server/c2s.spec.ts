@@ -12,6 +12,8 @@ before(async () => {
   server = await startTestServer({
     hosts: ['localhost', 'example.com'],
     users: { 'alice@localhost': 'alice-pw', 'bob@localhost': 'bob-pw', 'carol@localhost': 'carol-pw', 'dave@example.com': 'dave-pw' },
+    // The shared roster (everyone on a vhost sees everyone): the stored one is roster.spec.ts's.
+    general: { roster: 'shared' },
   })
 })
 after(() => server.stop())
@@ -99,7 +101,7 @@ test('vhosts are separate but route to each other; a stream to an unknown host i
   await raw.waitClosed()
 })
 
-test('iq: ping, disco#info, roster, unsupported namespaces, and iq to a full JID', async () => {
+test('iq: ping, disco#info, the shared roster, unsupported namespaces, and iq to a full JID', async () => {
   const alice = await connectClient(server.c2sPort, 'alice@localhost', 'alice-pw', { resource: 'a' })
   const bob = await connectClient(server.c2sPort, 'bob@localhost', 'bob-pw', { resource: 'b' })
   const ping = await alice.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })))
@@ -132,7 +134,7 @@ test('iq: ping, disco#info, roster, unsupported namespaces, and iq to a full JID
   await Promise.all([alice.stop(), bob.stop()])
 })
 
-test('presence: contacts on the vhost see each other come and go', async () => {
+test('presence (general.roster = "shared"): contacts on the vhost see each other come and go', async () => {
   const alice = await connectClient(server.c2sPort, 'alice@localhost', 'alice-pw', { resource: 'a' })
   const bob = await connectClient(server.c2sPort, 'bob@localhost', 'bob-pw', { resource: 'b' })
   await alice.next((s) => s.is('presence') && s.attrs.from === 'bob@localhost/b' && !s.attrs.type)

@@ -28,7 +28,8 @@ function watchOffline(s: TestServer, into: typeof kept): void {
 }
 
 before(async () => {
-  server = await startTestServer({ users: USERS })
+  // The shared roster: a test watches a contact's presence to know when it is online.
+  server = await startTestServer({ users: USERS, general: { roster: 'shared' } })
   watchOffline(server, kept)
 })
 after(() => server.stop())

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
+import Database from 'better-sqlite3'
 import { connectClient } from '../helpers/client.js'
 import { RawXmpp } from '../helpers/raw-xmpp.js'
 import { sendxmpp } from '../helpers/sendxmpp.js'
@@ -36,6 +37,21 @@ test('the embedded default: two demo users chat, the built-in receiver prints th
     run.child.kill('SIGTERM')
     await run.exit
   }
+  // The demo accounts are contacts of each other in their stored rosters (written at the first start).
+  const db = new Database(path.join(cwd, 'xmppd-data', 'roster.sqlite'), { readonly: true })
+  const rows = db.prepare('SELECT account, jid, subscription FROM roster ORDER BY account, jid').all() as Array<Record<string, string>>
+  db.close()
+  assert.deepEqual(
+    rows.map((r) => `${r.account} → ${r.jid} ${r.subscription}`),
+    [
+      'admin@localhost → alice@localhost both',
+      'admin@localhost → bob@localhost both',
+      'alice@localhost → admin@localhost both',
+      'alice@localhost → bob@localhost both',
+      'bob@localhost → admin@localhost both',
+      'bob@localhost → alice@localhost both',
+    ],
+  )
 })
 
 test('the embedded default keeps its admin token in ./xmppd-data, says so, and xmppctl run there finds it', async () => {

@@ -18,8 +18,9 @@ let short: TestServer
 let idle: TestServer
 
 before(async () => {
-  server = await startTestServer({ c2s: { resume_timeout: 60 } })
-  short = await startTestServer({ c2s: { resume_timeout: 1, max_unacked_stanzas: 10 } })
+  // The shared roster: tests watch contacts' presence (everyone sees everyone on the vhost).
+  server = await startTestServer({ c2s: { resume_timeout: 60 }, general: { roster: 'shared' } })
+  short = await startTestServer({ c2s: { resume_timeout: 1, max_unacked_stanzas: 10 }, general: { roster: 'shared' } })
   idle = await startTestServer({ c2s: { resume_timeout: 60, idle_timeout: 1, ping_timeout: 1 } })
 })
 after(async () => {

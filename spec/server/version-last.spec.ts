@@ -19,7 +19,9 @@ let startedBefore: number
 
 before(async () => {
   startedBefore = Date.now()
-  server = await startTestServer({ hosts: ['localhost', 'a.test'], users: USERS })
+  // The shared roster: every account on a vhost sees the others' presence, so may read their last
+  // activity. The stored roster's rule (a subscription) has its own test below.
+  server = await startTestServer({ hosts: ['localhost', 'a.test'], users: USERS, general: { roster: 'shared' } })
 })
 after(() => server.stop())
 
@@ -145,7 +147,7 @@ test('disco#info: the server lists jabber:iq:version and jabber:iq:last (no priv
 })
 
 test('a last logout survives a restart; the shutdown itself is the logout of those still online', async () => {
-  const first = await startTestServer()
+  const first = await startTestServer({ general: { roster: 'shared' } })
   const bob = await connectClient(first.c2sPort, 'bob@localhost', 'bob-pw')
   await bob.send(xml('presence', { type: 'unavailable' }, xml('status', {}, 'Gone fishing')))
   await bob.stop()
@@ -164,5 +166,26 @@ test('a last logout survives a restart; the shutdown itself is the logout of tho
   } finally {
     await carol.stop()
     await second.stop()
+  }
+})
+
+test("on a stored-roster vhost, an account's last activity needs a presence subscription to it (XEP-0012 §4)", async () => {
+  const stored = await startTestServer({ hosts: ['localhost', 'a.test'], users: USERS })
+  const carol = await connectClient(stored.c2sPort, 'carol@localhost', 'carol-pw')
+  const dan = await connectClient(stored.c2sPort, 'dan@localhost', 'dan-pw')
+  try {
+    assert.equal(condition(await query(carol, NS_LAST, 'dan@localhost')), 'forbidden', 'no subscription yet')
+    await carol.send(xml('presence', { to: 'dan@localhost', type: 'subscribe' }))
+    await dan.next((p) => p.is('presence') && p.attrs.type === 'subscribe' && String(p.attrs.from).startsWith('carol@localhost'))
+    await dan.send(xml('presence', { to: 'carol@localhost', type: 'subscribed' }))
+    await carol.next((p) => p.is('presence') && p.attrs.type === 'subscribed' && String(p.attrs.from).startsWith('dan@localhost'))
+    const reply = await query(carol, NS_LAST, 'dan@localhost')
+    assert.equal(reply.attrs.type, 'result', String(reply))
+    assert.equal(reply.getChild('query', NS_LAST).attrs.seconds, '0', 'dan is online')
+    assert.equal(condition(await query(dan, NS_LAST, 'carol@localhost')), 'forbidden', 'one way only: dan is not subscribed to carol')
+  } finally {
+    await carol.stop()
+    await dan.stop()
+    await stored.stop()
   }
 })

@@ -31,6 +31,10 @@ export interface GeneralConfig {
    * Messages kept per account while it has no available resource (offline storage, XEP-0160); past it the sender gets service-unavailable. 0 turns offline storage off.
    */
   max_offline_messages: number
+  /**
+   * stored: each account keeps its own roster in data_dir/roster.sqlite, presence goes to subscribed contacts (RFC 6121). shared: every account of a vhost is a contact of every other one, read-only. host_config."<vhost>".roster overrides it.
+   */
+  roster: 'stored' | 'shared'
 }
 export interface ListenConfig {
   c2s: C2SListenConfig
@@ -107,4 +111,8 @@ export interface HostConfig {
   plugins?: {
     [k: string]: PluginSection
   }
+  /**
+   * This vhost's general.roster.
+   */
+  roster?: 'stored' | 'shared'
 }

@@ -34,6 +34,12 @@ export const configSchema = {
           description:
             'Messages kept per account while it has no available resource (offline storage, XEP-0160); past it the sender gets service-unavailable. 0 turns offline storage off.',
         },
+        roster: {
+          enum: ['stored', 'shared'],
+          default: 'stored',
+          description:
+            'stored: each account keeps its own roster in data_dir/roster.sqlite, presence goes to subscribed contacts (RFC 6121). shared: every account of a vhost is a contact of every other one, read-only. host_config."<vhost>".roster overrides it.',
+        },
       },
     },
     listen: {
@@ -152,7 +158,10 @@ export const configSchema = {
         title: 'HostConfig',
         type: 'object',
         additionalProperties: false,
-        properties: { plugins: { type: 'object', additionalProperties: { $ref: '#/definitions/plugin_section' } } },
+        properties: {
+          plugins: { type: 'object', additionalProperties: { $ref: '#/definitions/plugin_section' } },
+          roster: { enum: ['stored', 'shared'], description: "This vhost's general.roster." },
+        },
       },
     },
   },

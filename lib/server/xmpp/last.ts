@@ -16,9 +16,9 @@ export const NS_LAST = 'jabber:iq:last'
 
 /**
  * May `from` (a bare JID) learn when `to` (a bare JID) was last online? XEP-0012 §4: only with a
- * presence subscription. Until the stored roster is wired in here, presence is shared on a vhost
- * (presence.ts), so the rule is the same: the account itself, or any account on the same vhost.
- * TODO(roster merge): `to`'s roster item for `from` has subscription "from" or "both".
+ * presence subscription. This is the rule of a vhost with the shared roster, where everyone sees
+ * everyone's presence: the account itself, or any account on the same vhost. On a stored-roster
+ * vhost main.ts passes the roster's rule instead (`to` has `from` with subscription from|both).
  */
 export function mayQueryLast(from: string, to: string): boolean {
   return from === to || from.slice(from.indexOf('@') + 1) === to.slice(to.indexOf('@') + 1)

@@ -1,10 +1,14 @@
-// Presence without rosters: every account on a vhost is implicitly a contact of every other one
-// (a shared roster, see server-iq.ts), which is enough for clients to show who is online.
+// Presence (RFC 6121 §4). Who gets an account's presence depends on its vhost's roster mode:
+// "stored" (roster/): its own other resources and the contacts subscribed to it (from|both); at
+// its initial presence it gets the presence of the contacts it is subscribed to (to|both) and the
+// subscription requests it has not answered. "shared": every account on a vhost is implicitly a
+// contact of every other one, which is enough for clients to show who is online.
 // Fires the user_available / user_unavailable hooks when a resource comes online or leaves, and
 // hands a resource that becomes able to take the account's messages what offline storage kept.
 import type { JID } from '@xmpp/jid'
 import type { Accounts } from './accounts.js'
 import type { HookRegistry } from '../plugins/hooks.js'
+import type { Subscriptions } from './roster/subscriptions.js'
 import type { ClientSession, SessionRegistry } from './sessions.js'
 import { Element, type LtxElement } from './transport.js'
 
@@ -16,20 +20,48 @@ export interface PresenceDeps {
   bounce(from: ClientSession, stanza: LtxElement, condition: string): void
   /** Delivers what offline storage kept for the session's account (offline/offline.ts). */
   flushOffline(session: ClientSession): void
+  /** Whether the vhost keeps stored rosters ("stored") or shares one ("shared"). */
+  stored(host: string): boolean
+  subscriptions: Subscriptions
+  /** XEP-0191: whether `account` blocks `j` (blocking/blocking.ts); a broadcast skips either way. */
+  blocks?(account: string, j: JID): boolean
 }
 
-export function createPresence({ isVhost, accounts, sessions, hooksOf, bounce, flushOffline }: PresenceDeps) {
-  function broadcast(from: ClientSession, stanza: LtxElement): void {
-    for (const other of sessions.onHost(from.host)) {
-      if (other !== from && other.available) other.send(stanza)
+const SUBSCRIPTION_TYPES = new Set(['subscribe', 'subscribed', 'unsubscribe', 'unsubscribed'])
+
+export function createPresence(deps: PresenceDeps) {
+  const { isVhost, accounts, sessions, hooksOf, bounce, flushOffline, stored, subscriptions, blocks } = deps
+  /** Presence between two sessions of different accounts when neither blocks the other. */
+  const open = (a: ClientSession, b: ClientSession) => !blocks || (!blocks(a.bare, b.jid) && !blocks(b.bare, a.jid))
+
+  /** The available sessions that get `from`'s broadcast presence. */
+  function* audience(from: ClientSession): Iterable<ClientSession> {
+    if (!stored(from.host)) {
+      for (const other of sessions.onHost(from.host)) if (other !== from && other.available && (other.bare === from.bare || open(from, other))) yield other
+      return
     }
+    for (const own of sessions.resources(from.bare)) if (own !== from && own.available) yield own
+    for (const bare of subscriptions.subscribers(from.bare)) for (const s of sessions.resources(bare)) if (s.available && open(from, s)) yield s
+  }
+
+  /** The available sessions whose presence a newcomer gets at its initial presence. */
+  function* visibleTo(session: ClientSession): Iterable<ClientSession> {
+    if (!stored(session.host)) {
+      for (const other of sessions.onHost(session.host)) {
+        if (other !== session && other.available && (other.bare === session.bare || open(session, other))) yield other
+      }
+      return
+    }
+    for (const own of sessions.resources(session.bare)) if (own !== session && own.available) yield own
+    for (const bare of subscriptions.publishers(session.bare)) for (const s of sessions.resources(bare)) if (s.available && open(session, s)) yield s
   }
 
   function goUnavailable(session: ClientSession, stanza?: LtxElement): void {
     if (!session.available) return
+    const unavailable = stanza ?? new Element('presence', { from: session.jid.toString(), type: 'unavailable' })
+    for (const s of audience(session)) s.send(unavailable)
     session.available = false
     session.presence = null
-    broadcast(session, stanza ?? new Element('presence', { from: session.jid.toString(), type: 'unavailable' }))
     hooksOf(session.host)?.run('user_unavailable', session.jid)
   }
 
@@ -39,12 +71,11 @@ export function createPresence({ isVhost, accounts, sessions, hooksOf, bounce, f
     session.available = true
     session.priority = Number.parseInt(stanza.getChildText('priority') ?? '0', 10) || 0
     session.presence = stanza
-    broadcast(session, stanza)
+    for (const s of audience(session)) s.send(stanza)
     if (first) {
       // Initial presence: tell the newcomer who is already online.
-      for (const other of sessions.onHost(session.host)) {
-        if (other !== session && other.available && other.presence) session.send(other.presence)
-      }
+      for (const other of visibleTo(session)) if (other.presence) session.send(other.presence)
+      if (stored(session.host)) subscriptions.deliverPending(session)
       hooksOf(session.host)?.run('user_available', session.jid)
     }
     // RFC 6121 §8.5.2.1.1: a resource with a negative priority takes no messages to the bare JID;
@@ -57,13 +88,16 @@ export function createPresence({ isVhost, accounts, sessions, hooksOf, bounce, f
     if (!isVhost(to.domain)) return bounce(from, stanza, 'remote-server-not-found')
     if (!to.local) return // presence to the server itself: nothing to do
     const bare = `${to.local}@${to.domain}`
+    const isStored = stored(from.host)
+    if (isStored && SUBSCRIPTION_TYPES.has(type ?? '')) return subscriptions.outbound(from, stanza, bare)
     if (!accounts.exists(bare)) return
     if (type === 'probe') {
+      if (isStored && !subscriptions.mayProbe(from.bare, bare)) return
       for (const s of sessions.resources(bare)) if (s.available && s.presence) from.send(s.presence)
       return
     }
     if (type === 'subscribe') {
-      // Everyone on the vhost is already subscribed both ways: confirm at once.
+      // Shared roster: everyone on the vhost is already subscribed both ways: confirm at once.
       from.send(new Element('presence', { from: bare, to: from.bare, type: 'subscribed' }))
       return
     }

@@ -1,5 +1,5 @@
 // iqs the server answers itself: to the vhost, or to an account's bare JID on its behalf.
-// XEP-0199 ping, XEP-0030 disco#info/#items, the roster (shared per vhost, read-only), and
+// XEP-0199 ping, XEP-0030 disco#info/#items, the roster (roster/roster.ts), and
 // service-unavailable for everything else. Extra namespaces (admin commands) register here.
 import type { JID } from '@xmpp/jid'
 import type { Accounts } from './accounts.js'
@@ -16,13 +16,15 @@ export type IqExtension = (from: ClientSession, iq: LtxElement, payload: LtxElem
 
 export interface ServerIqDeps {
   accounts: Accounts
+  /** jabber:iq:roster get/set of the account's own resource (roster/roster.ts). */
+  roster(from: ClientSession, iq: LtxElement, payload: LtxElement): void
   /** Extra disco#info features of the server (e.g. ad-hoc commands). */
   features?: () => string[]
   /** Extra disco#info features of an account's bare JID (what the server answers on its behalf). */
   accountFeatures?: () => string[]
 }
 
-export function createServerIq({ accounts, features = () => [], accountFeatures = () => [] }: ServerIqDeps) {
+export function createServerIq({ roster, features = () => [], accountFeatures = () => [] }: ServerIqDeps) {
   const extensions: IqExtension[] = []
 
   function result(iq: LtxElement): LtxElement {
@@ -42,15 +44,6 @@ export function createServerIq({ accounts, features = () => [], accountFeatures 
     return reply
   }
 
-  function roster(from: ClientSession, iq: LtxElement): LtxElement {
-    const reply = result(iq)
-    const query = reply.c('query', { xmlns: NS_ROSTER })
-    for (const jid of accounts.onHost(from.host)) {
-      if (jid !== from.bare) query.c('item', { jid, subscription: 'both', name: jid.slice(0, jid.indexOf('@')) })
-    }
-    return reply
-  }
-
   function handle(from: ClientSession, iq: LtxElement, to: JID | null): void {
     const type = iq.attrs.type
     if (type !== 'get' && type !== 'set') return // results and errors addressed to us end here
@@ -65,9 +58,7 @@ export function createServerIq({ accounts, features = () => [], accountFeatures 
       reply.c('query', { xmlns: NS_DISCO_ITEMS })
       return from.send(reply)
     }
-    if (ns === NS_ROSTER && ownAccount) {
-      return from.send(type === 'get' ? roster(from, iq) : errorReply(iq, 'cancel', 'not-allowed', 'the roster is shared and read-only'))
-    }
+    if (ns === NS_ROSTER && ownAccount) return roster(from, iq, payload)
     for (const ext of extensions) if (ext(from, iq, payload, to)) return
     from.send(errorReply(iq, 'cancel', 'service-unavailable'))
   }
