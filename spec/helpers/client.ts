@@ -35,8 +35,16 @@ export async function connectClient(port: number, jid: string, password: string,
   if (opts.presence !== false) {
     await c.send(xml('presence'))
     // The server handles one stream's stanzas in order: once this ping is answered, the initial
-    // presence was processed, and the client is available to what other clients send next.
-    await c.iqCaller.request(xml('iq', { type: 'get', to: domain }, xml('ping', { xmlns: 'urn:xmpp:ping' })))
+    // presence was processed, and the client is available to what other clients send next. Not
+    // through c.iqCaller: a result it takes never reaches @xmpp/client's XEP-0198 count, so its h
+    // would miss one and the server would keep (and route again) the next stanza it sends.
+    const id = `sync${++ids}`
+    const answered = new Promise<void>((resolve) => {
+      const check = (s: any) => s.is('iq') && s.attrs.id === id && (c.off('stanza', check), resolve())
+      c.on('stanza', check)
+    })
+    await c.send(xml('iq', { type: 'get', to: domain, id }, xml('ping', { xmlns: 'urn:xmpp:ping' })))
+    await answered
   }
   const next = (match: (s: any) => boolean, timeoutMs = 5000) =>
     new Promise<any>((resolve, reject) => {
