@@ -116,7 +116,9 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   )
   const offlineMetrics = createOfflineMetrics(metrics.registry, hosts, (h) => store.countOnHost(h))
   const offline = createOffline({ store, metrics: offlineMetrics, hooksOf, maxPerAccount: () => host.config().general.max_offline_messages, log })
-  const blocking = createBlocking({ store: blockStore, sessions, isVhost, hosts, registry: metrics.registry, log })
+  // XEP-0191 §3.3: presence is created below; a change is only ever made once the server runs.
+  const changed = (account: string, blocked: string[], unblocked: string[]) => presence.blockChanged(account, blocked, unblocked)
+  const blocking = createBlocking({ store: blockStore, sessions, isVhost, hosts, registry: metrics.registry, log, changed })
   const carbons = createCarbons({ sessions })
   const serverIq = createServerIq({
     accounts,

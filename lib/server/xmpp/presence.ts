@@ -5,9 +5,11 @@
 // contact of every other one, which is enough for clients to show who is online.
 // Fires the user_available / user_unavailable hooks when a resource comes online or leaves, and
 // hands a resource that becomes able to take the account's messages what offline storage kept.
+// XEP-0191 §3.3: blockChanged() tells the contacts a block list change concerns (blocking.ts calls it).
 import type { JID } from '@xmpp/jid'
 import type { Accounts } from './accounts.js'
 import type { HookRegistry } from '../plugins/hooks.js'
+import { candidates } from './blocking/blocking.js'
 import type { Subscriptions } from './roster/subscriptions.js'
 import type { ClientSession, SessionRegistry } from './sessions.js'
 import { Element, type LtxElement } from './transport.js'
@@ -34,14 +36,20 @@ export function createPresence(deps: PresenceDeps) {
   /** Presence between two sessions of different accounts when neither blocks the other. */
   const open = (a: ClientSession, b: ClientSession) => !blocks || (!blocks(a.bare, b.jid) && !blocks(b.bare, a.jid))
 
-  /** The available sessions that get `from`'s broadcast presence. */
-  function* audience(from: ClientSession): Iterable<ClientSession> {
-    if (!stored(from.host)) {
-      for (const other of sessions.onHost(from.host)) if (other !== from && other.available && (other.bare === from.bare || open(from, other))) yield other
+  /** The sessions of other accounts allowed to get `bare`'s presence, blocked or not, available or not. */
+  function* contacts(bare: string): Iterable<ClientSession> {
+    const host = bare.slice(bare.indexOf('@') + 1)
+    if (!stored(host)) {
+      for (const other of sessions.onHost(host)) if (other.bare !== bare) yield other
       return
     }
+    for (const sub of subscriptions.subscribers(bare)) if (sub !== bare) yield* sessions.resources(sub)
+  }
+
+  /** The available sessions that get `from`'s broadcast presence. */
+  function* audience(from: ClientSession): Iterable<ClientSession> {
     for (const own of sessions.resources(from.bare)) if (own !== from && own.available) yield own
-    for (const bare of subscriptions.subscribers(from.bare)) for (const s of sessions.resources(bare)) if (s.available && open(from, s)) yield s
+    for (const s of contacts(from.bare)) if (s.available && open(from, s)) yield s
   }
 
   /** The available sessions whose presence a newcomer gets at its initial presence. */
@@ -54,6 +62,27 @@ export function createPresence(deps: PresenceDeps) {
     }
     for (const own of sessions.resources(session.bare)) if (own !== session && own.available) yield own
     for (const bare of subscriptions.publishers(session.bare)) for (const s of sessions.resources(bare)) if (s.available && open(session, s)) yield s
+  }
+
+  /**
+   * XEP-0191 §3.3, called once `account`'s block list changed: the available contacts allowed to get
+   * its presence that a newly `blocked` item matches get an unavailable presence from each available
+   * resource (unless they block that resource themselves); those an `unblocked` item matches and
+   * nothing blocks any more get each available resource's last presence.
+   */
+  function blockChanged(account: string, blocked: readonly string[], unblocked: readonly string[]): void {
+    const own = [...sessions.resources(account)].filter((r) => r.available && r.presence)
+    if (own.length === 0) return
+    const concerns = (items: readonly string[], j: JID) => items.length > 0 && candidates(j).some((c) => items.includes(c))
+    for (const s of contacts(account)) {
+      if (!s.available) continue
+      const gone = concerns(blocked, s.jid)
+      const back = !gone && concerns(unblocked, s.jid)
+      for (const r of own) {
+        if (gone && !blocks?.(s.bare, r.jid)) s.send(new Element('presence', { from: r.jid.toString(), to: s.jid.toString(), type: 'unavailable' }))
+        else if (back && open(r, s) && r.presence) s.send(r.presence)
+      }
+    }
   }
 
   function goUnavailable(session: ClientSession, stanza?: LtxElement): void {
@@ -114,5 +143,5 @@ export function createPresence(deps: PresenceDeps) {
     // probe/subscribe/... without a `to`, or error: nothing to route
   }
 
-  return { presence, goUnavailable }
+  return { presence, goUnavailable, blockChanged }
 }

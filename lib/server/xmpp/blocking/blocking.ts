@@ -9,6 +9,7 @@
 //     'urn:xmpp:blocking:errors'/>; an iq result or error is dropped.
 // Items match as XEP-0016 says: a full JID, a bare JID (any resource), domain/resource, a domain
 // (every JID at it). Stanzas to the server itself and within one account are never stopped.
+// After a change, `changed` (presence.ts) sends or withdraws the account's presence (§3.3).
 import type { JID } from '@xmpp/jid'
 import { Counter, type Registry } from 'prom-client'
 import type { Logger } from '../../../contract.js'
@@ -31,6 +32,8 @@ export interface BlockingDeps {
   hosts: readonly string[]
   registry: Registry
   log: Logger
+  /** Called after a block, unblock or unblock-all changed `account`'s list (presence.ts, XEP-0191 §3.3). */
+  changed?(account: string, blocked: string[], unblocked: string[]): void
 }
 
 /** An item's JID, normalised (lower-case local and domain parts); throws on a malformed one. */
@@ -41,7 +44,7 @@ function parseItem(address: string): string {
 }
 
 /** The entries of a list that would match `j` (XEP-0016 §2.1), most specific first. */
-function candidates(j: JID): string[] {
+export function candidates(j: JID): string[] {
   const out: string[] = []
   if (j.local) {
     if (j.resource) out.push(`${j.local}@${j.domain}/${j.resource}`)
@@ -52,7 +55,7 @@ function candidates(j: JID): string[] {
   return out
 }
 
-export function createBlocking({ store, sessions, isVhost, hosts, registry, log }: BlockingDeps) {
+export function createBlocking({ store, sessions, isVhost, hosts, registry, log, changed: onChange }: BlockingDeps) {
   /** Sessions that read the list (XEP-0191 §3.2): only they get pushes. */
   const interested = new WeakSet<ClientSession>()
   const stopped = new Counter({
@@ -166,6 +169,7 @@ export function createBlocking({ store, sessions, isVhost, hosts, registry, log 
     // Unblock-all pushes <unblock/> without items, as the XEP shows; otherwise the JIDs that changed.
     if (payload.name === 'unblock' && jids.length === 0) push(from.bare, payloadOf('unblock', []))
     else if (changed.length > 0) push(from.bare, payloadOf(payload.name, changed))
+    if (changed.length > 0) onChange?.(from.bare, payload.name === 'block' ? changed : [], payload.name === 'block' ? [] : changed)
     return true
   }
 
