@@ -15,7 +15,7 @@ export interface CodedError extends Error {
   readonly http?: HttpAnswer
 }
 
-type ErrorClass<A extends unknown[]> = (new (...args: [...A, ErrorOptions?]) => CodedError) & { readonly http?: HttpAnswer }
+export type ErrorClass<A extends unknown[]> = (new (...args: [...A, ErrorOptions?]) => CodedError) & { readonly http?: HttpAnswer }
 
 /** Makes an Error subclass whose message is `format(...args)`; `http` is how the admin API answers it. */
 export function defineError<A extends unknown[]>(code: string, format: (...args: A) => string, http?: HttpAnswer): ErrorClass<A> {

@@ -1,8 +1,8 @@
 // The block lists' file: `<general.data_dir>/blocking.sqlite`, one row per (account, blocked JID).
 // Every list is read into memory at open: the check runs on every stanza a client sends, and a
 // list is small (at most MAX_BLOCKED items per account, blocking.ts); writes go to the file first.
-import Database from 'better-sqlite3'
 import { XMPPD_ERR_BLOCKING_FILE } from '../../../errors.js'
+import { openServerFile } from '../server-file.js'
 
 const SCHEMA_VERSION = 1
 const V1 = `
@@ -26,25 +26,7 @@ export interface BlockingStore {
 
 /** Opens (creating it) the file; throws XMPPD_ERR_BLOCKING_FILE naming the file and the cause. */
 export function openBlockingStore(file: string): BlockingStore {
-  let db: Database.Database
-  try {
-    db = new Database(file, { timeout: 2000 })
-  } catch (err) {
-    throw fileError(file, err)
-  }
-  try {
-    // As offline/store.ts: the lock is held until close, so a second xmppd on the same data_dir
-    // fails at start instead of sharing the file (and the lists kept in memory).
-    db.pragma('locking_mode = EXCLUSIVE')
-    db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = NORMAL')
-    const version = db.pragma('user_version', { simple: true }) as number
-    if (version > SCHEMA_VERSION) throw new Error(`written by a newer version (schema ${version}, this one knows ${SCHEMA_VERSION})`)
-    db.exec(`BEGIN IMMEDIATE; ${V1} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`)
-  } catch (err) {
-    db.close()
-    throw fileError(file, err)
-  }
+  const db = openServerFile({ file, version: SCHEMA_VERSION, schema: V1, error: XMPPD_ERR_BLOCKING_FILE, empty: 'empty block lists' })
 
   const lists = new Map<string, Set<string>>()
   for (const row of db.prepare('SELECT account, jid FROM blocked ORDER BY rowid').raw().all() as Array<[string, string]>) {
@@ -89,15 +71,4 @@ export function openBlockingStore(file: string): BlockingStore {
     },
     close: () => db.close(),
   }
-}
-
-function fileError(file: string, err: unknown): Error {
-  const e = err as { code?: string; message?: string }
-  const reason =
-    e.code === 'SQLITE_BUSY' || e.code === 'SQLITE_LOCKED'
-      ? 'in use by another process (another xmppd on the same data_dir?); each node needs its own data_dir'
-      : e.code === 'SQLITE_NOTADB' || e.code === 'SQLITE_CORRUPT'
-        ? `not a usable SQLite database (${e.message}); move it aside to start with empty block lists`
-        : (e.message ?? String(err))
-  return new XMPPD_ERR_BLOCKING_FILE(file, reason, { cause: err })
 }

@@ -2,8 +2,8 @@
 // account with no available resource, in arrival order (the autoincrement id). Counts per account
 // and per vhost are kept in memory (read once at open) so that neither the per-account bound nor
 // the gauge reads the table on the message path; nothing else of the rows stays in memory.
-import Database from 'better-sqlite3'
 import { XMPPD_ERR_OFFLINE_FILE } from '../../../errors.js'
+import { openServerFile } from '../server-file.js'
 
 const SCHEMA_VERSION = 1
 const V1 = `
@@ -45,27 +45,7 @@ const hostOf = (account: string) => account.slice(account.indexOf('@') + 1)
 
 /** Opens (creating it) the file; throws XMPPD_ERR_OFFLINE_FILE naming the file and the cause. */
 export function openOfflineStore(file: string): OfflineStore {
-  let db: Database.Database
-  try {
-    db = new Database(file, { timeout: 2000 })
-  } catch (err) {
-    throw fileError(file, err)
-  }
-  try {
-    // The lock is taken by the first write below and held until close: a second xmppd on the same
-    // data_dir fails at start instead of sharing the file (and the counts kept in memory).
-    db.pragma('locking_mode = EXCLUSIVE')
-    db.pragma('journal_mode = WAL')
-    // WAL + NORMAL: a kept message survives the process's crash; a power loss can take the last
-    // ones (docs/reliability.md).
-    db.pragma('synchronous = NORMAL')
-    const version = db.pragma('user_version', { simple: true }) as number
-    if (version > SCHEMA_VERSION) throw new Error(`written by a newer version (schema ${version}, this one knows ${SCHEMA_VERSION})`)
-    db.exec(`BEGIN IMMEDIATE; ${V1} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`)
-  } catch (err) {
-    db.close()
-    throw fileError(file, err)
-  }
+  const db = openServerFile({ file, version: SCHEMA_VERSION, schema: V1, error: XMPPD_ERR_OFFLINE_FILE, empty: 'empty offline storage' })
 
   const perAccount = new Map<string, number>()
   const perHost = new Map<string, number>()
@@ -101,15 +81,4 @@ export function openOfflineStore(file: string): OfflineStore {
     countOnHost: (host) => perHost.get(host) ?? 0,
     close: () => db.close(),
   }
-}
-
-function fileError(file: string, err: unknown): Error {
-  const e = err as { code?: string; message?: string }
-  const reason =
-    e.code === 'SQLITE_BUSY' || e.code === 'SQLITE_LOCKED'
-      ? 'in use by another process (another xmppd on the same data_dir?); each node needs its own data_dir'
-      : e.code === 'SQLITE_NOTADB' || e.code === 'SQLITE_CORRUPT'
-        ? `not a usable SQLite database (${e.message}); move it aside to start with empty offline storage`
-        : (e.message ?? String(err))
-  return new XMPPD_ERR_OFFLINE_FILE(file, reason, { cause: err })
 }

@@ -2,8 +2,8 @@
 // account and namespace, the stored children serialised) and XEP-0012's last logout of each
 // account (when its last available resource went away, and the status it gave). Same conventions
 // as offline storage (offline/store.ts): exclusive lock, WAL, synchronous NORMAL, schema version.
-import Database from 'better-sqlite3'
 import { XMPPD_ERR_PRIVATE_FILE } from '../../../errors.js'
+import { openServerFile } from '../server-file.js'
 
 const SCHEMA_VERSION = 1
 const V1 = `
@@ -40,24 +40,7 @@ export interface PrivateStore {
 
 /** Opens (creating it) the file; throws XMPPD_ERR_PRIVATE_FILE naming the file and the cause. */
 export function openPrivateStore(file: string): PrivateStore {
-  let db: Database.Database
-  try {
-    db = new Database(file, { timeout: 2000 })
-  } catch (err) {
-    throw fileError(file, err)
-  }
-  try {
-    // Held until close: a second xmppd on the same data_dir fails at start.
-    db.pragma('locking_mode = EXCLUSIVE')
-    db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = NORMAL')
-    const version = db.pragma('user_version', { simple: true }) as number
-    if (version > SCHEMA_VERSION) throw new Error(`written by a newer version (schema ${version}, this one knows ${SCHEMA_VERSION})`)
-    db.exec(`BEGIN IMMEDIATE; ${V1} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`)
-  } catch (err) {
-    db.close()
-    throw fileError(file, err)
-  }
+  const db = openServerFile({ file, version: SCHEMA_VERSION, schema: V1, error: XMPPD_ERR_PRIVATE_FILE, empty: 'empty private storage' })
 
   const select = db.prepare('SELECT xml FROM private WHERE account = ? AND ns = ?').pluck()
   const total = db.prepare('SELECT COALESCE(SUM(LENGTH(CAST(xml AS BLOB))), 0) FROM private WHERE account = ?').pluck()
@@ -85,15 +68,4 @@ export function openPrivateStore(file: string): PrivateStore {
       db.close()
     },
   }
-}
-
-function fileError(file: string, err: unknown): Error {
-  const e = err as { code?: string; message?: string }
-  const reason =
-    e.code === 'SQLITE_BUSY' || e.code === 'SQLITE_LOCKED'
-      ? 'in use by another process (another xmppd on the same data_dir?); each node needs its own data_dir'
-      : e.code === 'SQLITE_NOTADB' || e.code === 'SQLITE_CORRUPT'
-        ? `not a usable SQLite database (${e.message}); move it aside to start with empty private storage`
-        : (e.message ?? String(err))
-  return new XMPPD_ERR_PRIVATE_FILE(file, reason, { cause: err })
 }

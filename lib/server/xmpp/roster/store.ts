@@ -4,8 +4,8 @@
 // §3.1.3: kept until approved or denied, delivered again at each login). Opened, locked and failing
 // like offline storage's file (offline/store.ts).
 import { existsSync } from 'node:fs'
-import Database from 'better-sqlite3'
 import { XMPPD_ERR_ROSTER_FILE } from '../../../errors.js'
+import { openServerFile } from '../server-file.js'
 
 const SCHEMA_VERSION = 1
 const V1 = `
@@ -74,23 +74,7 @@ const toItem = (r: Row): RosterItem => ({ jid: r.jid, name: r.name, subscription
 /** Opens (creating it) the file; throws XMPPD_ERR_ROSTER_FILE naming the file and the cause. */
 export function openRosterStore(file: string): RosterStore {
   const created = !existsSync(file)
-  let db: Database.Database
-  try {
-    db = new Database(file, { timeout: 2000 })
-  } catch (err) {
-    throw fileError(file, err)
-  }
-  try {
-    db.pragma('locking_mode = EXCLUSIVE')
-    db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = NORMAL')
-    const version = db.pragma('user_version', { simple: true }) as number
-    if (version > SCHEMA_VERSION) throw new Error(`written by a newer version (schema ${version}, this one knows ${SCHEMA_VERSION})`)
-    db.exec(`BEGIN IMMEDIATE; ${V1} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`)
-  } catch (err) {
-    db.close()
-    throw fileError(file, err)
-  }
+  const db = openServerFile({ file, version: SCHEMA_VERSION, schema: V1, error: XMPPD_ERR_ROSTER_FILE, empty: 'empty rosters' })
 
   const selectAll = db.prepare('SELECT jid, name, subscription, ask, groups FROM roster WHERE account = ? ORDER BY jid')
   const selectOne = db.prepare('SELECT jid, name, subscription, ask, groups FROM roster WHERE account = ? AND jid = ?')
@@ -120,15 +104,4 @@ export function openRosterStore(file: string): RosterStore {
     tx: (fn) => db.transaction(fn)(),
     close: () => db.close(),
   }
-}
-
-function fileError(file: string, err: unknown): Error {
-  const e = err as { code?: string; message?: string }
-  const reason =
-    e.code === 'SQLITE_BUSY' || e.code === 'SQLITE_LOCKED'
-      ? 'in use by another process (another xmppd on the same data_dir?); each node needs its own data_dir'
-      : e.code === 'SQLITE_NOTADB' || e.code === 'SQLITE_CORRUPT'
-        ? `not a usable SQLite database (${e.message}); move it aside to start with empty rosters`
-        : (e.message ?? String(err))
-  return new XMPPD_ERR_ROSTER_FILE(file, reason, { cause: err })
 }
