@@ -3,12 +3,11 @@
 // activity of the server; the last activity of an account that left with a status.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { fixtureCert, root, startTestServer, type TestServer } from '../helpers/xmppd.js'
+import { root, startTestServer, type TestServer } from '../helpers/xmppd.js'
+import { slixmpp } from '../helpers/slixmpp.js'
 
-const SCRIPT = path.join(root, 'spec/fixtures/slixmpp/private_version_last.py')
 let server: TestServer
 let started: number
 
@@ -19,21 +18,8 @@ before(async () => {
 })
 after(() => server.stop())
 
-function slixmpp(port: number): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    execFile('/usr/bin/python3', [SCRIPT, String(port), fixtureCert], { timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`slixmpp check failed: ${err.message}\n${stderr}`))
-      try {
-        resolve(JSON.parse(stdout.trim().split('\n').pop() ?? ''))
-      } catch {
-        reject(new Error(`slixmpp printed no JSON: ${stdout}\n${stderr}`))
-      }
-    })
-  })
-}
-
 test('slixmpp: bookmarks stored and read back, server version and uptime, an account’s last logout with its status', async () => {
-  const out = (await slixmpp(server.c2sPort)) as {
+  const out = (await slixmpp('private_version_last.py', server.c2sPort)) as {
     bookmarks: Array<Record<string, string>>
     version: { name: string; version: string }
     uptime: number

@@ -6,11 +6,9 @@
 // with SCRAM-SHA-256.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import path from 'node:path'
-import { fixtureCert, root, sample, startTestServer, type TestServer } from '../helpers/xmppd.js'
+import { sample, startTestServer, type TestServer } from '../helpers/xmppd.js'
+import { slixmpp } from '../helpers/slixmpp.js'
 
-const SCRIPT = path.join(root, 'spec/fixtures/slixmpp/offline_sm.py')
 let server: TestServer
 
 before(async () => {
@@ -18,21 +16,8 @@ before(async () => {
 })
 after(() => server.stop())
 
-function slixmpp(port: number, script = SCRIPT): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    execFile('/usr/bin/python3', [script, String(port), fixtureCert], { timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`slixmpp check failed: ${err.message}\n${stderr}`))
-      try {
-        resolve(JSON.parse(stdout.trim().split('\n').pop() ?? ''))
-      } catch {
-        reject(new Error(`slixmpp printed no JSON: ${stdout}\n${stderr}`))
-      }
-    })
-  })
-}
-
 test('slixmpp: SM enabled, offline messages at login in order with delay and stanza-id, a live stanza-id', async () => {
-  const out = (await slixmpp(server.c2sPort)) as {
+  const out = (await slixmpp('offline_sm.py', server.c2sPort)) as {
     features: string[]
     offline: Array<{ body: string; delay: boolean; sid: string; by: string }>
     sm: { alice: boolean; bob: boolean; bob_resumable: boolean }
@@ -62,7 +47,7 @@ test('slixmpp: SM enabled, offline messages at login in order with delay and sta
 })
 
 test('slixmpp: a roster nickname and group are stored; the subscription handshake ends in both, presence flows; remove', async () => {
-  const out = await slixmpp(server.c2sPort, path.join(root, 'spec/fixtures/slixmpp/roster.py'))
+  const out = await slixmpp('roster.py', server.c2sPort)
   assert.deepEqual(out, {
     carol: { name: 'Caro', groups: ['Friends'], subscription: 'none' },
     alice_bob: 'both',
