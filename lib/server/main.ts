@@ -121,7 +121,6 @@ export async function startServer(loaded: LoadedConfig, opts: ServerOptions = {}
   const blocking = createBlocking({ store: blockStore, sessions, isVhost, hosts, registry: metrics.registry, log, changed })
   const carbons = createCarbons({ sessions })
   const serverIq = createServerIq({
-    accounts,
     roster: roster.iq,
     features: () => [NS_COMMANDS, ...(offline.enabled() ? ['msgoffline'] : []), NS_SID, NS_SM, NS_CARBONS, NS_BLOCKING, NS_VERSION, NS_LAST],
     accountFeatures: () => [NS_LAST],

@@ -2,7 +2,6 @@
 // XEP-0199 ping, XEP-0030 disco#info/#items, the roster (roster/roster.ts), and
 // service-unavailable for everything else. Extra namespaces (admin commands) register here.
 import type { JID } from '@xmpp/jid'
-import type { Accounts } from './accounts.js'
 import type { ClientSession } from './sessions.js'
 import { Element, errorReply, type LtxElement } from './transport.js'
 
@@ -15,7 +14,6 @@ const NS_ROSTER = 'jabber:iq:roster'
 export type IqExtension = (from: ClientSession, iq: LtxElement, payload: LtxElement, to: JID | null) => boolean
 
 export interface ServerIqDeps {
-  accounts: Accounts
   /** jabber:iq:roster get/set of the account's own resource (roster/roster.ts). */
   roster(from: ClientSession, iq: LtxElement, payload: LtxElement): void
   /** Extra disco#info features of the server (e.g. ad-hoc commands). */
